@@ -1,0 +1,577 @@
+//! Wire protocol v1: the JSON frames the server and the client exchange.
+//!
+//! One JSON object per WebSocket text frame, tagged by `"type"` in snake_case.
+//! Every peer ignores fields it does not know. The types here are the single
+//! definition of the JSON: the server (`stellar-insights-server`) and the wasm
+//! client both use them, so the two can never disagree.
+//!
+//! Fields added by protocol v1 over the seed protocol are `Option`s that are
+//! left out of the JSON when `None`, so a seed frame parses and re-serialises
+//! to exactly the same fields.
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
+
+/// Protocol version announced in [`ServerMessage::Connected::protocol`]. Value 1.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// A frame sent by the server to a client.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ServerMessage {
+    /// First frame of every connection.
+    Connected {
+        /// Server-assigned id of this connection (a UUID in practice).
+        connection_id: String,
+        /// Protocol version the server speaks ([`PROTOCOL_VERSION`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+        protocol: Option<u32>,
+        /// Server heartbeat interval in ms. Default on the server 30 000.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+        heartbeat_ms: Option<u64>,
+        /// Last sequence number the server has issued (0 when none yet).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+        seq: Option<u64>,
+        /// True when the server is replaying from the client's `?since=`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+        resumed: Option<bool>,
+    },
+    /// Heartbeat from the server; the client answers with [`ClientMessage::Pong`].
+    Ping {
+        /// Sender's clock, integer (the server uses ms since the Unix epoch).
+        timestamp: i64,
+    },
+    /// Answer to a client [`ClientMessage::Ping`], echoing its timestamp.
+    Pong {
+        /// The client's timestamp, echoed unchanged.
+        timestamp: i64,
+    },
+    /// A snapshot was generated.
+    SnapshotUpdate(SnapshotUpdate),
+    /// A corridor was created or its metrics changed.
+    CorridorUpdate(CorridorUpdate),
+    /// An anchor was created or its metrics changed.
+    AnchorUpdate(AnchorUpdate),
+    /// Something the client sent, or the connection, is in error.
+    Error {
+        /// Human-readable description.
+        message: String,
+        /// Stable snake_case error code (see [`error_code`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+        code: Option<String>,
+    },
+    /// The updates the client missed cannot be replayed: reload through REST.
+    ResyncRequired {
+        /// Why (see [`resync_reason`]).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+        reason: Option<String>,
+    },
+    /// A `type` this version does not know. Peers ignore it (forward compatibility).
+    #[serde(other)]
+    Unknown,
+}
+
+/// Payload of a `snapshot_update` frame.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+pub struct SnapshotUpdate {
+    /// Snapshot id (UUID).
+    pub snapshot_id: String,
+    /// Epoch number, increasing by one per snapshot.
+    pub epoch: u64,
+    /// When the snapshot was taken, RFC 3339.
+    pub timestamp: String,
+    /// SHA-256 of the snapshot's canonical JSON, lowercase hex.
+    pub hash: String,
+    /// Deployment-wide sequence number of this update.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub seq: Option<u64>,
+}
+
+/// Payload of a `corridor_update` frame.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+pub struct CorridorUpdate {
+    /// Corridor id (UUID).
+    pub corridor_id: String,
+    /// `CODE:ISSUER->CODE:ISSUER`.
+    pub corridor_key: String,
+    /// Successful share of transactions, percent (0–100).
+    pub success_rate: f64,
+    /// Volume in US dollars.
+    pub volume_usd: f64,
+    /// Number of transactions.
+    pub total_transactions: u64,
+    /// Deployment-wide sequence number of this update.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub seq: Option<u64>,
+}
+
+/// Payload of an `anchor_update` frame.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+pub struct AnchorUpdate {
+    /// Anchor id (UUID).
+    pub anchor_id: String,
+    /// Display name.
+    pub name: String,
+    /// Reliability score, 0–100.
+    pub reliability_score: f64,
+    /// Traffic-light status derived from the score.
+    pub status: AnchorStatus,
+    /// Deployment-wide sequence number of this update.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    pub seq: Option<u64>,
+}
+
+/// Anchor health as a traffic light.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(rename_all = "snake_case")]
+pub enum AnchorStatus {
+    /// Healthy.
+    Green,
+    /// Degraded.
+    Yellow,
+    /// Failing.
+    Red,
+}
+
+impl AnchorStatus {
+    /// The wire spelling: `green`, `yellow` or `red`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AnchorStatus::Green => "green",
+            AnchorStatus::Yellow => "yellow",
+            AnchorStatus::Red => "red",
+        }
+    }
+}
+
+/// A frame sent by a client to the server.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ClientMessage {
+    /// Answer to a server [`ServerMessage::Ping`], echoing its timestamp.
+    Pong {
+        /// The server's timestamp, echoed unchanged.
+        timestamp: i64,
+    },
+    /// Liveness probe; the server answers [`ServerMessage::Pong`].
+    Ping {
+        /// Client clock, integer (ms since the Unix epoch in practice).
+        timestamp: i64,
+    },
+    /// Add topics to this connection's subscription.
+    Subscribe {
+        /// Topics to add.
+        topics: Vec<Topic>,
+    },
+    /// Remove topics from this connection's subscription.
+    Unsubscribe {
+        /// Topics to remove.
+        topics: Vec<Topic>,
+    },
+    /// A `type` this version does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+impl ServerMessage {
+    /// The `type` tag of this frame as it appears on the wire (`"unknown"` for [`ServerMessage::Unknown`]).
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            ServerMessage::Connected { .. } => "connected",
+            ServerMessage::Ping { .. } => "ping",
+            ServerMessage::Pong { .. } => "pong",
+            ServerMessage::SnapshotUpdate(_) => "snapshot_update",
+            ServerMessage::CorridorUpdate(_) => "corridor_update",
+            ServerMessage::AnchorUpdate(_) => "anchor_update",
+            ServerMessage::Error { .. } => "error",
+            ServerMessage::ResyncRequired { .. } => "resync_required",
+            ServerMessage::Unknown => "unknown",
+        }
+    }
+
+    /// Sequence number of an update frame, `None` for other frames.
+    pub fn seq(&self) -> Option<u64> {
+        match self {
+            ServerMessage::SnapshotUpdate(u) => u.seq,
+            ServerMessage::CorridorUpdate(u) => u.seq,
+            ServerMessage::AnchorUpdate(u) => u.seq,
+            _ => None,
+        }
+    }
+
+    /// Parse one text frame. Unknown `type` values give [`ServerMessage::Unknown`];
+    /// a frame that is not JSON, or a known type with missing or wrong-typed
+    /// fields, is an error.
+    pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    /// Serialise to the JSON text of one frame.
+    pub fn to_json(&self) -> String {
+        // Serialising these types cannot fail: no maps with non-string keys,
+        // no non-finite floats are produced by the server's own code paths;
+        // a NaN becomes `null` rather than an error in serde_json.
+        serde_json::to_string(self).expect("ServerMessage serialises")
+    }
+}
+
+impl ClientMessage {
+    /// Parse one text frame; see [`ServerMessage::from_json`] for the rules.
+    pub fn from_json(text: &str) -> Result<Self, serde_json::Error> {
+        serde_json::from_str(text)
+    }
+
+    /// Serialise to the JSON text of one frame.
+    pub fn to_json(&self) -> String {
+        serde_json::to_string(self).expect("ClientMessage serialises")
+    }
+}
+
+/// The `type` tag of a frame, read without parsing the rest of it.
+///
+/// Used to name an unknown type in error reports. `None` when the text is not
+/// a JSON object with a string `type`.
+pub fn peek_type(text: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct TypeOnly {
+        #[serde(rename = "type")]
+        kind: String,
+    }
+    serde_json::from_str::<TypeOnly>(text).ok().map(|t| t.kind)
+}
+
+/// A subscription topic.
+///
+/// Wire form: `snapshots`, `corridors`, `anchors`, `corridor:<corridor_key>`,
+/// `anchor:<anchor_id>`. No `subscribe` at all means every topic.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Topic {
+    /// Every `snapshot_update`.
+    Snapshots,
+    /// Every `corridor_update`.
+    Corridors,
+    /// Every `anchor_update`.
+    Anchors,
+    /// `corridor_update`s of one corridor, by `corridor_key`.
+    Corridor(String),
+    /// `anchor_update`s of one anchor, by `anchor_id`.
+    Anchor(String),
+}
+
+/// Why a topic string was rejected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicError(pub String);
+
+impl fmt::Display for TopicError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "unknown topic {:?}: expected snapshots, corridors, anchors, corridor:<key> or anchor:<id>",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for TopicError {}
+
+impl FromStr for Topic {
+    type Err = TopicError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "snapshots" => Ok(Topic::Snapshots),
+            "corridors" => Ok(Topic::Corridors),
+            "anchors" => Ok(Topic::Anchors),
+            _ => match s.split_once(':') {
+                Some(("corridor", key)) if !key.is_empty() => Ok(Topic::Corridor(key.to_owned())),
+                Some(("anchor", id)) if !id.is_empty() => Ok(Topic::Anchor(id.to_owned())),
+                _ => Err(TopicError(s.to_owned())),
+            },
+        }
+    }
+}
+
+impl fmt::Display for Topic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Topic::Snapshots => f.write_str("snapshots"),
+            Topic::Corridors => f.write_str("corridors"),
+            Topic::Anchors => f.write_str("anchors"),
+            Topic::Corridor(key) => write!(f, "corridor:{key}"),
+            Topic::Anchor(id) => write!(f, "anchor:{id}"),
+        }
+    }
+}
+
+impl Serialize for Topic {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Topic {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+#[wasm_bindgen::prelude::wasm_bindgen(typescript_custom_section)]
+const TS_TOPIC: &str = r#"
+/** A subscription topic: `snapshots`, `corridors`, `anchors`, `corridor:<corridor_key>` or `anchor:<anchor_id>`. */
+export type Topic = "snapshots" | "corridors" | "anchors" | `corridor:${string}` | `anchor:${string}`;
+"#;
+
+impl Topic {
+    /// Whether an update frame belongs to this topic.
+    pub fn matches(&self, msg: &ServerMessage) -> bool {
+        match (self, msg) {
+            (Topic::Snapshots, ServerMessage::SnapshotUpdate(_)) => true,
+            (Topic::Corridors, ServerMessage::CorridorUpdate(_)) => true,
+            (Topic::Anchors, ServerMessage::AnchorUpdate(_)) => true,
+            (Topic::Corridor(key), ServerMessage::CorridorUpdate(u)) => *key == u.corridor_key,
+            (Topic::Anchor(id), ServerMessage::AnchorUpdate(u)) => *id == u.anchor_id,
+            _ => false,
+        }
+    }
+}
+
+/// Stable `code` values of [`ServerMessage::Error`] frames.
+pub mod error_code {
+    /// The frame was not valid JSON or not a valid client message.
+    pub const INVALID_MESSAGE: &str = "invalid_message";
+    /// The frame's `type` is not one the server handles.
+    pub const UNKNOWN_TYPE: &str = "unknown_type";
+    /// A `subscribe`/`unsubscribe` named a topic that does not exist.
+    pub const INVALID_TOPIC: &str = "invalid_topic";
+    /// The frame exceeded the size limit; the connection is closed.
+    pub const FRAME_TOO_LARGE: &str = "frame_too_large";
+    /// The client sent frames faster than the rate limit allows.
+    pub const RATE_LIMITED: &str = "rate_limited";
+    /// Binary frames are not part of the protocol.
+    pub const BINARY_NOT_SUPPORTED: &str = "binary_not_supported";
+    /// The client was silent for longer than 2.5 heartbeats; the connection is closed.
+    pub const HEARTBEAT_TIMEOUT: &str = "heartbeat_timeout";
+}
+
+/// Stable `reason` values of [`ServerMessage::ResyncRequired`] frames.
+pub mod resync_reason {
+    /// `?since=` is older than the oldest retained update.
+    pub const PRUNED: &str = "pruned";
+    /// `?since=` is ahead of the server's last sequence number.
+    pub const FUTURE_SEQ: &str = "future_seq";
+    /// The client read too slowly and its send queue overflowed.
+    pub const SLOW_CONSUMER: &str = "slow_consumer";
+}
+
+/// WebSocket close codes used by the server.
+pub mod close_code {
+    /// Server shutting down (RFC 6455 "going away").
+    pub const GOING_AWAY: u16 = 1001;
+    /// Policy violation (RFC 6455), e.g. rate limit, bad origin.
+    pub const POLICY_VIOLATION: u16 = 1008;
+    /// Message too big (RFC 6455).
+    pub const MESSAGE_TOO_BIG: u16 = 1009;
+    /// Client did not answer heartbeats in time (application range).
+    pub const HEARTBEAT_TIMEOUT: u16 = 4000;
+    /// Client's send queue overflowed; it must resync (application range).
+    pub const SLOW_CONSUMER: u16 = 4001;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{json, Value};
+
+    const SEED: &str = include_str!("../tests/data/seed-examples.json");
+
+    #[test]
+    fn every_seed_example_round_trips_with_the_same_fields() {
+        let examples: Vec<Value> = serde_json::from_str(SEED).unwrap();
+        assert_eq!(examples.len(), 7);
+        for example in examples {
+            let msg: ServerMessage = serde_json::from_value(example.clone())
+                .unwrap_or_else(|e| panic!("{example} does not parse: {e}"));
+            assert_ne!(msg, ServerMessage::Unknown, "{example} parsed as unknown");
+            let back = serde_json::to_value(&msg).unwrap();
+            assert_eq!(back, example, "re-serialised fields differ");
+            assert_eq!(msg.type_name(), example["type"]);
+        }
+    }
+
+    #[test]
+    fn seed_examples_parse_into_the_expected_variants() {
+        let examples: Vec<ServerMessage> = serde_json::from_str(SEED).unwrap();
+        assert!(
+            matches!(&examples[0], ServerMessage::SnapshotUpdate(s) if s.epoch == 123 && s.hash == "abc123...")
+        );
+        assert!(
+            matches!(&examples[1], ServerMessage::CorridorUpdate(c) if c.corridor_key == "USDC:issuer->EURC:issuer" && c.total_transactions == 1000)
+        );
+        assert!(
+            matches!(&examples[2], ServerMessage::AnchorUpdate(a) if a.status == AnchorStatus::Green && a.reliability_score == 98.5)
+        );
+        assert_eq!(
+            examples[3],
+            ServerMessage::Ping {
+                timestamp: 1234567890
+            }
+        );
+        assert_eq!(
+            examples[4],
+            ServerMessage::Pong {
+                timestamp: 1234567890
+            }
+        );
+        assert!(
+            matches!(&examples[5], ServerMessage::Connected { connection_id, seq: None, .. } if connection_id == "uuid")
+        );
+        assert!(matches!(
+            &examples[6],
+            ServerMessage::Error { code: None, .. }
+        ));
+    }
+
+    #[test]
+    fn unknown_fields_are_ignored() {
+        let msg = ServerMessage::from_json(
+            r#"{"type":"ping","timestamp":5,"extra":{"nested":[1,2]},"another":"x"}"#,
+        )
+        .unwrap();
+        assert_eq!(msg, ServerMessage::Ping { timestamp: 5 });
+        let msg =
+            ClientMessage::from_json(r#"{"type":"subscribe","topics":["anchors"],"v":2}"#).unwrap();
+        assert_eq!(
+            msg,
+            ClientMessage::Subscribe {
+                topics: vec![Topic::Anchors]
+            }
+        );
+    }
+
+    #[test]
+    fn unknown_type_parses_as_unknown_not_error() {
+        let msg = ServerMessage::from_json(r#"{"type":"market_update","price":1}"#).unwrap();
+        assert_eq!(msg, ServerMessage::Unknown);
+        assert_eq!(
+            peek_type(r#"{"type":"market_update","price":1}"#).as_deref(),
+            Some("market_update")
+        );
+        let msg = ClientMessage::from_json(r#"{"type":"hello"}"#).unwrap();
+        assert_eq!(msg, ClientMessage::Unknown);
+    }
+
+    #[test]
+    fn malformed_frames_are_errors() {
+        for bad in [
+            "",
+            "not json",
+            "[]",
+            r#"{"no_type":1}"#,
+            r#"{"type":"ping"}"#,
+            r#"{"type":"ping","timestamp":"soon"}"#,
+            r#"{"type":"anchor_update","anchor_id":"a","name":"n","reliability_score":1,"status":"blue"}"#,
+        ] {
+            assert!(
+                ServerMessage::from_json(bad).is_err(),
+                "{bad:?} should not parse"
+            );
+        }
+        assert!(ClientMessage::from_json(r#"{"type":"subscribe","topics":["nope"]}"#).is_err());
+        assert!(ClientMessage::from_json(r#"{"type":"subscribe","topics":"anchors"}"#).is_err());
+    }
+
+    #[test]
+    fn v1_additions_are_serialised_when_present() {
+        let msg = ServerMessage::Connected {
+            connection_id: "c".into(),
+            protocol: Some(PROTOCOL_VERSION),
+            heartbeat_ms: Some(30_000),
+            seq: Some(42),
+            resumed: Some(false),
+        };
+        assert_eq!(
+            serde_json::to_value(&msg).unwrap(),
+            json!({"type":"connected","connection_id":"c","protocol":1,"heartbeat_ms":30000,"seq":42,"resumed":false})
+        );
+        let msg = ServerMessage::ResyncRequired {
+            reason: Some(resync_reason::PRUNED.into()),
+        };
+        assert_eq!(
+            msg.to_json(),
+            r#"{"type":"resync_required","reason":"pruned"}"#
+        );
+        assert_eq!(
+            ServerMessage::from_json(r#"{"type":"resync_required"}"#)
+                .unwrap()
+                .type_name(),
+            "resync_required"
+        );
+    }
+
+    #[test]
+    fn client_messages_have_the_documented_json() {
+        let sub = ClientMessage::Subscribe {
+            topics: vec![
+                Topic::Snapshots,
+                Topic::Corridor("USDC:GA->EURC:GB".into()),
+                Topic::Anchor("id-1".into()),
+            ],
+        };
+        assert_eq!(
+            sub.to_json(),
+            r#"{"type":"subscribe","topics":["snapshots","corridor:USDC:GA->EURC:GB","anchor:id-1"]}"#
+        );
+        assert_eq!(ClientMessage::from_json(&sub.to_json()).unwrap(), sub);
+        assert_eq!(
+            ClientMessage::Pong { timestamp: 7 }.to_json(),
+            r#"{"type":"pong","timestamp":7}"#
+        );
+    }
+
+    #[test]
+    fn topics_parse_display_and_match() {
+        for s in [
+            "snapshots",
+            "corridors",
+            "anchors",
+            "corridor:A:B->C:D",
+            "anchor:x",
+        ] {
+            assert_eq!(s.parse::<Topic>().unwrap().to_string(), s);
+        }
+        for bad in ["", "corridor:", "anchor:", "snapshot", "x:y"] {
+            assert!(bad.parse::<Topic>().is_err(), "{bad:?}");
+        }
+        let c = ServerMessage::CorridorUpdate(CorridorUpdate {
+            corridor_id: "1".into(),
+            corridor_key: "A:B->C:D".into(),
+            success_rate: 1.0,
+            volume_usd: 2.0,
+            total_transactions: 3,
+            seq: Some(9),
+        });
+        assert!(Topic::Corridors.matches(&c));
+        assert!(Topic::Corridor("A:B->C:D".into()).matches(&c));
+        assert!(!Topic::Corridor("other".into()).matches(&c));
+        assert!(!Topic::Anchors.matches(&c));
+        assert_eq!(c.seq(), Some(9));
+    }
+}
