@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Builds the wasm client into pkg/ (the npm package `stellar-insights-ws`) and
+# prints its gzipped size. Expects scripts/setup.sh to have run.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+export PATH="$HOME/.cargo/bin:$PATH"
+printf '\033[1m[build]\033[0m wasm-pack build --target web --release\n' >&2
+wasm-pack --quiet build --target web --release --out-dir pkg
+wasm_gz=$(gzip -9 -c pkg/stellar_insights_ws_bg.wasm | wc -c)
+js_gz=$(gzip -9 -c pkg/stellar_insights_ws.js | wc -c)
+printf '\033[1m[build]\033[0m pkg/: wasm %s B + js %s B gzipped = %s B\n' "$wasm_gz" "$js_gz" $((wasm_gz + js_gz)) >&2

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Runs every test of the project: formatting and lints, the native Rust tests
+# (protocol, client core, server over real sockets), the wasm client in real
+# headless Chromium against the real server, and the dashboard end to end.
+# Installs what is missing first (scripts/setup.sh). Safe to run twice.
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+# shellcheck source=scripts/setup.sh
+source "$ROOT/scripts/setup.sh"
+setup_all
+
+passed=0
+failed=0
+failures=()
+stage() { # name command...
+  local name=$1
+  shift
+  printf '\n\033[1m==> %s\033[0m\n' "$name"
+  local start=$SECONDS
+  if "$@"; then
+    passed=$((passed + 1))
+    printf '\033[32m<== %s ok (%ss)\033[0m\n' "$name" $((SECONDS - start))
+  else
+    failed=$((failed + 1))
+    failures+=("$name")
+    printf '\033[31m<== %s FAILED (%ss)\033[0m\n' "$name" $((SECONDS - start))
+  fi
+}
+
+stage "cargo fmt --check" cargo fmt --all --check
+stage "cargo clippy (native)" cargo clippy --workspace --all-targets --locked -- -D warnings
+stage "cargo clippy (wasm32)" cargo clippy -p stellar-insights-ws --target wasm32-unknown-unknown --all-targets --locked -- -D warnings
+stage "cargo test --workspace" cargo test --workspace --locked
+stage "browser tests (wasm client in Chromium)" "$ROOT/scripts/test-browser.sh"
+stage "dashboard tests (vitest + Playwright e2e)" "$ROOT/scripts/test-www.sh"
+
+echo
+[ ${#failures[@]} -eq 0 ] || printf 'failed stages: %s\n' "${failures[*]}"
+echo "stages: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
