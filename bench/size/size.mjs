@@ -1,0 +1,52 @@
+// Size of the real-time layer a page downloads, gzipped with level 9, next to
+// the alternatives bundled the way an app would bundle them (esbuild, minified,
+// React external). Run: `cd bench && npm run size` after scripts/build-wasm.sh.
+import { build } from 'esbuild';
+import { gzipSync } from 'node:zlib';
+import { readFileSync, existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { writeSection, table } from '../lib/results.mjs';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const gz = (buf) => gzipSync(buf, { level: 9 }).length;
+const kb = (n) => (n / 1000).toFixed(1);
+
+// What each alternative's user imports to get a reconnecting socket.
+const alternatives = {
+  'react-use-websocket': "export { default } from 'react-use-websocket';",
+  partysocket: "export { WebSocket } from 'partysocket';",
+  centrifuge: "export { Centrifuge } from 'centrifuge';",
+};
+
+async function bundle(contents) {
+  const out = await build({
+    stdin: { contents, resolveDir: fileURLToPath(new URL('.', import.meta.url)), loader: 'js' },
+    bundle: true, minify: true, format: 'esm', platform: 'browser', write: false,
+    external: ['react', 'react-dom'], logLevel: 'silent',
+  });
+  return out.outputFiles[0].contents;
+}
+
+const wasmPath = `${root}pkg/stellar_insights_ws_bg.wasm`;
+const jsPath = `${root}pkg/stellar_insights_ws.js`;
+if (!existsSync(wasmPath) || !existsSync(jsPath)) {
+  console.error('pkg/ is missing: run scripts/build-wasm.sh first');
+  process.exit(1);
+}
+const wasm = readFileSync(wasmPath);
+const glue = readFileSync(jsPath);
+const ours = gz(wasm) + gz(glue);
+const rows = [[
+  '**stellar-insights-ws** (pkg: wasm + JS glue)',
+  `${kb(wasm.length + glue.length)}`,
+  `**${kb(ours)}** (wasm ${kb(gz(wasm))} + JS ${kb(gz(glue))})`,
+]];
+for (const [name, entry] of Object.entries(alternatives)) {
+  const code = await bundle(entry);
+  rows.push([name, kb(code.length), kb(gz(code))]);
+}
+const target = 40_000;
+const body = `${table(['library', 'raw KB', 'gzip -9 KB'], rows)}\n\n` +
+  `Target for ours: <= ${kb(target)} KB gzipped: **${ours <= target ? 'met' : 'missed'}** (${kb(ours)} KB).`;
+console.log(body);
+writeSection('size', 'Size (issue 5, section 3)', 'scripts/build-wasm.sh && cd bench && npm run size', body);
