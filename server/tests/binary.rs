@@ -119,7 +119,7 @@ async fn restart_after_sigkill_replays_unseen_updates_and_seq_keeps_increasing()
         (Some(true), Some(5)),
         "{hello}"
     );
-    let replayed = vec![next_non_ping(&mut ws).await, next_non_ping(&mut ws).await];
+    let replayed = [next_non_ping(&mut ws).await, next_non_ping(&mut ws).await];
     assert_eq!(
         replayed
             .iter()
