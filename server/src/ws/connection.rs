@@ -250,7 +250,8 @@ impl Conn {
         loop {
             let step = tokio::select! {
                 biased;
-                _ = shutdown.changed() => {
+                // wait_for also sees a shutdown that began before this task subscribed.
+                _ = crate::until_shutdown(&mut shutdown) => {
                     // Flush what is already published, then say goodbye.
                     while let Ok(update) = rx.try_recv() {
                         if let Err(close) = self.deliver(&update).await {
