@@ -163,7 +163,20 @@ impl Config {
                 .map(|o| o.trim().trim_end_matches('/').to_owned())
                 .filter(|o| !o.is_empty())
                 .collect();
-            c.cors_allowed_origins = (!list.is_empty()).then_some(list);
+            if let Some(bad) = list.iter().find(|o| {
+                *o != "*"
+                    && !((o.starts_with("http://") || o.starts_with("https://"))
+                        && o.bytes().all(|b| b.is_ascii_graphic()))
+            }) {
+                return Err(err(
+                    "CORS_ALLOWED_ORIGINS",
+                    bad,
+                    "origins like http://host:port, comma-separated, or *",
+                ));
+            }
+            // `*` anywhere means any origin, the same as leaving the variable unset.
+            c.cors_allowed_origins =
+                (!list.is_empty() && !list.iter().any(|o| o == "*")).then_some(list);
         }
         c.update_log_retention = positive(&get, "UPDATE_LOG_RETENTION", c.update_log_retention)?;
         c.ws_max_frame_bytes =

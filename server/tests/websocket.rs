@@ -566,3 +566,24 @@ async fn websocket_graceful_shutdown_closes_every_client_with_1001() {
     tokio::time::timeout(WAIT, stop).await.unwrap().unwrap();
     assert!(matches!(a.next().await, None | Some(Err(_))));
 }
+
+#[tokio::test]
+async fn websocket_control_ping_flood_is_rate_limited_too() {
+    let server = TestServer::with(|c| {
+        c.ws_rate_limit_per_sec = 5;
+        c.ws_rate_limit_burst = 5;
+    })
+    .await;
+    let (mut ws, _) = server.connect_ready("").await;
+    for _ in 0..30 {
+        if ws.send(Message::Ping(vec![1u8].into())).await.is_err() {
+            break;
+        }
+    }
+    let err = next_non_ping(&mut ws).await;
+    assert_eq!(
+        (err["type"].as_str(), err["code"].as_str()),
+        (Some("error"), Some("rate_limited"))
+    );
+    assert_eq!(close_code(&mut ws).await, 1008);
+}

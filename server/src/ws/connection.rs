@@ -298,13 +298,17 @@ impl Conn {
             .metrics
             .frames_received
             .fetch_add(1, Ordering::Relaxed);
+        // Control frames count too: tungstenite answers each ping with a pong, so an
+        // unlimited ping flood would cost as much as a data flood.
+        let over_limit = limiter.check().is_err();
         let text = match msg {
-            // Control frames only prove liveness; tungstenite answers pings itself.
+            _ if over_limit => None,
+            // Control frames only prove liveness.
             Message::Ping(_) | Message::Pong(_) | Message::Close(_) => return Ok(()),
             Message::Text(text) => Some(text),
             Message::Binary(_) => None,
         };
-        if limiter.check().is_err() {
+        if over_limit {
             self.send(error(
                 error_code::RATE_LIMITED,
                 "too many frames: rate limit exceeded, closing",
