@@ -268,6 +268,12 @@ impl Conn {
                         Some(Err(e)) => return self.on_read_error(e).await,
                     }
                 }
+                _ = ping.tick() => self.send(frame(&ServerMessage::Ping { timestamp: now_ms() })).await,
+                _ = &mut deadline => {
+                    let _ = self.send(error(error_code::HEARTBEAT_TIMEOUT, "no frame received for 2.5 heartbeats")).await;
+                    return Some(Close(close_code::HEARTBEAT_TIMEOUT, "heartbeat timeout"));
+                }
+                // Last, so a steady stream of updates cannot starve the heartbeat timers.
                 update = rx.recv() => match update {
                     Ok(update) => self.deliver(&update).await,
                     Err(RecvError::Lagged(missed)) => {
@@ -277,11 +283,6 @@ impl Conn {
                     }
                     Err(RecvError::Closed) => return Some(Close(close_code::GOING_AWAY, "server shutting down")),
                 },
-                _ = ping.tick() => self.send(frame(&ServerMessage::Ping { timestamp: now_ms() })).await,
-                _ = &mut deadline => {
-                    let _ = self.send(error(error_code::HEARTBEAT_TIMEOUT, "no frame received for 2.5 heartbeats")).await;
-                    return Some(Close(close_code::HEARTBEAT_TIMEOUT, "heartbeat timeout"));
-                }
             };
             if let Err(close) = step {
                 return close;
