@@ -206,3 +206,42 @@ async fn demo_flag_turns_demo_mode_on_and_default_database_file_is_created() {
         "default sqlite://stellar-insights.db created on first start"
     );
 }
+
+#[tokio::test]
+async fn dotenv_file_in_the_working_directory_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        "DEMO_MODE=true\nDEMO_TICK_MS=5000\n",
+    )
+    .unwrap();
+    let server = spawn(&dir.path().join("data.db"), &[]);
+    let health: serde_json::Value = reqwest::get(server.url("/health"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["demo"], true);
+}
+
+#[test]
+fn bad_configuration_exits_with_code_2_naming_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_stellar-insights-server"))
+        .env_clear()
+        .current_dir(dir.path())
+        .env("WS_PING_INTERVAL_SECS", "often")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("WS_PING_INTERVAL_SECS") && stderr.contains("often"),
+        "{stderr}"
+    );
+    assert!(
+        !dir.path().join("stellar-insights.db").exists(),
+        "nothing is created before the configuration is valid"
+    );
+}
