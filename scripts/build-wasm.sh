@@ -4,7 +4,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-export PATH="$HOME/.cargo/bin:$PATH"
+# wasm-pack runs the first wasm-opt on PATH: binaryen 132 from tools/ (see setup.sh).
+export PATH="$ROOT/tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
 printf '\033[1m[build]\033[0m wasm-pack build --target web --release\n' >&2
 wasm-pack --quiet build --target web --release --out-dir pkg
 wasm_gz=$(gzip -9 -c pkg/stellar_insights_ws_bg.wasm | wc -c)

@@ -62,21 +62,28 @@ setup_browser() {
   apt_install chromium chromium-driver
 }
 
+# wasm-opt comes from npm's binaryen (pinned in tools/package.json), not from
+# Debian: Debian's wasm-opt 108 corrupts wasm-bindgen 0.2.130's externref table.
 setup_binaryen() {
-  apt_install binaryen
+  command -v node >/dev/null || apt_install nodejs npm
+  npm_ci "$ROOT/tools"
+}
+
+# npm ci in a folder, only when its lock file changed since the last install.
+npm_ci() {
+  local dir=$1
+  [ -f "$dir/package-lock.json" ] || return 0
+  local stamp="$dir/node_modules/.install-stamp"
+  if [ ! -f "$stamp" ] || ! cmp -s "$dir/package-lock.json" "$stamp"; then
+    log "npm ci (${dir#"$ROOT"/})"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    cp "$dir/package-lock.json" "$stamp"
+  fi
 }
 
 setup_node() {
   command -v node >/dev/null || apt_install nodejs npm
-  if [ -f "$ROOT/www/package-lock.json" ]; then
-    # Reinstall only when the lock file changed since the last install.
-    local stamp="$ROOT/www/node_modules/.install-stamp"
-    if [ ! -f "$stamp" ] || ! cmp -s "$ROOT/www/package-lock.json" "$stamp"; then
-      log "npm ci (www)"
-      (cd "$ROOT/www" && npm ci --no-audit --no-fund --loglevel=error)
-      cp "$ROOT/www/package-lock.json" "$stamp"
-    fi
-  fi
+  npm_ci "$ROOT/www"
 }
 
 setup_all() {
