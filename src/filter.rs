@@ -9,9 +9,9 @@
 //! - `corridorKeys` / `anchorIds`, when non-empty, narrow `corridor_update` /
 //!   `anchor_update` to those keys; other types are unaffected.
 
-use crate::protocol::{ServerMessage, Topic};
+use crate::frame::{Kind, KINDS};
+use crate::protocol::Topic;
 use serde::Deserialize;
-use std::collections::BTreeSet;
 use std::fmt;
 
 /// Id of one subscriber, handed out by the caller. Unit-less counter.
@@ -45,31 +45,71 @@ impl fmt::Display for FilterError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "unknown message type {:?} in filter; expected one of ",
+            "unknown message type \"{}\" in filter; expected one of",
             self.0
         )?;
-        f.write_str(&KINDS.join(", "))
+        for k in KINDS {
+            write!(f, " {}", k.name())?;
+        }
+        Ok(())
     }
 }
 
 impl std::error::Error for FilterError {}
 
-/// Wire names of the server frame types, in bit order of [`kind_bit`].
-const KINDS: [&str; 8] = [
-    "connected",
-    "ping",
-    "pong",
-    "snapshot_update",
-    "corridor_update",
-    "anchor_update",
-    "error",
-    "resync_required",
-];
-const PING_PONG: u16 = 0b110;
 const ALL: u16 = (1 << KINDS.len()) - 1;
 
-fn kind_bit(name: &str) -> Option<u16> {
-    KINDS.iter().position(|k| *k == name).map(|i| 1 << i)
+/// A sorted set of topics without duplicates. A `Vec` underneath: a
+/// `BTreeSet` costs about 15 KB of wasm for sets of a handful of items.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TopicSet(Vec<Topic>);
+
+impl TopicSet {
+    /// Add `topic` unless present.
+    pub fn insert(&mut self, topic: Topic) {
+        if let Err(at) = self.0.binary_search(&topic) {
+            self.0.insert(at, topic);
+        }
+    }
+
+    /// Whether `topic` is in the set.
+    pub fn contains(&self, topic: &Topic) -> bool {
+        self.0.binary_search(topic).is_ok()
+    }
+
+    /// Keep only the topics for which `keep` is true.
+    pub fn retain(&mut self, keep: impl FnMut(&Topic) -> bool) {
+        self.0.retain(keep);
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The topics in order.
+    pub fn iter(&self) -> impl Iterator<Item = &Topic> {
+        self.0.iter()
+    }
+
+    /// Topics of `self` that are not in `other`, in order.
+    pub fn difference(&self, other: &TopicSet) -> Vec<Topic> {
+        self.0
+            .iter()
+            .filter(|t| !other.contains(t))
+            .cloned()
+            .collect()
+    }
+}
+
+impl FromIterator<Topic> for TopicSet {
+    fn from_iter<I: IntoIterator<Item = Topic>>(iter: I) -> Self {
+        let mut set = TopicSet::default();
+        for topic in iter {
+            set.insert(topic);
+        }
+        set
+    }
 }
 
 /// What the page needs from the server, as the union of all subscribers.
@@ -78,36 +118,38 @@ pub enum TopicPlan {
     /// Every update: send no `subscribe` (the protocol's default).
     Everything,
     /// Only these topics (never empty, never covering all three kinds).
-    Only(BTreeSet<Topic>),
+    Only(TopicSet),
 }
 
 #[derive(Debug, Clone)]
 struct Matcher {
     kinds: u16,
-    corridor_keys: BTreeSet<String>,
-    anchor_ids: BTreeSet<String>,
+    corridor_keys: Vec<String>,
+    anchor_ids: Vec<String>,
 }
 
 impl Matcher {
     fn compile(filter: &Filter) -> Result<Self, FilterError> {
         let list =
-            |v: &Option<Vec<String>>| -> BTreeSet<String> { v.iter().flatten().cloned().collect() };
+            |v: &Option<Vec<String>>| -> Vec<String> { v.iter().flatten().cloned().collect() };
         let corridor_keys = list(&filter.corridor_keys);
         let anchor_ids = list(&filter.anchor_ids);
         let mut kinds = 0;
         for name in filter.types.iter().flatten() {
-            kinds |= kind_bit(name).ok_or_else(|| FilterError(name.clone()))?;
+            kinds |= Kind::from_name(name)
+                .ok_or_else(|| FilterError(name.clone()))?
+                .bit();
         }
         if kinds == 0 {
             if !corridor_keys.is_empty() {
-                kinds |= kind_bit("corridor_update").unwrap_or(0);
+                kinds |= Kind::CorridorUpdate.bit();
             }
             if !anchor_ids.is_empty() {
-                kinds |= kind_bit("anchor_update").unwrap_or(0);
+                kinds |= Kind::AnchorUpdate.bit();
             }
         }
         if kinds == 0 {
-            kinds = ALL & !PING_PONG;
+            kinds = ALL & !(Kind::Ping.bit() | Kind::Pong.bit());
         }
         Ok(Matcher {
             kinds,
@@ -116,40 +158,38 @@ impl Matcher {
         })
     }
 
-    fn wants(&self, msg: &ServerMessage) -> bool {
-        let Some(bit) = kind_bit(msg.type_name()) else {
+    fn wants(&self, kind: Kind, key: Option<&str>) -> bool {
+        if self.kinds & kind.bit() == 0 {
             return false;
+        }
+        let allowed = match kind {
+            Kind::CorridorUpdate => &self.corridor_keys,
+            Kind::AnchorUpdate => &self.anchor_ids,
+            _ => return true,
         };
-        if self.kinds & bit == 0 {
-            return false;
-        }
-        match msg {
-            ServerMessage::CorridorUpdate(u) => {
-                self.corridor_keys.is_empty() || self.corridor_keys.contains(&u.corridor_key)
-            }
-            ServerMessage::AnchorUpdate(u) => {
-                self.anchor_ids.is_empty() || self.anchor_ids.contains(&u.anchor_id)
-            }
-            _ => true,
-        }
+        allowed.is_empty() || key.is_some_and(|k| allowed.iter().any(|a| a == k))
     }
 
-    fn topics(&self, out: &mut BTreeSet<Topic>) {
-        let has = |name| self.kinds & kind_bit(name).unwrap_or(0) != 0;
-        if has("snapshot_update") {
+    fn topics(&self, out: &mut TopicSet) {
+        let has = |kind: Kind| self.kinds & kind.bit() != 0;
+        if has(Kind::SnapshotUpdate) {
             out.insert(Topic::Snapshots);
         }
-        if has("corridor_update") {
+        if has(Kind::CorridorUpdate) {
             if self.corridor_keys.is_empty() {
                 out.insert(Topic::Corridors);
             }
-            out.extend(self.corridor_keys.iter().cloned().map(Topic::Corridor));
+            for key in &self.corridor_keys {
+                out.insert(Topic::Corridor(key.clone()));
+            }
         }
-        if has("anchor_update") {
+        if has(Kind::AnchorUpdate) {
             if self.anchor_ids.is_empty() {
                 out.insert(Topic::Anchors);
             }
-            out.extend(self.anchor_ids.iter().cloned().map(Topic::Anchor));
+            for id in &self.anchor_ids {
+                out.insert(Topic::Anchor(id.clone()));
+            }
         }
     }
 }
@@ -192,18 +232,19 @@ impl Registry {
         self.entries.is_empty()
     }
 
-    /// The subscribers to call for `msg`, in registration order.
-    pub fn route(&self, msg: &ServerMessage) -> Vec<SubscriberId> {
+    /// The subscribers to call for a frame of `kind` with `key` (`corridor_key`
+    /// or `anchor_id`), in registration order.
+    pub fn route(&self, kind: Kind, key: Option<&str>) -> Vec<SubscriberId> {
         self.entries
             .iter()
-            .filter(|(_, m)| m.wants(msg))
+            .filter(|(_, m)| m.wants(kind, key))
             .map(|(id, _)| *id)
             .collect()
     }
 
     /// The server topics the subscribers need together.
     pub fn plan(&self) -> TopicPlan {
-        let mut topics = BTreeSet::new();
+        let mut topics = TopicSet::default();
         for (_, m) in &self.entries {
             m.topics(&mut topics);
         }
@@ -229,37 +270,27 @@ impl Registry {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::protocol::{AnchorStatus, AnchorUpdate, CorridorUpdate, SnapshotUpdate};
 
-    fn corridor(key: &str) -> ServerMessage {
-        ServerMessage::CorridorUpdate(CorridorUpdate {
-            corridor_id: "c".into(),
-            corridor_key: key.into(),
-            success_rate: 99.0,
-            volume_usd: 1.0,
-            total_transactions: 1,
-            seq: Some(1),
-        })
+    type Msg = (Kind, Option<&'static str>);
+
+    fn corridor(key: &'static str) -> Msg {
+        (Kind::CorridorUpdate, Some(key))
     }
 
-    fn anchor(id: &str) -> ServerMessage {
-        ServerMessage::AnchorUpdate(AnchorUpdate {
-            anchor_id: id.into(),
-            name: "n".into(),
-            reliability_score: 90.0,
-            status: AnchorStatus::Green,
-            seq: Some(2),
-        })
+    fn anchor(id: &'static str) -> Msg {
+        (Kind::AnchorUpdate, Some(id))
     }
 
-    fn snapshot() -> ServerMessage {
-        ServerMessage::SnapshotUpdate(SnapshotUpdate {
-            snapshot_id: "s".into(),
-            epoch: 1,
-            timestamp: "2026-01-01T00:00:00Z".into(),
-            hash: "h".into(),
-            seq: Some(3),
-        })
+    fn snapshot() -> Msg {
+        (Kind::SnapshotUpdate, None)
+    }
+
+    fn other(kind: Kind) -> Msg {
+        (kind, None)
+    }
+
+    fn route(r: &Registry, (kind, key): Msg) -> Vec<SubscriberId> {
+        r.route(kind, key)
     }
 
     fn filter(types: &[&str], corridors: &[&str], anchors: &[&str]) -> Filter {
@@ -283,12 +314,12 @@ mod tests {
             corridor("A"),
             anchor("x"),
             snapshot(),
-            ServerMessage::ResyncRequired { reason: None },
+            other(Kind::ResyncRequired),
         ] {
-            assert_eq!(r.route(&msg), [1], "{msg:?}");
+            assert_eq!(route(&r, msg), [1], "{msg:?}");
         }
-        assert!(r.route(&ServerMessage::Ping { timestamp: 1 }).is_empty());
-        assert!(r.route(&ServerMessage::Pong { timestamp: 1 }).is_empty());
+        assert!(route(&r, other(Kind::Ping)).is_empty());
+        assert!(route(&r, other(Kind::Pong)).is_empty());
         assert_eq!(r.plan(), TopicPlan::Everything);
     }
 
@@ -297,11 +328,10 @@ mod tests {
         let mut r = Registry::default();
         r.add(1, &filter(&["corridor_update", "connected"], &[], &[]))
             .unwrap();
-        assert_eq!(r.route(&corridor("A")), [1]);
-        assert!(r.route(&anchor("x")).is_empty());
-        assert!(r.route(&snapshot()).is_empty());
-        let connected = ServerMessage::from_json(r#"{"type":"connected","connection_id":"c"}"#);
-        assert_eq!(r.route(&connected.unwrap()), [1]);
+        assert_eq!(route(&r, corridor("A")), [1]);
+        assert!(route(&r, anchor("x")).is_empty());
+        assert!(route(&r, snapshot()).is_empty());
+        assert_eq!(route(&r, other(Kind::Connected)), [1]);
         assert_eq!(r.plan(), topics(&["corridors"]));
     }
 
@@ -313,9 +343,9 @@ mod tests {
             &filter(&["corridor_update", "snapshot_update"], &["A"], &[]),
         )
         .unwrap();
-        assert_eq!(r.route(&corridor("A")), [1]);
-        assert!(r.route(&corridor("B")).is_empty());
-        assert_eq!(r.route(&snapshot()), [1]);
+        assert_eq!(route(&r, corridor("A")), [1]);
+        assert!(route(&r, corridor("B")).is_empty());
+        assert_eq!(route(&r, snapshot()), [1]);
         assert_eq!(r.plan(), topics(&["snapshots", "corridor:A"]));
     }
 
@@ -323,10 +353,10 @@ mod tests {
     fn key_lists_without_types_imply_their_update_types() {
         let mut r = Registry::default();
         r.add(1, &filter(&[], &["A"], &["x"])).unwrap();
-        assert_eq!(r.route(&corridor("A")), [1]);
-        assert_eq!(r.route(&anchor("x")), [1]);
-        assert!(r.route(&anchor("y")).is_empty());
-        assert!(r.route(&snapshot()).is_empty());
+        assert_eq!(route(&r, corridor("A")), [1]);
+        assert_eq!(route(&r, anchor("x")), [1]);
+        assert!(route(&r, anchor("y")).is_empty());
+        assert!(route(&r, snapshot()).is_empty());
         assert_eq!(r.plan(), topics(&["anchor:x", "corridor:A"]));
     }
 
@@ -334,7 +364,7 @@ mod tests {
     fn ping_is_delivered_when_listed_explicitly() {
         let mut r = Registry::default();
         r.add(1, &filter(&["ping"], &[], &[])).unwrap();
-        assert_eq!(r.route(&ServerMessage::Ping { timestamp: 1 }), [1]);
+        assert_eq!(route(&r, other(Kind::Ping)), [1]);
     }
 
     #[test]
@@ -343,8 +373,8 @@ mod tests {
         r.add(7, &filter(&[], &["A"], &[])).unwrap();
         r.add(3, &Filter::default()).unwrap();
         r.add(5, &filter(&["anchor_update"], &[], &[])).unwrap();
-        assert_eq!(r.route(&corridor("A")), [7, 3]);
-        assert_eq!(r.route(&anchor("x")), [3, 5]);
+        assert_eq!(route(&r, corridor("A")), [7, 3]);
+        assert_eq!(route(&r, anchor("x")), [3, 5]);
     }
 
     #[test]
@@ -355,7 +385,7 @@ mod tests {
             .add(1, &filter(&["corridor_updates"], &[], &[]))
             .unwrap_err();
         assert!(err.to_string().contains("corridor_updates"));
-        assert_eq!(r.route(&corridor("A")), [1]);
+        assert_eq!(route(&r, corridor("A")), [1]);
         assert_eq!(r.len(), 1);
     }
 
@@ -392,7 +422,7 @@ mod tests {
         r.add(2, &filter(&[], &[], &["x"])).unwrap();
         assert!(r.remove(1));
         assert!(!r.remove(1));
-        assert!(r.route(&corridor("A")).is_empty());
+        assert!(route(&r, corridor("A")).is_empty());
         assert_eq!(r.plan(), topics(&["anchor:x"]));
     }
 

@@ -5,7 +5,8 @@
 //!
 //! Everything that decides is plain Rust that `cargo test` exercises natively:
 //! [`protocol`] (the wire types, shared with the server), [`backoff`] (reconnect
-//! delays), [`filter`] (subscriptions and server topics), [`url`] (which URL to
+//! delays), [`filter`] (subscriptions and server topics), [`frame`] (the cheap
+//! parse that routes frames), [`url`] (which URL to
 //! open), [`options`] (the JS options, checked) and [`machine`] (the connection
 //! state machine). The browser glue (`browser`, `bindings`, wasm32 only) only
 //! moves events in and actions out.
@@ -44,8 +45,14 @@
 
 pub mod backoff;
 pub mod filter;
+pub mod frame;
 pub mod machine;
 pub mod options;
 pub mod protocol;
 pub mod status;
 pub mod url;
+
+#[cfg(target_arch = "wasm32")]
+pub mod bindings;
+#[cfg(target_arch = "wasm32")]
+mod browser;

@@ -9,11 +9,12 @@
 //! the old socket still reports (generation counter).
 
 use crate::backoff::Backoff;
-use crate::filter::{Filter, FilterError, Registry, SubscriberId, TopicPlan};
-use crate::protocol::{ClientMessage, ServerMessage, Topic};
+use crate::filter::{Filter, FilterError, Registry, SubscriberId, TopicPlan, TopicSet};
+use crate::frame::{self, FrameError, Kind};
+use crate::protocol::{ClientMessage, Topic};
 use crate::status::{ClientError, ConnectionState, ErrorCode, ResyncEvent, Status};
 use crate::url;
-use std::collections::{BTreeSet, VecDeque};
+use std::collections::VecDeque;
 use std::rc::Rc;
 
 /// Heartbeat assumed until the server's `connected` says otherwise, ms. 30 000.
@@ -122,8 +123,10 @@ pub enum Event {
 pub struct Delivery {
     /// The frame's JSON text as received.
     pub text: Rc<str>,
-    /// The parsed frame.
-    pub message: ServerMessage,
+    /// The frame's type.
+    pub kind: Kind,
+    /// The `seq` of an update frame.
+    pub seq: Option<u64>,
     /// Subscribers to call, in registration order (never empty).
     pub to: Vec<SubscriberId>,
 }
@@ -164,7 +167,7 @@ pub struct Machine {
     refs: u32,
     failures: u32,
     delay_ms: Option<u64>,
-    next_attempt_at: Option<f64>,
+    next_attempt_at: Option<u64>,
     online: bool,
     socket: bool,
     linger: bool,
@@ -175,7 +178,7 @@ pub struct Machine {
     server_head: Option<u64>,
     queue: VecDeque<String>,
     registry: Registry,
-    sent_topics: Option<BTreeSet<Topic>>,
+    sent_topics: Option<TopicSet>,
     last_message: Option<Rc<str>>,
     reported: Status,
 }
@@ -289,7 +292,8 @@ impl Machine {
     }
 
     /// Back to a fresh `idle` machine with the same settings: closes the
-    /// socket, forgets subscribers, queue, consumers and the resume point.
+    /// socket, forgets subscribers, queue, consumers and the resume point
+    /// (the browser's online state is kept).
     pub fn reset(&mut self) -> Vec<Action> {
         let mut out = Vec::new();
         self.shut_down(ConnectionState::Idle, "reset", &mut out);
@@ -303,7 +307,7 @@ impl Machine {
         self.last_seq = None;
         self.server_head = None;
         self.last_message = None;
-        self.online = true;
+        // `online` stays: it is the browser's state, not the client's.
         self.report(&mut out);
         out
     }
@@ -510,7 +514,9 @@ impl Machine {
         if self.state != ConnectionState::Open {
             return;
         }
-        let all: BTreeSet<Topic> = [Topic::Snapshots, Topic::Corridors, Topic::Anchors].into();
+        let all: TopicSet = [Topic::Snapshots, Topic::Corridors, Topic::Anchors]
+            .into_iter()
+            .collect();
         let target = match (self.registry.plan(), &self.sent_topics) {
             // Never subscribed on this connection: the server already sends everything.
             (TopicPlan::Everything, None) => return,
@@ -522,12 +528,12 @@ impl Machine {
         let add: Vec<Topic> = if fresh {
             target.iter().cloned().collect()
         } else {
-            target.difference(&sent).cloned().collect()
+            target.difference(&sent)
         };
         let remove: Vec<Topic> = if fresh {
             Vec::new()
         } else {
-            sent.difference(&target).cloned().collect()
+            sent.difference(&target)
         };
         if !add.is_empty() {
             out.push(Action::Send(
@@ -547,41 +553,36 @@ impl Machine {
             return;
         }
         self.last_frame_at = now;
-        let message = match ServerMessage::from_json(&text) {
-            Ok(ServerMessage::Unknown) => {
-                let kind = crate::protocol::peek_type(&text).unwrap_or_default();
+        let frame = match frame::classify(&text) {
+            Ok(frame) => frame,
+            Err(FrameError::Unknown(kind)) => {
                 out.push(Action::Error(ClientError::new(
                     ErrorCode::UnknownType,
-                    format!("ignored a frame of unknown type {kind:?}"),
+                    format!("ignored a frame of unknown type \"{kind}\""),
                 )));
                 return;
             }
-            Ok(message) => message,
-            Err(e) => {
+            Err(FrameError::Malformed(why)) => {
                 let preview: String = text.chars().take(80).collect();
                 out.push(Action::Error(ClientError::new(
                     ErrorCode::MalformedFrame,
-                    format!("ignored a malformed frame ({e}): {preview}"),
+                    format!("ignored a malformed frame ({why}): {preview}"),
                 )));
                 return;
             }
         };
-        match &message {
-            ServerMessage::Ping { timestamp } => {
+        let Some(kind) = frame.kind else { return };
+        match kind {
+            Kind::Ping => {
                 let pong = ClientMessage::Pong {
-                    timestamp: *timestamp,
+                    timestamp: frame.timestamp.unwrap_or_default(),
                 };
                 out.push(Action::Send(pong.to_json()));
             }
-            ServerMessage::Connected {
-                connection_id,
-                heartbeat_ms,
-                seq,
-                ..
-            } => {
-                self.connection_id = Some(connection_id.clone());
-                self.server_head = *seq;
-                if let Some(ms) = heartbeat_ms.filter(|ms| *ms > 0) {
+            Kind::Connected => {
+                self.connection_id = frame.connection_id.clone();
+                self.server_head = frame.seq;
+                if let Some(ms) = frame.heartbeat_ms.filter(|ms| *ms > 0) {
                     self.heartbeat_ms = ms;
                     out.push(Action::SetTimer(
                         Timer::Heartbeat,
@@ -589,8 +590,9 @@ impl Machine {
                     ));
                 }
             }
-            ServerMessage::Error { message, code } => {
-                let text = match code {
+            Kind::Error => {
+                let message = frame.message.as_deref().unwrap_or_default();
+                let text = match &frame.code {
                     Some(code) => format!("server error {code}: {message}"),
                     None => format!("server error: {message}"),
                 };
@@ -599,33 +601,42 @@ impl Machine {
                     text,
                 )));
             }
-            ServerMessage::ResyncRequired { reason } => {
+            Kind::ResyncRequired => {
                 // Updates after this point follow the server's current head,
                 // which may be below our old resume point (e.g. a reset store).
                 self.last_seq = self.server_head;
                 out.push(Action::Resync(ResyncEvent {
-                    reason: reason.clone(),
+                    reason: frame.reason.clone(),
                 }));
             }
-            _ => {
-                if let Some(seq) = message.seq() {
+            Kind::SnapshotUpdate | Kind::CorridorUpdate | Kind::AnchorUpdate => {
+                if let Some(seq) = frame.seq {
                     if self.last_seq.is_some_and(|last| seq <= last) {
                         return; // Already delivered (replay overlap): never twice.
                     }
                     self.last_seq = Some(seq);
                 }
             }
+            Kind::Pong => {}
         }
         let text: Rc<str> = text.into();
-        if !matches!(
-            message,
-            ServerMessage::Ping { .. } | ServerMessage::Pong { .. }
-        ) {
+        if !matches!(kind, Kind::Ping | Kind::Pong) {
             self.last_message = Some(text.clone());
         }
-        let to = self.registry.route(&message);
+        let to = self.registry.route(kind, frame.key.as_deref());
         if !to.is_empty() {
-            out.push(Action::Deliver(Delivery { text, message, to }));
+            let seq = frame.seq.filter(|_| {
+                matches!(
+                    kind,
+                    Kind::SnapshotUpdate | Kind::CorridorUpdate | Kind::AnchorUpdate
+                )
+            });
+            out.push(Action::Deliver(Delivery {
+                text,
+                kind,
+                seq,
+                to,
+            }));
         }
     }
 
@@ -647,7 +658,7 @@ impl Machine {
         }
         out.push(Action::Error(ClientError::new(
             ErrorCode::HeartbeatTimeout,
-            format!("no frame from the server for {} ms", silent.round()),
+            format!("no frame from the server for {} ms", silent as u64),
         )));
         self.drop_socket(CLOSE_TIMEOUT, "heartbeat timeout", out);
         self.lost(now, out);
@@ -689,7 +700,7 @@ impl Machine {
         self.state = ConnectionState::Reconnecting;
         if self.online {
             self.delay_ms = Some(delay);
-            self.next_attempt_at = Some(now + delay as f64);
+            self.next_attempt_at = Some((now.max(0.0) as u64).saturating_add(delay));
             out.push(Action::SetTimer(Timer::Reconnect, delay));
         } else {
             self.delay_ms = None;

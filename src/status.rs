@@ -23,11 +23,11 @@ pub enum ConnectionState {
     Closed,
 }
 
-/// Snapshot of the connection (`ConnectionStatus`), emitted on every state change.
+/// Snapshot of the connection, emitted to `onStatus` on every state change.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
-#[serde(rename = "ConnectionStatus", rename_all = "camelCase")]
-pub struct Status {
+#[serde(rename_all = "camelCase")]
+pub struct ConnectionStatus {
     /// Current state.
     pub state: ConnectionState,
     /// Reconnect attempt number, 1-based; 0 when open or idle.
@@ -39,7 +39,7 @@ pub struct Status {
     /// While reconnecting on a timer: when the next attempt starts, ms since the Unix epoch (`Date.now()` clock).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(target_arch = "wasm32", tsify(optional))]
-    pub next_attempt_at: Option<f64>,
+    pub next_attempt_at: Option<u64>,
     /// Server-assigned id from `connected`, while open.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(target_arch = "wasm32", tsify(optional))]
@@ -50,7 +50,7 @@ pub struct Status {
     pub last_seq: Option<u64>,
 }
 
-/// Stable code of a [`ClientError`] (`WsError["code"]`).
+/// Stable code of a [`WsError`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
 #[serde(rename_all = "snake_case")]
@@ -77,28 +77,33 @@ pub enum ErrorCode {
     InvalidOptions,
 }
 
-/// An error reported to `onError` callbacks (`WsError`). Never contains the token.
+/// An error reported to `onError` callbacks. Never contains the token.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
-#[serde(rename = "WsError")]
-pub struct ClientError {
+pub struct WsError {
     /// What kind of error.
     pub code: ErrorCode,
     /// Human-readable description.
     pub message: String,
 }
 
-impl ClientError {
+/// The machine's name for [`ConnectionStatus`].
+pub type Status = ConnectionStatus;
+
+/// The machine's name for [`WsError`].
+pub type ClientError = WsError;
+
+impl WsError {
     /// An error with `code` and `message`.
     pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
-        ClientError {
+        WsError {
             code,
             message: message.into(),
         }
     }
 }
 
-impl fmt::Display for ClientError {
+impl fmt::Display for WsError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.message)
     }

@@ -34,7 +34,7 @@ impl fmt::Display for UrlError {
         match self {
             UrlError::NotWebSocket(url) => write!(
                 f,
-                "WebSocket URL {:?} must start with ws:// or wss:// and name a host",
+                "WebSocket URL \"{}\" must start with ws:// or wss:// and name a host",
                 redact(url)
             ),
             UrlError::NoLocation => f.write_str(
