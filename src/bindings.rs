@@ -508,9 +508,16 @@ pub fn last_seq() -> Option<f64> {
 
 /// Back to the state right after `init()`: closes the socket and forgets
 /// subscribers, callbacks, consumers, the send queue, the resume point and
-/// the options. For tests and for apps that tear down their real-time layer.
+/// the options, without calling any callback. For tests and for apps that
+/// tear down their real-time layer.
 #[wasm_bindgen]
 pub fn reset() {
+    // Callbacks go first: a reset notifies nobody (their owners may be gone).
+    CLIENT.with(|c| {
+        c.callbacks.borrow_mut().entries.clear();
+        c.status_cache.borrow_mut().take();
+        c.message_cache.borrow_mut().take();
+    });
     let actions = CLIENT.with(|c| {
         let mut machine = c.machine.borrow_mut();
         let actions = machine.reset();
@@ -518,9 +525,4 @@ pub fn reset() {
         actions
     });
     perform(actions);
-    CLIENT.with(|c| {
-        c.callbacks.borrow_mut().entries.clear();
-        c.status_cache.borrow_mut().take();
-        c.message_cache.borrow_mut().take();
-    });
 }

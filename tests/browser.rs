@@ -18,12 +18,25 @@ fn ok<T>(r: Result<T, JsError>) -> T {
     r.unwrap_or_else(|e| panic!("{:?}", JsValue::from(e)))
 }
 
-/// `reset()`, then `configure({url, ...extra})`.
-fn fresh(url: &str, extra: &[(&str, JsValue)]) {
+/// Resets the client when dropped, so no callback of a finished test (whose
+/// closures are gone) is still registered.
+struct Fresh;
+
+impl Drop for Fresh {
+    fn drop(&mut self) {
+        ws::reset();
+    }
+}
+
+/// `reset()`, then `configure({url, ...extra})`. Bind the result first in the
+/// test (`let _client = fresh(..)`): it drops last and resets again.
+#[must_use]
+fn fresh(url: &str, extra: &[(&str, JsValue)]) -> Fresh {
     ws::reset();
     let mut pairs = vec![("url", JsValue::from_str(url))];
     pairs.extend(extra.iter().cloned());
     ok(ws::configure(object(&pairs)));
+    Fresh
 }
 
 fn filter_types(types: &[&str]) -> JsValue {
@@ -64,7 +77,7 @@ async fn wait_open_connections(expected: i64, ms: u32) -> i64 {
 
 #[wasm_bindgen_test]
 async fn connects_and_receives_connected() {
-    fresh(&server_ws(), &[]);
+    let _client = fresh(&server_ws(), &[]);
     let connected = Recorder::new();
     let _sub = ok(ws::subscribe(
         filter_types(&["connected"]),
@@ -86,7 +99,7 @@ async fn connects_and_receives_connected() {
 
 #[wasm_bindgen_test]
 async fn answers_ping_so_the_server_keeps_it_open_with_a_1s_heartbeat() {
-    fresh(&server_ws(), &[]);
+    let _client = fresh(&server_ws(), &[]);
     let statuses = Recorder::new();
     let _s = ws::on_status(statuses.function());
     ws::acquire();
@@ -101,11 +114,18 @@ async fn answers_ping_so_the_server_keeps_it_open_with_a_1s_heartbeat() {
 
 #[wasm_bindgen_test]
 async fn type_filter_and_key_filter_deliver_exactly_the_matching_updates() {
-    fresh(&server_ws(), &[]);
+    let _client = fresh(&server_ws(), &[]);
+    let seen = Recorder::new();
+    let _seen = ok(ws::subscribe(
+        filter_types(&["corridor_update"]),
+        seen.function(),
+    ));
     ws::acquire();
     assert!(wait_for(5_000, ws::is_connected).await);
     let (id1, key1) = create_corridor("KA").await;
     let (id2, key2) = create_corridor("KB").await;
+    // Both creations delivered before the filtered subscribers start.
+    assert!(wait_for(5_000, || seen.len() == 2).await);
     let anchors = Recorder::new();
     let keyed = Recorder::new();
     let corridors = Recorder::new();
@@ -139,7 +159,7 @@ async fn type_filter_and_key_filter_deliver_exactly_the_matching_updates() {
 
 #[wasm_bindgen_test]
 async fn two_subscribers_share_one_socket() {
-    fresh(&server_ws(), &[]);
+    let _client = fresh(&server_ws(), &[]);
     assert_eq!(
         wait_open_connections(0, 3_000).await,
         0,
@@ -166,7 +186,7 @@ async fn two_subscribers_share_one_socket() {
 
 #[wasm_bindgen_test]
 async fn releasing_one_consumer_keeps_the_socket_for_the_other() {
-    fresh(&server_ws(), &[]);
+    let _client = fresh(&server_ws(), &[]);
     ws::acquire();
     ws::acquire();
     assert!(wait_for(5_000, || ws::connection_id().is_some()).await);
@@ -192,7 +212,7 @@ async fn releasing_one_consumer_keeps_the_socket_for_the_other() {
 
 #[wasm_bindgen_test]
 async fn reconnects_after_server_restart_and_resumes_once_in_order() {
-    fresh(&server_ws(), &[("reconnectInterval", 100.into())]);
+    let _client = fresh(&server_ws(), &[("reconnectInterval", 100.into())]);
     control("server/start").await; // in case an earlier run left it stopped
     let updates = Recorder::new();
     let connected = Recorder::new();
@@ -244,7 +264,7 @@ async fn reconnects_after_server_restart_and_resumes_once_in_order() {
 
 #[wasm_bindgen_test]
 async fn gives_up_after_max_reconnect_attempts_against_a_closed_port() {
-    fresh(
+    let _client = fresh(
         &closed_port_ws(),
         &[
             ("maxReconnectAttempts", 2.into()),
@@ -281,7 +301,7 @@ async fn gives_up_after_max_reconnect_attempts_against_a_closed_port() {
 
 #[wasm_bindgen_test]
 async fn heartbeat_timeout_reconnects_when_the_server_goes_silent() {
-    fresh(&fixture_ws("silent"), &[("reconnectInterval", 50.into())]);
+    let _client = fresh(&fixture_ws("silent"), &[("reconnectInterval", 50.into())]);
     let errors = Recorder::new();
     let connected = Recorder::new();
     let _e = ws::on_error(errors.function());
@@ -304,7 +324,7 @@ async fn heartbeat_timeout_reconnects_when_the_server_goes_silent() {
 
 #[wasm_bindgen_test]
 async fn throwing_callback_does_not_stop_delivery_to_others() {
-    fresh(&server_ws(), &[]);
+    let _client = fresh(&server_ws(), &[]);
     let errors = Recorder::new();
     let _e = ws::on_error(errors.function());
     let thrower = js_sys::Function::new_with_args("msg", "throw new Error('subscriber exploded')");
@@ -335,7 +355,7 @@ async fn throwing_callback_does_not_stop_delivery_to_others() {
 
 #[wasm_bindgen_test]
 async fn malformed_frame_is_reported_and_the_socket_stays_open() {
-    fresh(&fixture_ws("misbehaving"), &[]);
+    let _client = fresh(&fixture_ws("misbehaving"), &[]);
     let errors = Recorder::new();
     let statuses = Recorder::new();
     let updates = Recorder::new();
@@ -368,7 +388,7 @@ fn wasm_memory_bytes() -> u32 {
 
 #[wasm_bindgen_test]
 async fn connect_disconnect_cycles_leave_wasm_memory_unchanged() {
-    fresh(&server_ws(), &[]);
+    let _client = fresh(&server_ws(), &[]);
     let mut after_warmup = 0;
     for cycle in 0..200 {
         ws::connect();
