@@ -738,6 +738,8 @@ fn reset_returns_to_a_fresh_idle_machine() {
     assert_eq!(opens(&m.handle(2.0, Event::Acquire)), [URL]);
 }
 
+// proptest is a native-only dev-dependency.
+#[cfg(not(target_arch = "wasm32"))]
 mod properties {
     //! Random event sequences, checked against invariants that must hold
     //! whatever the browser, the network and the consumers do.

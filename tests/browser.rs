@@ -482,3 +482,32 @@ async fn invalid_options_throw_and_keep_the_previous_ones() {
     ws::acquire();
     assert!(wait_for(5_000, ws::is_connected).await);
 }
+
+#[wasm_bindgen_test]
+async fn callback_calling_disconnect_during_a_failure_leaves_the_client_closed() {
+    let _client = fresh(&closed_port_ws(), &[("reconnectInterval", 20.into())]);
+    let statuses = Recorder::new();
+    let _s = ws::on_status(statuses.function());
+    // An app that gives up on the first socket error, from inside onError.
+    let on_error = Closure::<dyn FnMut(JsValue)>::new(|e: JsValue| {
+        if str_field(&e, "code") == "socket_error" {
+            ws::disconnect();
+        }
+    });
+    let _e = ws::on_error(
+        on_error
+            .as_ref()
+            .unchecked_ref::<js_sys::Function>()
+            .clone(),
+    );
+    ws::acquire();
+    assert!(wait_for(5_000, || state() == "closed").await);
+    sleep(300).await; // a stale reconnect timer would fire by now
+    assert_eq!(state(), "closed");
+    assert_eq!(states(&statuses).last().map(String::as_str), Some("closed"));
+    assert!(
+        !statuses.has("state", "reconnecting"),
+        "{:?}",
+        states(&statuses)
+    );
+}
