@@ -6,16 +6,15 @@
 //! may call back into the API (subscribe, disconnect, ...) without panics.
 
 use crate::browser::page::{PageEvent, PageListeners};
-use crate::browser::read;
 use crate::browser::socket::{Socket, SocketEvent};
 use crate::browser::timers::Timers;
+use crate::browser::{read, write};
 use crate::machine::{Action, Delivery, Event, Machine, Timer};
 use crate::options;
 use crate::status::{ClientError, ErrorCode, Status};
 use crate::url::PageLocation;
 use gloo_timers::callback::Timeout;
 use js_sys::{Function, JSON};
-use serde::Serialize;
 use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
@@ -156,11 +155,11 @@ fn perform(actions: Vec<Action>) {
             // A callback that re-entered the API may have moved on already;
             // its own, newer status has been emitted then: skip the stale one.
             Action::Status(status) if CLIENT.with(|c| c.machine.borrow().status()) == status => {
-                emit(Channel::Status, &to_js(&status));
+                emit(Channel::Status, &write::status(&status));
             }
             Action::Deliver(delivery) => deliver(delivery),
             Action::Error(error) => report(error),
-            Action::Resync(event) => emit(Channel::Resync, &to_js(&event)),
+            Action::Resync(event) => emit(Channel::Resync, &write::resync(&event)),
             _ => {}
         }
     }
@@ -295,7 +294,7 @@ fn report(error: ClientError) {
         web_sys::console::warn_1(&format!("stellar-insights-ws: {}", error.message).into());
         return;
     }
-    let value = to_js(&error);
+    let value = write::error(&error);
     for callback in callbacks {
         if let Err(e) = callback.call1(&JsValue::NULL, &value) {
             // Reporting through the channel that just failed could loop.
@@ -310,15 +309,6 @@ fn describe(e: &JsValue) -> String {
     }
     e.as_string()
         .unwrap_or_else(|| "a non-Error value was thrown".into())
-}
-
-/// Rare, small values (status, errors): serde_json + `JSON.parse` keeps the
-/// module small; the hot path (frames) never goes through here.
-fn to_js<T: Serialize>(value: &T) -> JsValue {
-    serde_json::to_string(value)
-        .ok()
-        .and_then(|json| JSON::parse(&json).ok())
-        .unwrap_or(JsValue::UNDEFINED)
 }
 
 fn invalid(message: String) -> JsError {
@@ -502,7 +492,7 @@ pub fn status() -> JsValue {
         match &*cache {
             Some((cached, value)) if *cached == now => value.clone(),
             _ => {
-                let value = to_js(&now);
+                let value = write::status(&now);
                 *cache = Some((now, value.clone()));
                 value
             }

@@ -11,7 +11,8 @@
 use crate::backoff::Backoff;
 use crate::filter::{Filter, FilterError, Registry, SubscriberId, TopicPlan, TopicSet};
 use crate::frame::{self, FrameError, Kind};
-use crate::protocol::{ClientMessage, Topic};
+use crate::outgoing;
+use crate::protocol::Topic;
 use crate::status::{ClientError, ConnectionState, ErrorCode, ResyncEvent, Status};
 use crate::url;
 use std::collections::VecDeque;
@@ -358,10 +359,7 @@ impl Machine {
             }
             Event::Send(text) => self.send(text, &mut out),
             Event::Ping => {
-                let ping = ClientMessage::Ping {
-                    timestamp: now as i64,
-                };
-                self.send(ping.to_json(), &mut out);
+                self.send(outgoing::ping(now as i64), &mut out);
             }
             Event::Opened => self.opened(now, &mut out),
             Event::Frame(text) => self.frame(now, text, &mut out),
@@ -536,14 +534,10 @@ impl Machine {
             sent.difference(&target)
         };
         if !add.is_empty() {
-            out.push(Action::Send(
-                ClientMessage::Subscribe { topics: add }.to_json(),
-            ));
+            out.push(Action::Send(outgoing::subscribe(&add)));
         }
         if !remove.is_empty() {
-            out.push(Action::Send(
-                ClientMessage::Unsubscribe { topics: remove }.to_json(),
-            ));
+            out.push(Action::Send(outgoing::unsubscribe(&remove)));
         }
         self.sent_topics = Some(target);
     }
@@ -574,10 +568,8 @@ impl Machine {
         let Some(kind) = frame.kind else { return };
         match kind {
             Kind::Ping => {
-                let pong = ClientMessage::Pong {
-                    timestamp: frame.timestamp.unwrap_or_default(),
-                };
-                out.push(Action::Send(pong.to_json()));
+                let pong = outgoing::pong(frame.timestamp.unwrap_or_default());
+                out.push(Action::Send(pong));
             }
             Kind::Connected => {
                 self.connection_id = frame.connection_id.clone();

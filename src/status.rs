@@ -23,6 +23,20 @@ pub enum ConnectionState {
     Closed,
 }
 
+impl ConnectionState {
+    /// The JS spelling (`"gave_up"`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ConnectionState::Idle => "idle",
+            ConnectionState::Connecting => "connecting",
+            ConnectionState::Open => "open",
+            ConnectionState::Reconnecting => "reconnecting",
+            ConnectionState::GaveUp => "gave_up",
+            ConnectionState::Closed => "closed",
+        }
+    }
+}
+
 /// Snapshot of the connection, emitted to `onStatus` on every state change.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
@@ -77,6 +91,24 @@ pub enum ErrorCode {
     InvalidOptions,
 }
 
+impl ErrorCode {
+    /// The JS spelling (`"malformed_frame"`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::MalformedFrame => "malformed_frame",
+            ErrorCode::UnknownType => "unknown_type",
+            ErrorCode::CallbackError => "callback_error",
+            ErrorCode::QueueOverflow => "queue_overflow",
+            ErrorCode::ServerError => "server_error",
+            ErrorCode::SocketError => "socket_error",
+            ErrorCode::ConnectTimeout => "connect_timeout",
+            ErrorCode::HeartbeatTimeout => "heartbeat_timeout",
+            ErrorCode::GaveUp => "gave_up",
+            ErrorCode::InvalidOptions => "invalid_options",
+        }
+    }
+}
+
 /// An error reported to `onError` callbacks. Never contains the token.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
@@ -117,4 +149,41 @@ pub struct ResyncEvent {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(target_arch = "wasm32", tsify(optional))]
     pub reason: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ConnectionState::{Closed, Connecting, Idle, Open, Reconnecting};
+    use ErrorCode::*;
+
+    #[test]
+    fn js_spellings_match_the_declared_types() {
+        for state in [
+            Idle,
+            Connecting,
+            Open,
+            Reconnecting,
+            ConnectionState::GaveUp,
+            Closed,
+        ] {
+            let json = serde_json::to_string(&state).unwrap();
+            assert_eq!(json, format!("\"{}\"", state.as_str()));
+        }
+        for code in [
+            MalformedFrame,
+            UnknownType,
+            CallbackError,
+            QueueOverflow,
+            ServerError,
+            SocketError,
+            ConnectTimeout,
+            HeartbeatTimeout,
+            ErrorCode::GaveUp,
+            InvalidOptions,
+        ] {
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+        }
+    }
 }

@@ -9,3 +9,4 @@ pub(crate) mod page;
 pub(crate) mod read;
 pub(crate) mod socket;
 pub(crate) mod timers;
+pub(crate) mod write;
