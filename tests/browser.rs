@@ -511,3 +511,76 @@ async fn callback_calling_disconnect_during_a_failure_leaves_the_client_closed()
         states(&statuses)
     );
 }
+
+#[wasm_bindgen_test]
+async fn pruned_gap_fires_on_resync_and_live_delivery_continues() {
+    let _client = fresh(&server_ws(), &[]);
+    let resyncs = Recorder::new();
+    let updates = Recorder::new();
+    let _r = ws::on_resync(resyncs.function());
+    let _u = ok(ws::subscribe(
+        filter_types(&["corridor_update"]),
+        updates.function(),
+    ));
+    ws::acquire();
+    assert!(wait_for(5_000, ws::is_connected).await);
+    let (id, _) = create_corridor("RY").await;
+    assert!(wait_for(5_000, || updates.len() == 1).await);
+    ws::disconnect();
+    // The testkit's server keeps 10 updates for replay: 15 outrun it.
+    for total in 1..=15 {
+        update_corridor(&id, total).await;
+    }
+    ws::connect();
+    assert!(
+        wait_for(5_000, || resyncs.len() == 1).await,
+        "no resync event"
+    );
+    assert_eq!(str_field(&resyncs.all()[0], "reason"), "pruned");
+    update_corridor(&id, 99).await;
+    assert!(wait_for(5_000, || updates.has_number("total_transactions", 99.0)).await);
+    sleep(300).await;
+    // Nothing from the pruned gap is replayed piecemeal: the app reloads via REST.
+    assert_eq!(
+        updates.len(),
+        2,
+        "{:?}",
+        updates.numbers("total_transactions")
+    );
+}
+
+#[wasm_bindgen_test]
+async fn visible_tab_reconnects_at_once_instead_of_waiting_out_the_backoff() {
+    let _client = fresh(
+        &server_ws(),
+        &[
+            ("reconnectInterval", 60_000.into()),
+            ("maxReconnectDelay", 60_000.into()),
+            ("maxReconnectAttempts", JsValue::NULL),
+        ],
+    );
+    control("server/start").await;
+    ws::acquire();
+    assert!(wait_for(5_000, ws::is_connected).await);
+    control("server/stop").await;
+    // Wait for a backoff long enough to tell "at once" from "on the timer".
+    assert!(
+        wait_for(20_000, || state() == "reconnecting"
+            && num_field(&ws::status(), "delayMs") > 3_000.0)
+        .await
+    );
+    let next_attempt_at = num_field(&ws::status(), "nextAttemptAt");
+    control("server/start").await;
+    let event = web_sys::Event::new("visibilitychange").unwrap();
+    web_sys::window()
+        .unwrap()
+        .document()
+        .unwrap()
+        .dispatch_event(&event)
+        .unwrap();
+    assert!(wait_for(5_000, ws::is_connected).await, "did not reconnect");
+    assert!(
+        js_sys::Date::now() < next_attempt_at,
+        "waited for the backoff timer"
+    );
+}

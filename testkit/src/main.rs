@@ -1,7 +1,7 @@
 //! Control server for the wasm client's browser tests (loopback only).
 //!
 //! Runs the real `stellar-insights-server` binary as a child process (1 s
-//! heartbeat, SQLite database in a given directory) and lets the tests in the
+//! heartbeat, replay log of 10 updates, SQLite database in a given directory) and lets the tests in the
 //! browser stop, start and restart it over HTTP. It also serves WebSocket
 //! fixtures no real server would produce: a silent peer and a misbehaving one.
 //!
@@ -71,6 +71,8 @@ impl Kit {
             .env("SERVER_PORT", self.args.server_port.to_string())
             .env("DATABASE_URL", format!("sqlite://{}", db.display()))
             .env("WS_PING_INTERVAL_SECS", "1")
+            // Small, so a test can outrun the replay log and get `resync_required`.
+            .env("UPDATE_LOG_RETENTION", "10")
             .env("RUST_LOG", "warn")
             .current_dir(&self.args.data_dir)
             .stdin(Stdio::null())

@@ -260,6 +260,16 @@ impl Recorder {
         self.all().iter().map(|v| str_field(v, name)).collect()
     }
 
+    /// `name` field of every recorded value, as numbers.
+    pub fn numbers(&self, name: &str) -> Vec<f64> {
+        self.all().iter().map(|v| num_field(v, name)).collect()
+    }
+
+    /// Whether some recorded value has the number `value` in `name`.
+    pub fn has_number(&self, name: &str, value: f64) -> bool {
+        self.numbers(name).contains(&value)
+    }
+
     /// Whether some recorded value has `name` == `value`.
     pub fn has(&self, name: &str, value: &str) -> bool {
         self.strs(name).iter().any(|v| v == value)
