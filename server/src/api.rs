@@ -1,0 +1,173 @@
+//! REST handlers: read the body with `validate`, write through `service`.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::Json;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::error::ApiError;
+use crate::model::{Anchor, Corridor, Snapshot};
+use crate::validate::{self, JsonObject};
+use crate::{service, store, AppState};
+
+type ApiResult<T> = Result<T, ApiError>;
+
+/// `GET /health`: `{"status":"ok","demo":bool,"seq":<last issued>,"protocol":1}`; 503 when the database is down.
+pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
+    match store::seq_range(&state.db).await {
+        Ok(range) => (
+            StatusCode::OK,
+            Json(json!({
+                "status": "ok",
+                "demo": state.config.demo_mode,
+                "seq": range.map_or(0, |(_, hi)| hi),
+                "protocol": stellar_insights_ws::protocol::PROTOCOL_VERSION,
+            })),
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "health check: database unavailable");
+            (
+                StatusCode::SERVICE_UNAVAILABLE,
+                Json(json!({"status": "unavailable", "error": "database unavailable"})),
+            )
+        }
+    }
+}
+
+/// `GET /metrics`: Prometheus text format.
+pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+    (
+        [("content-type", "text/plain; version=0.0.4; charset=utf-8")],
+        state.metrics.render(),
+    )
+}
+
+/// `GET /api/anchors`.
+pub async fn list_anchors(State(state): State<AppState>) -> ApiResult<Json<Vec<Anchor>>> {
+    Ok(Json(store::list_anchors(&state.db).await?))
+}
+
+/// `POST /api/anchors`: 201 with the anchor.
+pub async fn create_anchor(
+    State(state): State<AppState>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<impl IntoResponse> {
+    let new = validate::new_anchor(&body)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(service::create_anchor(&state, new).await?),
+    ))
+}
+
+/// `GET /api/anchors/{id}`.
+pub async fn get_anchor(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Anchor>> {
+    let mut conn = state.db.acquire().await?;
+    store::get_anchor(&mut conn, &id)
+        .await?
+        .map(Json)
+        .ok_or(ApiError::NotFound("anchor"))
+}
+
+/// `PUT /api/anchors/{id}/metrics`: 200 with the updated anchor.
+pub async fn update_anchor_metrics(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Json<Anchor>> {
+    let m = validate::anchor_metrics(&body)?;
+    Ok(Json(service::update_anchor_metrics(&state, &id, m).await?))
+}
+
+/// `GET /api/corridors`.
+pub async fn list_corridors(State(state): State<AppState>) -> ApiResult<Json<Vec<Corridor>>> {
+    Ok(Json(store::list_corridors(&state.db).await?))
+}
+
+/// `POST /api/corridors`: 201 with the corridor.
+pub async fn create_corridor(
+    State(state): State<AppState>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<impl IntoResponse> {
+    let new = validate::new_corridor(&body)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(service::create_corridor(&state, new).await?),
+    ))
+}
+
+/// `GET /api/corridors/{id}`.
+pub async fn get_corridor(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Corridor>> {
+    let mut conn = state.db.acquire().await?;
+    store::get_corridor(&mut conn, &id)
+        .await?
+        .map(Json)
+        .ok_or(ApiError::NotFound("corridor"))
+}
+
+/// `PUT /api/corridors/{id}/metrics`: 200 with the updated corridor.
+pub async fn update_corridor_metrics(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonObject(body): JsonObject,
+) -> ApiResult<Json<Corridor>> {
+    let m = validate::corridor_metrics(&body)?;
+    Ok(Json(
+        service::update_corridor_metrics(&state, &id, m).await?,
+    ))
+}
+
+/// Query of `GET /api/snapshots`.
+#[derive(Debug, Deserialize)]
+pub struct SnapshotQuery {
+    /// Most snapshots returned, newest first. Default 100, maximum 1000.
+    pub limit: Option<String>,
+}
+
+/// `GET /api/snapshots?limit=`: newest first.
+pub async fn list_snapshots(
+    State(state): State<AppState>,
+    Query(q): Query<SnapshotQuery>,
+) -> ApiResult<Json<Vec<Snapshot>>> {
+    let limit = match q.limit.as_deref() {
+        None => 100,
+        Some(s) => match s.parse::<i64>() {
+            Ok(n) if (1..=1000).contains(&n) => n,
+            _ => {
+                return Err(ApiError::invalid(
+                    "limit",
+                    "limit must be an integer from 1 to 1000",
+                ))
+            }
+        },
+    };
+    Ok(Json(store::list_snapshots(&state.db, limit).await?))
+}
+
+/// `GET /api/snapshots/latest`: 404 before the first snapshot.
+pub async fn latest_snapshot(State(state): State<AppState>) -> ApiResult<Json<Snapshot>> {
+    store::latest_snapshot(&state.db)
+        .await?
+        .map(Json)
+        .ok_or(ApiError::NotFound("snapshot"))
+}
+
+/// `POST /api/snapshots`: 201 with the new snapshot (no body needed).
+pub async fn create_snapshot(State(state): State<AppState>) -> ApiResult<impl IntoResponse> {
+    Ok((
+        StatusCode::CREATED,
+        Json(service::create_snapshot(&state).await?),
+    ))
+}
+
+/// Any other `/api/...` path: JSON 404 instead of the dashboard.
+pub async fn not_found() -> ApiError {
+    ApiError::NotFound("route")
+}

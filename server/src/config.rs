@@ -1,0 +1,270 @@
+//! Server configuration, read from the environment (and a `.env` file).
+//!
+//! Every variable, its default and its unit is listed in `server/CONFIG.md`.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Why the configuration could not be read.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid value {value:?} for {var}: {reason}")]
+pub struct ConfigError {
+    /// The environment variable at fault.
+    pub var: &'static str,
+    /// The value it had.
+    pub value: String,
+    /// What was expected.
+    pub reason: &'static str,
+}
+
+/// All settings of one server process.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `SERVER_HOST`: address to bind. Default `127.0.0.1`.
+    pub host: IpAddr,
+    /// `SERVER_PORT`: TCP port to bind. Default 8080; 0 picks a free port.
+    pub port: u16,
+    /// `DATABASE_URL`: SQLite URL. Default `sqlite://stellar-insights.db` (created on first start).
+    pub database_url: String,
+    /// `WS_AUTH_TOKEN`: token required as `?token=` on `/ws`. Default unset (no auth).
+    pub ws_auth_token: Option<String>,
+    /// `API_AUTH_TOKEN`: bearer token required for REST writes. Default unset (no auth).
+    pub api_auth_token: Option<String>,
+    /// `WS_PING_INTERVAL_SECS`: heartbeat interval, seconds (fractions allowed). Default 30.
+    pub ping_interval: Duration,
+    /// `CORS_ALLOWED_ORIGINS`: comma-separated origins for REST CORS and the `/ws` Origin check.
+    /// Default unset = any origin.
+    pub cors_allowed_origins: Option<Vec<String>>,
+    /// `UPDATE_LOG_RETENTION`: number of most recent updates kept for `?since=` replay. Default 10 000, minimum 1.
+    pub update_log_retention: u64,
+    /// `WS_MAX_FRAME_BYTES`: largest accepted client frame, bytes. Default 65 536.
+    pub ws_max_frame_bytes: usize,
+    /// `WS_MAX_CONNECTIONS_PER_IP`: open WebSocket connections allowed per client IP. Default 256.
+    pub ws_max_connections_per_ip: usize,
+    /// `WS_RATE_LIMIT_PER_SEC`: sustained client frames per second per connection. Default 50.
+    pub ws_rate_limit_per_sec: u32,
+    /// `WS_RATE_LIMIT_BURST`: client frames a connection may send at once above the rate. Default 100.
+    pub ws_rate_limit_burst: u32,
+    /// `WS_SEND_QUEUE`: updates buffered per connection before it counts as a slow consumer. Default 1024.
+    pub ws_send_queue: usize,
+    /// `HTTP_BODY_LIMIT_BYTES`: largest accepted REST request body, bytes. Default 65 536.
+    pub http_body_limit_bytes: usize,
+    /// `STATIC_DIR`: directory of the dashboard's static export served at `/`. Default `www/out`.
+    pub static_dir: PathBuf,
+    /// `DEMO_MODE` (`true`/`1`) or the `--demo` flag: seed demo data and change it live. Default off.
+    pub demo_mode: bool,
+    /// `DEMO_TICK_MS`: interval between demo metric changes, ms. Default 1000.
+    pub demo_tick: Duration,
+    /// `DEMO_SNAPSHOT_SECS`: interval between demo snapshots, seconds. Default 60.
+    pub demo_snapshot_interval: Duration,
+    /// `SHUTDOWN_GRACE_SECS`: how long shutdown waits for WebSocket clients to take their close frame, seconds. Default 5.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            host: IpAddr::from([127, 0, 0, 1]),
+            port: 8080,
+            database_url: "sqlite://stellar-insights.db".into(),
+            ws_auth_token: None,
+            api_auth_token: None,
+            ping_interval: Duration::from_secs(30),
+            cors_allowed_origins: None,
+            update_log_retention: 10_000,
+            ws_max_frame_bytes: 65_536,
+            ws_max_connections_per_ip: 256,
+            ws_rate_limit_per_sec: 50,
+            ws_rate_limit_burst: 100,
+            ws_send_queue: 1024,
+            http_body_limit_bytes: 65_536,
+            static_dir: PathBuf::from("www/out"),
+            demo_mode: false,
+            demo_tick: Duration::from_millis(1000),
+            demo_snapshot_interval: Duration::from_secs(60),
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
+}
+
+impl Config {
+    /// Reads `.env` (if present, without overriding the real environment), then the environment.
+    pub fn from_env() -> Result<Config, ConfigError> {
+        let _ = dotenvy::dotenv();
+        Config::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Builds a configuration from any variable source; unset or empty variables keep their default.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |k: &str| {
+            get(k)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
+        let mut c = Config::default();
+        if let Some(v) = get("SERVER_HOST") {
+            c.host = parse(&v, "SERVER_HOST", "an IP address")?;
+        }
+        if let Some(v) = get("SERVER_PORT") {
+            c.port = parse(&v, "SERVER_PORT", "a port number 0-65535")?;
+        }
+        if let Some(v) = get("DATABASE_URL") {
+            c.database_url = v;
+        }
+        c.ws_auth_token = get("WS_AUTH_TOKEN");
+        c.api_auth_token = get("API_AUTH_TOKEN");
+        if let Some(v) = get("WS_PING_INTERVAL_SECS") {
+            let secs: f64 = parse(&v, "WS_PING_INTERVAL_SECS", "a positive number of seconds")?;
+            if !(secs.is_finite() && (0.05..=86_400.0).contains(&secs)) {
+                return Err(err(
+                    "WS_PING_INTERVAL_SECS",
+                    &v,
+                    "between 0.05 and 86400 seconds",
+                ));
+            }
+            c.ping_interval = Duration::from_secs_f64(secs);
+        }
+        if let Some(v) = get("CORS_ALLOWED_ORIGINS") {
+            let list: Vec<String> = v
+                .split(',')
+                .map(|o| o.trim().trim_end_matches('/').to_owned())
+                .filter(|o| !o.is_empty())
+                .collect();
+            c.cors_allowed_origins = (!list.is_empty()).then_some(list);
+        }
+        c.update_log_retention = positive(&get, "UPDATE_LOG_RETENTION", c.update_log_retention)?;
+        c.ws_max_frame_bytes =
+            positive(&get, "WS_MAX_FRAME_BYTES", c.ws_max_frame_bytes as u64)? as usize;
+        c.ws_max_connections_per_ip = positive(
+            &get,
+            "WS_MAX_CONNECTIONS_PER_IP",
+            c.ws_max_connections_per_ip as u64,
+        )? as usize;
+        c.ws_rate_limit_per_sec = small(&get, "WS_RATE_LIMIT_PER_SEC", c.ws_rate_limit_per_sec)?;
+        c.ws_rate_limit_burst = small(&get, "WS_RATE_LIMIT_BURST", c.ws_rate_limit_burst)?;
+        c.ws_send_queue = positive(&get, "WS_SEND_QUEUE", c.ws_send_queue as u64)? as usize;
+        c.http_body_limit_bytes = positive(
+            &get,
+            "HTTP_BODY_LIMIT_BYTES",
+            c.http_body_limit_bytes as u64,
+        )? as usize;
+        if let Some(v) = get("STATIC_DIR") {
+            c.static_dir = PathBuf::from(v);
+        }
+        if let Some(v) = get("DEMO_MODE") {
+            c.demo_mode = match v.to_ascii_lowercase().as_str() {
+                "1" | "true" | "yes" | "on" => true,
+                "0" | "false" | "no" | "off" => false,
+                _ => return Err(err("DEMO_MODE", &v, "true or false")),
+            };
+        }
+        c.demo_tick = Duration::from_millis(positive(&get, "DEMO_TICK_MS", 1000)?);
+        c.demo_snapshot_interval = Duration::from_secs(positive(&get, "DEMO_SNAPSHOT_SECS", 60)?);
+        c.shutdown_grace = Duration::from_secs(positive(&get, "SHUTDOWN_GRACE_SECS", 5)?);
+        Ok(c)
+    }
+
+    /// Time a client may stay silent before the server closes it: 2.5 heartbeats.
+    pub fn heartbeat_timeout(&self) -> Duration {
+        self.ping_interval.mul_f64(2.5)
+    }
+}
+
+fn err(var: &'static str, value: &str, reason: &'static str) -> ConfigError {
+    ConfigError {
+        var,
+        value: value.to_owned(),
+        reason,
+    }
+}
+
+fn parse<T: std::str::FromStr>(
+    v: &str,
+    var: &'static str,
+    reason: &'static str,
+) -> Result<T, ConfigError> {
+    v.parse().map_err(|_| err(var, v, reason))
+}
+
+fn positive(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: u64,
+) -> Result<u64, ConfigError> {
+    match get(var) {
+        None => Ok(default),
+        Some(v) => match v.parse::<u64>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(err(var, &v, "a positive integer")),
+        },
+    }
+}
+
+fn small(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: u32,
+) -> Result<u32, ConfigError> {
+    let n = positive(get, var, default as u64)?;
+    u32::try_from(n).map_err(|_| err(var, &n.to_string(), "at most 4294967295"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_lookup(|k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        })
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() {
+        let c = from(&[]).unwrap();
+        assert_eq!(c.port, 8080);
+        assert_eq!(c.ping_interval, Duration::from_secs(30));
+        assert_eq!(c.heartbeat_timeout(), Duration::from_secs(75));
+        assert_eq!(c.update_log_retention, 10_000);
+        assert!(c.cors_allowed_origins.is_none() && c.ws_auth_token.is_none() && !c.demo_mode);
+    }
+
+    #[test]
+    fn values_are_parsed_and_origins_split() {
+        let c = from(&[
+            ("WS_PING_INTERVAL_SECS", "1.5"),
+            ("CORS_ALLOWED_ORIGINS", "http://a.test, http://b.test/,"),
+            ("WS_AUTH_TOKEN", "  "),
+            ("DEMO_MODE", "TRUE"),
+        ])
+        .unwrap();
+        assert_eq!(c.ping_interval, Duration::from_millis(1500));
+        assert_eq!(
+            c.cors_allowed_origins.unwrap(),
+            vec!["http://a.test", "http://b.test"]
+        );
+        assert!(
+            c.ws_auth_token.is_none(),
+            "a blank token must not enable auth with an empty secret"
+        );
+        assert!(c.demo_mode);
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        for (k, v) in [
+            ("SERVER_PORT", "70000"),
+            ("WS_SEND_QUEUE", "0"),
+            ("WS_PING_INTERVAL_SECS", "-1"),
+            ("DEMO_MODE", "maybe"),
+        ] {
+            let e = from(&[(k, v)]).unwrap_err();
+            assert_eq!(e.var, k);
+            assert!(e.to_string().contains(k));
+        }
+    }
+}

@@ -1,0 +1,115 @@
+//! Prometheus counters and gauges, plain atomics rendered as text format 0.0.4.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+
+/// Reasons a `/ws` request is refused before the upgrade (label `reason`).
+#[derive(Debug, Clone, Copy)]
+pub enum RejectReason {
+    /// Missing or wrong `?token=`.
+    Unauthorized = 0,
+    /// `Origin` not in `CORS_ALLOWED_ORIGINS`.
+    Origin = 1,
+    /// `WS_MAX_CONNECTIONS_PER_IP` reached.
+    PerIpLimit = 2,
+    /// Bad query (e.g. `since` not a number) or not an upgrade request.
+    BadRequest = 3,
+    /// The server is shutting down.
+    ShuttingDown = 4,
+}
+
+const REJECT_LABELS: [&str; 5] = [
+    "unauthorized",
+    "origin",
+    "per_ip_limit",
+    "bad_request",
+    "shutting_down",
+];
+const RESYNC_LABELS: [&str; 3] = ["pruned", "future_seq", "slow_consumer"];
+
+/// All process metrics.
+#[derive(Debug, Default)]
+pub struct Metrics {
+    /// `stellar_ws_connections_open`: open WebSocket connections (gauge).
+    pub connections_open: AtomicI64,
+    /// `stellar_ws_connections_total`: WebSocket connections accepted.
+    pub connections_total: AtomicU64,
+    /// `stellar_ws_frames_sent_total`: frames written to WebSocket clients.
+    pub frames_sent: AtomicU64,
+    /// `stellar_ws_frames_received_total`: frames read from WebSocket clients.
+    pub frames_received: AtomicU64,
+    /// `stellar_updates_broadcast_total`: updates the relay published.
+    pub updates_broadcast: AtomicU64,
+    resyncs: [AtomicU64; 3],
+    rejected: [AtomicU64; 5],
+}
+
+impl Metrics {
+    /// Counts a `resync_required` with one of the `protocol::resync_reason` values.
+    pub fn resync(&self, reason: &str) {
+        if let Some(i) = RESYNC_LABELS.iter().position(|l| *l == reason) {
+            self.resyncs[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Counts a refused `/ws` request.
+    pub fn reject(&self, reason: RejectReason) {
+        self.rejected[reason as usize].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::with_capacity(2048);
+        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        let _ = writeln!(out, "# HELP stellar_ws_connections_open Open WebSocket connections.\n# TYPE stellar_ws_connections_open gauge");
+        let _ = writeln!(
+            out,
+            "stellar_ws_connections_open {}",
+            self.connections_open.load(Ordering::Relaxed)
+        );
+        for (name, help, v) in [
+            (
+                "stellar_ws_connections_total",
+                "WebSocket connections accepted.",
+                g(&self.connections_total),
+            ),
+            (
+                "stellar_ws_frames_sent_total",
+                "Frames sent to WebSocket clients.",
+                g(&self.frames_sent),
+            ),
+            (
+                "stellar_ws_frames_received_total",
+                "Frames received from WebSocket clients.",
+                g(&self.frames_received),
+            ),
+            (
+                "stellar_updates_broadcast_total",
+                "Updates published by the relay.",
+                g(&self.updates_broadcast),
+            ),
+        ] {
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
+            );
+        }
+        let _ = writeln!(out, "# HELP stellar_ws_resyncs_total resync_required frames sent, by reason.\n# TYPE stellar_ws_resyncs_total counter");
+        for (label, v) in RESYNC_LABELS.iter().zip(&self.resyncs) {
+            let _ = writeln!(
+                out,
+                "stellar_ws_resyncs_total{{reason=\"{label}\"}} {}",
+                g(v)
+            );
+        }
+        let _ = writeln!(out, "# HELP stellar_ws_rejected_connections_total /ws requests refused before the upgrade, by reason.\n# TYPE stellar_ws_rejected_connections_total counter");
+        for (label, v) in REJECT_LABELS.iter().zip(&self.rejected) {
+            let _ = writeln!(
+                out,
+                "stellar_ws_rejected_connections_total{{reason=\"{label}\"}} {}",
+                g(v)
+            );
+        }
+        out
+    }
+}

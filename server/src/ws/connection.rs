@@ -1,0 +1,398 @@
+//! One WebSocket connection: `connected`, optional replay, then a single task
+//! that selects over client frames, published updates, heartbeat and shutdown.
+
+use std::net::SocketAddr;
+use std::num::NonZeroU32;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
+use stellar_insights_ws::protocol::{
+    close_code, error_code, peek_type, resync_reason, ClientMessage, ServerMessage, Topic,
+    PROTOCOL_VERSION,
+};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::time::{sleep_until, Instant, MissedTickBehavior};
+use tracing::Instrument;
+
+use crate::filter::Subscriptions;
+use crate::hub::Update;
+use crate::limits::IpGuard;
+use crate::{store, AppState};
+
+/// Rows read per replay query. Value 512.
+const REPLAY_BATCH: i64 = 512;
+/// How long a closing connection waits for the client's close reply. Value 1 s.
+const CLOSE_LINGER: Duration = Duration::from_secs(1);
+
+/// What the handler learned before the upgrade.
+pub struct Params {
+    /// Client address.
+    pub peer: SocketAddr,
+    /// `?since=`: last seq the client has.
+    pub since: Option<u64>,
+    /// `?topics=`: initial subscription (applies to the replay too).
+    pub topics: Vec<Topic>,
+    /// Holds the per-IP slot for the connection's lifetime.
+    pub _ip_guard: IpGuard,
+}
+
+/// Why the connection ends, with the close frame to send.
+struct Close(u16, &'static str);
+
+struct Conn {
+    socket: WebSocket,
+    state: AppState,
+    subs: Subscriptions,
+    /// Highest seq delivered (or skipped by filter); live updates at or below it are duplicates.
+    last_seq: u64,
+    send_timeout: Duration,
+}
+
+/// Keeps `stellar_ws_connections_open` and the shutdown wait in step with live tasks.
+struct OpenGuard(AppState);
+
+impl Drop for OpenGuard {
+    fn drop(&mut self) {
+        self.0
+            .metrics
+            .connections_open
+            .fetch_sub(1, Ordering::Relaxed);
+        self.0.connection_closed();
+    }
+}
+
+/// Runs one connection to its end.
+pub async fn run(socket: WebSocket, state: AppState, params: Params) {
+    state
+        .metrics
+        .connections_open
+        .fetch_add(1, Ordering::Relaxed);
+    state
+        .metrics
+        .connections_total
+        .fetch_add(1, Ordering::Relaxed);
+    let _open = OpenGuard(state.clone());
+    let id = uuid::Uuid::new_v4().to_string();
+    let span = tracing::info_span!("ws", conn = %id, peer = %params.peer);
+    async move {
+        tracing::debug!("connected");
+        let mut subs = Subscriptions::everything();
+        if !params.topics.is_empty() {
+            subs.subscribe(&params.topics);
+        }
+        let send_timeout = state.config.heartbeat_timeout();
+        let mut conn = Conn {
+            socket,
+            state,
+            subs,
+            last_seq: 0,
+            send_timeout,
+        };
+        let close = match conn.start(id, params.since).await {
+            Ok(rx) => conn.serve(rx).await,
+            Err(close) => close,
+        };
+        if let Some(Close(code, reason)) = close {
+            tracing::debug!(code, reason, "closing");
+            conn.close(code, reason).await;
+        }
+    }
+    .instrument(span)
+    .await
+}
+
+fn frame(msg: &ServerMessage) -> Message {
+    Message::Text(msg.to_json().into())
+}
+
+fn error(code: &str, message: impl Into<String>) -> Message {
+    frame(&ServerMessage::Error {
+        message: message.into(),
+        code: Some(code.to_owned()),
+    })
+}
+
+fn now_ms() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64 / 1_000_000
+}
+
+impl Conn {
+    /// Sends a frame; `Err` when the client is gone or has not taken it within the timeout.
+    async fn send(&mut self, msg: Message) -> Result<(), Option<Close>> {
+        match tokio::time::timeout(self.send_timeout, self.socket.send(msg)).await {
+            Ok(Ok(())) => {
+                self.state
+                    .metrics
+                    .frames_sent
+                    .fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
+            Ok(Err(_)) => Err(None),
+            Err(_) => {
+                tracing::debug!("send stalled past the heartbeat timeout");
+                Err(None)
+            }
+        }
+    }
+
+    async fn resync(&mut self, reason: &'static str) -> Result<(), Option<Close>> {
+        self.state.metrics.resync(reason);
+        self.send(frame(&ServerMessage::ResyncRequired {
+            reason: Some(reason.to_owned()),
+        }))
+        .await
+    }
+
+    async fn deliver(&mut self, update: &Update) -> Result<(), Option<Close>> {
+        if update.seq <= self.last_seq {
+            return Ok(());
+        }
+        self.last_seq = update.seq;
+        if self.subs.matches(update) {
+            self.send(Message::Text(update.json.clone())).await?;
+        }
+        Ok(())
+    }
+
+    /// Subscribes to live updates first, then sends `connected` and replays
+    /// `seq > since` from the log, so nothing falls between replay and live.
+    async fn start(
+        &mut self,
+        id: String,
+        since: Option<u64>,
+    ) -> Result<tokio::sync::broadcast::Receiver<Arc<Update>>, Option<Close>> {
+        let rx = self.state.hub.subscribe();
+        let range = store::seq_range(&self.state.db).await.map_err(|e| {
+            tracing::error!(error = %e, "cannot read the update log");
+            Some(Close(1011, "internal error"))
+        })?;
+        let (oldest, issued) = range.map_or((None, 0), |(lo, hi)| (Some(lo as u64), hi as u64));
+        let resync = since.and_then(|since| {
+            if since > issued {
+                Some(resync_reason::FUTURE_SEQ)
+            } else if since < issued && oldest.is_some_and(|lo| since + 1 < lo) {
+                Some(resync_reason::PRUNED)
+            } else {
+                None
+            }
+        });
+        let resumed = since.is_some() && resync.is_none();
+        self.send(frame(&ServerMessage::Connected {
+            connection_id: id,
+            protocol: Some(PROTOCOL_VERSION),
+            heartbeat_ms: Some(self.state.config.ping_interval.as_millis() as u64),
+            seq: Some(issued),
+            resumed: Some(resumed),
+        }))
+        .await?;
+        self.last_seq = if resumed {
+            since.unwrap_or(issued)
+        } else {
+            issued
+        };
+        if let Some(reason) = resync {
+            self.resync(reason).await?;
+        } else if let Some(since) = since {
+            self.replay(since).await?;
+        }
+        Ok(rx)
+    }
+
+    async fn replay(&mut self, since: u64) -> Result<(), Option<Close>> {
+        let mut after = since;
+        loop {
+            let rows = store::updates_after(&self.state.db, after as i64, REPLAY_BATCH)
+                .await
+                .map_err(|e| {
+                    tracing::error!(error = %e, "replay failed");
+                    Some(Close(1011, "internal error"))
+                })?;
+            for row in &rows {
+                // SQLite AUTOINCREMENT leaves no holes, so a hole means pruning raced the replay.
+                if row.seq as u64 != after + 1 {
+                    self.resync(resync_reason::PRUNED).await?;
+                }
+                after = row.seq as u64;
+                match Update::from_logged(row) {
+                    Ok(update) => self.deliver(&update).await?,
+                    Err(e) => {
+                        tracing::error!(seq = row.seq, error = %e, "skipping unreadable update log row");
+                        self.last_seq = after;
+                    }
+                }
+            }
+            if (rows.len() as i64) < REPLAY_BATCH {
+                return Ok(());
+            }
+        }
+    }
+
+    async fn serve(
+        &mut self,
+        mut rx: tokio::sync::broadcast::Receiver<Arc<Update>>,
+    ) -> Option<Close> {
+        let config = Arc::clone(&self.state.config);
+        let mut shutdown = self.state.shutdown_signal();
+        let mut ping =
+            tokio::time::interval_at(Instant::now() + config.ping_interval, config.ping_interval);
+        ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let silence = config.heartbeat_timeout();
+        let deadline = sleep_until(Instant::now() + silence);
+        tokio::pin!(deadline);
+        let quota = Quota::per_second(
+            NonZeroU32::new(config.ws_rate_limit_per_sec).unwrap_or(NonZeroU32::MIN),
+        )
+        .allow_burst(NonZeroU32::new(config.ws_rate_limit_burst).unwrap_or(NonZeroU32::MIN));
+        let limiter: DefaultDirectRateLimiter = RateLimiter::direct(quota);
+        loop {
+            let step = tokio::select! {
+                biased;
+                _ = shutdown.changed() => {
+                    // Flush what is already published, then say goodbye.
+                    while let Ok(update) = rx.try_recv() {
+                        if let Err(close) = self.deliver(&update).await {
+                            return close;
+                        }
+                    }
+                    return Some(Close(close_code::GOING_AWAY, "server shutting down"));
+                }
+                incoming = self.socket.recv() => {
+                    deadline.as_mut().reset(Instant::now() + silence);
+                    match incoming {
+                        None | Some(Ok(Message::Close(_))) => return None,
+                        Some(Ok(msg)) => self.on_frame(msg, &limiter).await,
+                        Some(Err(e)) => return self.on_read_error(e).await,
+                    }
+                }
+                update = rx.recv() => match update {
+                    Ok(update) => self.deliver(&update).await,
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::info!(missed, "slow consumer");
+                        let _ = self.resync(resync_reason::SLOW_CONSUMER).await;
+                        return Some(Close(close_code::SLOW_CONSUMER, "slow consumer: resync required"));
+                    }
+                    Err(RecvError::Closed) => return Some(Close(close_code::GOING_AWAY, "server shutting down")),
+                },
+                _ = ping.tick() => self.send(frame(&ServerMessage::Ping { timestamp: now_ms() })).await,
+                _ = &mut deadline => {
+                    let _ = self.send(error(error_code::HEARTBEAT_TIMEOUT, "no frame received for 2.5 heartbeats")).await;
+                    return Some(Close(close_code::HEARTBEAT_TIMEOUT, "heartbeat timeout"));
+                }
+            };
+            if let Err(close) = step {
+                return close;
+            }
+        }
+    }
+
+    async fn on_frame(
+        &mut self,
+        msg: Message,
+        limiter: &DefaultDirectRateLimiter,
+    ) -> Result<(), Option<Close>> {
+        self.state
+            .metrics
+            .frames_received
+            .fetch_add(1, Ordering::Relaxed);
+        let text = match msg {
+            // Control frames only prove liveness; tungstenite answers pings itself.
+            Message::Ping(_) | Message::Pong(_) | Message::Close(_) => return Ok(()),
+            Message::Text(text) => Some(text),
+            Message::Binary(_) => None,
+        };
+        if limiter.check().is_err() {
+            self.send(error(
+                error_code::RATE_LIMITED,
+                "too many frames: rate limit exceeded, closing",
+            ))
+            .await?;
+            return Err(Some(Close(
+                close_code::POLICY_VIOLATION,
+                "rate limit exceeded",
+            )));
+        }
+        let Some(text) = text else {
+            return self
+                .send(error(
+                    error_code::BINARY_NOT_SUPPORTED,
+                    "binary frames are not supported; send JSON text",
+                ))
+                .await;
+        };
+        match ClientMessage::from_json(&text) {
+            Ok(ClientMessage::Pong { .. }) => Ok(()),
+            Ok(ClientMessage::Ping { timestamp }) => {
+                self.send(frame(&ServerMessage::Pong { timestamp })).await
+            }
+            Ok(ClientMessage::Subscribe { topics }) => {
+                self.subs.subscribe(&topics);
+                Ok(())
+            }
+            Ok(ClientMessage::Unsubscribe { topics }) => {
+                self.subs.unsubscribe(&topics);
+                Ok(())
+            }
+            Ok(ClientMessage::Unknown) => {
+                let kind = peek_type(&text).unwrap_or_default();
+                self.send(error(
+                    error_code::UNKNOWN_TYPE,
+                    format!("unknown message type {kind:?}"),
+                ))
+                .await
+            }
+            Err(e) => {
+                let kind = peek_type(&text);
+                let code = if matches!(kind.as_deref(), Some("subscribe" | "unsubscribe"))
+                    && e.to_string().contains("unknown topic")
+                {
+                    error_code::INVALID_TOPIC
+                } else {
+                    error_code::INVALID_MESSAGE
+                };
+                self.send(error(code, format!("cannot parse frame: {e}")))
+                    .await
+            }
+        }
+    }
+
+    async fn on_read_error(&mut self, e: axum::Error) -> Option<Close> {
+        let too_big = e
+            .into_inner()
+            .downcast_ref::<tungstenite::Error>()
+            .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)));
+        if !too_big {
+            return None;
+        }
+        let max = self.state.config.ws_max_frame_bytes;
+        let _ = self
+            .send(error(
+                error_code::FRAME_TOO_LARGE,
+                format!("frame larger than {max} bytes"),
+            ))
+            .await;
+        Some(Close(close_code::MESSAGE_TOO_BIG, "frame too large"))
+    }
+
+    /// Sends the close frame and waits briefly for the client's reply, so the
+    /// TCP close does not reset the connection under frames the client has not read.
+    async fn close(&mut self, code: u16, reason: &'static str) {
+        let frame = CloseFrame {
+            code,
+            reason: Utf8Bytes::from_static(reason),
+        };
+        if self.send(Message::Close(Some(frame))).await.is_err() {
+            return;
+        }
+        let _ = tokio::time::timeout(CLOSE_LINGER, async {
+            while let Some(Ok(msg)) = self.socket.recv().await {
+                if matches!(msg, Message::Close(_)) {
+                    break;
+                }
+            }
+        })
+        .await;
+    }
+}

@@ -1,0 +1,152 @@
+//! `GET /ws`: checks done before the upgrade (Origin, token, query, per-IP cap),
+//! then one task per connection (see [`connection`]).
+
+pub mod connection;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use stellar_insights_ws::protocol::Topic;
+
+use crate::auth::token_matches;
+use crate::error::ErrorBody;
+use crate::metrics::RejectReason;
+use crate::AppState;
+
+fn refuse(state: &AppState, reason: RejectReason, status: StatusCode, error: &str) -> Response {
+    state.metrics.reject(reason);
+    tracing::debug!(?reason, "websocket request refused");
+    (
+        status,
+        Json(ErrorBody {
+            error: error.to_owned(),
+            field: None,
+        }),
+    )
+        .into_response()
+}
+
+/// Whether the request's `Origin` may connect: any when `CORS_ALLOWED_ORIGINS` is unset;
+/// requests without `Origin` (non-browser clients) are allowed, since Origin only guards browsers.
+fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
+    let (Some(allowed), Some(origin)) = (
+        &state.config.cors_allowed_origins,
+        headers.get(header::ORIGIN),
+    ) else {
+        return true;
+    };
+    let origin = origin.to_str().unwrap_or("").trim_end_matches('/');
+    allowed
+        .iter()
+        .any(|a| a == "*" || a.eq_ignore_ascii_case(origin))
+}
+
+/// The `/ws` handler.
+pub async fn ws_handler(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Response {
+    if state.is_shutting_down() {
+        return refuse(
+            &state,
+            RejectReason::ShuttingDown,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "server is shutting down",
+        );
+    }
+    if !origin_allowed(&state, &headers) {
+        return refuse(
+            &state,
+            RejectReason::Origin,
+            StatusCode::FORBIDDEN,
+            "origin not allowed",
+        );
+    }
+    let Ok(Query(params)) = query else {
+        return refuse(
+            &state,
+            RejectReason::BadRequest,
+            StatusCode::BAD_REQUEST,
+            "malformed query string",
+        );
+    };
+    if let Some(expected) = state.config.ws_auth_token.as_deref() {
+        let given = params.get("token").map(String::as_str).unwrap_or("");
+        if given.is_empty() || !token_matches(expected, given) {
+            return refuse(
+                &state,
+                RejectReason::Unauthorized,
+                StatusCode::UNAUTHORIZED,
+                "missing or wrong token",
+            );
+        }
+    }
+    let since = match params.get("since").map(|s| s.parse::<u64>()) {
+        None => None,
+        Some(Ok(n)) => Some(n),
+        Some(Err(_)) => {
+            return refuse(
+                &state,
+                RejectReason::BadRequest,
+                StatusCode::BAD_REQUEST,
+                "since must be a non-negative integer",
+            )
+        }
+    };
+    let topics: Result<Vec<Topic>, _> = match params.get("topics") {
+        None => Ok(Vec::new()),
+        Some(list) => list
+            .split(',')
+            .filter(|t| !t.is_empty())
+            .map(str::parse)
+            .collect(),
+    };
+    let Ok(topics) = topics else {
+        return refuse(
+            &state,
+            RejectReason::BadRequest,
+            StatusCode::BAD_REQUEST,
+            "topics must be a comma-separated list of topics",
+        );
+    };
+    let ws = match ws {
+        Ok(ws) => ws,
+        Err(rejection) => {
+            state.metrics.reject(RejectReason::BadRequest);
+            return rejection.into_response();
+        }
+    };
+    let Some(ip_guard) = state.ip_limiter.try_acquire(peer.ip()) else {
+        return refuse(
+            &state,
+            RejectReason::PerIpLimit,
+            StatusCode::TOO_MANY_REQUESTS,
+            "too many connections from this address",
+        );
+    };
+    let max = state.config.ws_max_frame_bytes;
+    ws.max_message_size(max)
+        .max_frame_size(max)
+        .on_upgrade(move |socket| {
+            connection::run(
+                socket,
+                state,
+                connection::Params {
+                    peer,
+                    since,
+                    topics,
+                    _ip_guard: ip_guard,
+                },
+            )
+        })
+}
