@@ -21,7 +21,7 @@ export function Dashboard() {
           <h1>Stellar Insights</h1>
           <p className="muted">Payment corridors, anchors and snapshots, live.</p>
         </div>
-        <StatusBadge status={connection.status} onReconnect={connection.connect} />
+        <StatusBadge status={connection.status} loadError={connection.loadFailed ? connection.error?.message : undefined} onReconnect={connection.connect} />
       </header>
 
       {state.demo && (

@@ -18,11 +18,15 @@ function useSecondsUntil(deadline: number | undefined): number | undefined {
   return deadline === undefined ? undefined : Math.max(0, Math.ceil((deadline - now) / 1000));
 }
 
-export function StatusBadge({ status, onReconnect }: { status: ConnectionStatus; onReconnect: () => void }) {
+export function StatusBadge({ status, loadError, onReconnect }: { status: ConnectionStatus; loadError?: string; onReconnect: () => void }) {
   const seconds = useSecondsUntil(status.state === 'reconnecting' ? status.nextAttemptAt : undefined);
   let label: string;
   let tone: 'ok' | 'warn' | 'bad';
-  switch (status.state) {
+  switch (loadError ? 'load_failed' : status.state) {
+    case 'load_failed':
+      label = 'Live updates unavailable';
+      tone = 'bad';
+      break;
     case 'open':
       label = 'Connected';
       tone = 'ok';
@@ -43,14 +47,15 @@ export function StatusBadge({ status, onReconnect }: { status: ConnectionStatus;
       label = 'Connecting…';
       tone = 'warn';
   }
-  const showButton = status.state === 'gave_up' || status.state === 'closed' || status.state === 'reconnecting';
+  const showButton = loadError !== undefined || status.state === 'gave_up' || status.state === 'closed' || status.state === 'reconnecting';
   return (
     <div className="status">
-      <span className={`badge badge-${tone}`} data-testid="connection-status" data-state={status.state} role="status" aria-live="polite">
+      <span className={`badge badge-${tone}`} data-testid="connection-status" data-state={loadError ? 'load_failed' : status.state} title={loadError} role="status" aria-live="polite">
         <span className="dot" aria-hidden="true" />
         {label}
       </span>
       {status.state === 'reconnecting' && status.attempt > 0 && <span className="muted">attempt {status.attempt}</span>}
+      {loadError && <span className="muted small">{loadError}</span>}
       {showButton && (
         <button type="button" onClick={onReconnect}>
           {status.state === 'reconnecting' ? 'Retry now' : 'Reconnect'}

@@ -22,7 +22,7 @@ export function CorridorsTable({ rows, selected, onSelect }: { rows: CorridorRow
             <th scope="col">Corridor</th>
             <th scope="col" className="num">Success rate</th>
             <th scope="col" className="num">Volume (USD)</th>
-            <th scope="col" className="num">Transactions</th>
+            <th scope="col" className="num wide-only">Transactions</th>
           </tr>
         </thead>
         <tbody>
@@ -37,8 +37,11 @@ export function CorridorsTable({ rows, selected, onSelect }: { rows: CorridorRow
             >
               <td title={c.corridor_key} className="key">{shortKey(c.corridor_key)}</td>
               <td className="num" data-col="success_rate">{c.success_rate.toFixed(2)}%</td>
-              <td className="num" data-col="volume_usd">{formatUsd(c.volume_usd)}</td>
-              <td className="num" data-col="total_transactions">{c.total_transactions.toLocaleString('en-US')}</td>
+              <td className="num">
+                <span data-col="volume_usd">{formatUsd(c.volume_usd)}</span>
+                <span className="sub narrow-only">{c.total_transactions.toLocaleString('en-US')} tx</span>
+              </td>
+              <td className="num wide-only" data-col="total_transactions">{c.total_transactions.toLocaleString('en-US')}</td>
             </tr>
           ))}
         </tbody>
@@ -57,24 +60,30 @@ export function AnchorsTable({ rows }: { rows: AnchorRow[] }) {
         <thead>
           <tr>
             <th scope="col">Name</th>
-            <th scope="col">Account</th>
+            <th scope="col" className="wide-only">Account</th>
             <th scope="col" className="num">Reliability</th>
             <th scope="col">Status</th>
           </tr>
         </thead>
         <tbody>
-          {rows.map((a) => (
+          {rows.map((a) => {
+            const account = a.stellar_account ? shortAccount(a.stellar_account) : '…';
+            return (
             <tr key={`${a.id}:${a.flash}`} data-testid="anchor-row" data-id={a.id} className={a.flash > 0 ? 'flash' : ''}>
-              <td data-col="name">{a.name}</td>
-              <td className="mono" title={a.stellar_account}>{a.stellar_account ? shortAccount(a.stellar_account) : '…'}</td>
+              <td className="name">
+                <span data-col="name">{a.name}</span>
+                <span className="sub mono narrow-only">{account}</span>
+              </td>
+              <td className="mono wide-only" data-col="account" title={a.stellar_account}>{account}</td>
               <td className="num" data-col="reliability_score">{a.reliability_score.toFixed(2)}</td>
               <td>
-                <span className={`pill pill-${STATUS_TEXT[a.status] ? a.status : 'unknown'}`} data-col="status">
+                <span className={`pill pill-${STATUS_TEXT[a.status] ? a.status : 'unknown'}`} data-col="status" title={`status ${a.status}`}>
                   {STATUS_TEXT[a.status] ?? a.status}
                 </span>
               </td>
             </tr>
-          ))}
+            );
+          })}
         </tbody>
       </table>
     </div>

@@ -176,6 +176,20 @@ describe('useWebSocket', () => {
     await settle();
     expect(errors).toContainEqual({ code: 'load_failed', message: 'wasm 404' });
   });
+
+  it('shows a failed load and tries the load again on connect()', async () => {
+    env.fail = new Error('wasm 404');
+    const { result } = renderHook(() => useWebSocket());
+    await settle();
+    expect(result.current.loadFailed).toBe(true);
+    expect(result.current.error).toEqual({ code: 'load_failed', message: 'wasm 404' });
+    env.fail = undefined;
+    act(() => result.current.connect());
+    await settle();
+    expect(result.current.loadFailed).toBe(false);
+    expect(result.current.isConnected).toBe(true);
+    expect(env.fake.refcount).toBe(1);
+  });
 });
 
 describe('typed update hooks', () => {

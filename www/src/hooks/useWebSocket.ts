@@ -62,11 +62,17 @@ export interface UseWebSocketReturn {
   status: ConnectionStatus;
   /** Current reconnect attempt, 0 when connected. */
   reconnectAttempt: number;
+  /** The wasm client could not be loaded or configured; `connect()` tries again. */
+  loadFailed: boolean;
+  /** The last error reported (by the client or while loading it), null if none. */
+  error: RealtimeError | null;
 }
 
 interface HookState {
   status: ConnectionStatus;
   lastMessage: WsMessage | null;
+  loadFailed: boolean;
+  error: RealtimeError | null;
 }
 
 const IDLE: ConnectionStatus = { state: 'idle', attempt: 0 };
@@ -94,8 +100,10 @@ export function useWebSocket(options: UseWebSocketOptions = {}): UseWebSocketRet
     latest.current = options;
   });
 
-  const [store] = useState(() => new BatchedStore<HookState>({ status: IDLE, lastMessage: null }));
+  const [store] = useState(() => new BatchedStore<HookState>({ status: IDLE, lastMessage: null, loadFailed: false, error: null }));
   const state = useSyncExternalStore(store.subscribe, store.get, store.get);
+  // Bumped by connect() after a failed load, to run the effects again.
+  const [loadAttempt, setLoadAttempt] = useState(0);
 
   // Arrays are usually written inline; key effects on their contents.
   const filterKey = JSON.stringify([
@@ -131,12 +139,18 @@ export function useWebSocket(options: UseWebSocketOptions = {}): UseWebSocketRet
             store.update((s) => ({ ...s, lastMessage: message }));
             latest.current.onMessage?.(message);
           }),
-          api.onError((error) => latest.current.onError?.(error)),
+          api.onError((error) => {
+            store.update((s) => ({ ...s, error }));
+            latest.current.onError?.(error);
+          }),
           api.onResync((event) => latest.current.onResync?.(event)),
         );
       },
       (error) => {
-        if (active) latest.current.onError?.(toRealtimeError(error));
+        if (!active) return;
+        const reported = toRealtimeError(error);
+        store.update((s) => ({ ...s, loadFailed: true, error: reported }));
+        latest.current.onError?.(reported);
       },
     );
     return () => {
@@ -146,7 +160,7 @@ export function useWebSocket(options: UseWebSocketOptions = {}): UseWebSocketRet
         subscription.free();
       }
     };
-  }, [filterKey, store]);
+  }, [filterKey, store, loadAttempt]);
 
   const connectionOptions = useCallback(() => {
     const [u, t, ar, max, interval] = JSON.parse(connectionKey) as [string?, string?, boolean?, (number | null)?, number?];
@@ -159,7 +173,7 @@ export function useWebSocket(options: UseWebSocketOptions = {}): UseWebSocketRet
   useEffect(() => {
     if (!autoConnect) return;
     return leaseClient(loadRealtime, connectionOptions(), reportError);
-  }, [autoConnect, connectionOptions, reportError]);
+  }, [autoConnect, connectionOptions, reportError, loadAttempt]);
 
   // A hook with autoConnect=false that calls connect() holds a reference
   // from then until it unmounts.
@@ -170,11 +184,16 @@ export function useWebSocket(options: UseWebSocketOptions = {}): UseWebSocketRet
   }, []);
 
   const connect = useCallback(() => {
+    if (store.latest().loadFailed) {
+      store.update((s) => ({ ...s, loadFailed: false, error: null }));
+      setLoadAttempt((n) => n + 1);
+      if (latest.current.autoConnect !== false) return;
+    }
     if (latest.current.autoConnect === false && !manualLease.current) {
       manualLease.current = leaseClient(loadRealtime, connectionOptions(), reportError);
     }
     loadRealtime().then((api) => api.connect(), reportError);
-  }, [connectionOptions, reportError]);
+  }, [connectionOptions, reportError, store]);
 
   const disconnect = useCallback(() => {
     loadRealtime().then((api) => api.disconnect(), reportError);
@@ -193,6 +212,8 @@ export function useWebSocket(options: UseWebSocketOptions = {}): UseWebSocketRet
     ping,
     status: state.status,
     reconnectAttempt: state.status.attempt,
+    loadFailed: state.loadFailed,
+    error: state.error,
   };
 }
 
