@@ -137,6 +137,22 @@ test('a phone-width page shows every section without console errors', async () =
   await context.close();
 });
 
+test('the dashboard logs no console errors through load, live updates and a snapshot', async () => {
+  const { context, page, problems } = await loadDashboard();
+  const anchor = await api(server.base, 'POST', '/api/anchors', { name: 'Quiet Anchor', stellar_account: randomAccount() });
+  await api(server.base, 'PUT', `/api/anchors/${anchor.id}/metrics`, { total_transactions: 100, successful_transactions: 90, failed_transactions: 10 });
+  const corridor = await newCorridor();
+  await api(server.base, 'PUT', `/api/corridors/${corridor.id}/metrics`, { total_transactions: 20, successful_transactions: 19, volume_usd: 10 });
+  const snapshot = await api(server.base, 'POST', '/api/snapshots');
+  const anchorRow = page.locator(`[data-testid="anchor-row"][data-id="${anchor.id}"]`);
+  await waitFor(async () => (await anchorRow.locator('[data-col="status"]').innerText()) === 'Degraded', 2_000, 'the anchor status badge');
+  await page.getByTestId('snapshot-row').filter({ hasText: snapshot.hash.slice(0, 10) }).waitFor({ timeout: 2_000 });
+  await page.waitForTimeout(500);
+  await screenshot(page, '07-no-console-errors');
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
 test('one page holds exactly one socket on the server', async () => {
   await waitFor(async () => (await metric(server.base, 'stellar_ws_connections_open')) === 0, 10_000, 'no sockets left from earlier tests');
   const { context, page, problems } = await loadDashboard();
