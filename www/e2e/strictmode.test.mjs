@@ -39,7 +39,7 @@ test('a StrictMode development page opens exactly one socket', async () => {
   await page.getByTestId('corridor-row').or(page.getByText('No corridors yet.')).first().waitFor({ timeout: 10_000 });
   await page.waitForTimeout(1_500);
   assert.equal(await metric(server.base, 'stellar_ws_connections_open'), 1);
-  await screenshot(page, '07-dev-strictmode');
+  await screenshot(page, '10-dev-strictmode');
   assert.deepEqual(problems, []);
   await context.close();
 });

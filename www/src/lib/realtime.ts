@@ -4,23 +4,8 @@
 import { envClientOptions, readEnv } from './config';
 import { createLoader, type RealtimeApi, type WasmModule } from './wasmLoader';
 
-export type {
-  AnchorUpdate,
-  ClientMessage,
-  ClientOptions,
-  ConnectionState,
-  ConnectionStatus,
-  CorridorUpdate,
-  Filter,
-  MessageType,
-  ResyncEvent,
-  ServerMessage,
-  SnapshotUpdate,
-  Subscription,
-  Topic,
-  WsError,
-  WsMessage,
-} from 'stellar-insights-ws';
+// Every type the wasm package generates (WsMessage, ConnectionStatus, Filter, ...).
+export type * from 'stellar-insights-ws';
 export type { RealtimeApi } from './wasmLoader';
 
 /**
