@@ -58,6 +58,13 @@ describe('dashboard reducer', () => {
     expect(s.buffered).toEqual([]);
   });
 
+  it('adds no chart point when a reload finds the same values', () => {
+    let s = loaded();
+    s = reduce(s, { type: 'load_start', generation: 2 });
+    s = reduce(s, { type: 'load_done', generation: 2, data: data(), at: 5000 });
+    expect(s.history['USDC:GA->EURC:GB']).toHaveLength(1);
+  });
+
   it('ignores the result of a load superseded by a newer one', () => {
     let s = reduce(initialDashboard, { type: 'load_start', generation: 1 });
     s = reduce(s, { type: 'load_start', generation: 2 });

@@ -124,7 +124,13 @@ export function reduce(state: DashboardState, action: DashboardAction): Dashboar
         snapshots: [...data.snapshots].sort((a, b) => b.epoch - a.epoch).slice(0, MAX_SNAPSHOTS),
         history: { ...state.history },
       };
-      for (const c of next.corridors) next.history[c.corridor_key] = addPoint(next.history[c.corridor_key], { t: at, successRate: c.success_rate, volume: c.volume_usd });
+      for (const c of next.corridors) {
+        const series = next.history[c.corridor_key];
+        const last = series?.[series.length - 1];
+        // A reload that found nothing new adds no point to the chart.
+        if (last && last.successRate === c.success_rate && last.volume === c.volume_usd) continue;
+        next.history[c.corridor_key] = addPoint(series, { t: at, successRate: c.success_rate, volume: c.volume_usd });
+      }
       // Updates that arrived while the load ran may be newer than what it read;
       // they carry absolute values, so applying them again is harmless.
       for (const message of state.buffered) next = applyUpdate(next, message, at);
