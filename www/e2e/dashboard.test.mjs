@@ -98,6 +98,9 @@ test('after a server restart the page shows reconnecting, then connected, and re
 
   await waitForState(page, 'open', 40_000);
   await waitFor(async () => (await row.locator('[data-col="success_rate"]').innerText()) === '90.00%', 5_000, 'the update written during the outage');
+  // It came by replay on a resumed connection, not by a REST reload.
+  await page.locator('[data-testid="message-log"] li', { hasText: 'resumed' }).first().waitFor({ timeout: 2_000 });
+  assert.equal(await page.locator('[data-testid="message-log"] .type-resync_required').count(), 0);
   assert.equal(await page.evaluate(() => window.__sameDocument), true, 'the page was reloaded');
   await screenshot(page, '04b-reconnected');
   await context.close();

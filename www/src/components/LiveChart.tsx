@@ -3,6 +3,8 @@ import { formatUsd, HISTORY_MS } from '@/lib/dashboard';
 
 export type Metric = 'successRate' | 'volume';
 
+/** Narrowest time window shown, ms. */
+const MIN_SPAN_MS = 60_000;
 const W = 600;
 const H = 180;
 const PAD = { left: 8, right: 8, top: 12, bottom: 20 };
@@ -13,7 +15,10 @@ export function LiveChart({ points, metric, now }: { points: Point[]; metric: Me
   const format = (v: number) => (metric === 'successRate' ? `${v.toFixed(2)}%` : formatUsd(v));
   if (points.length === 0) return <p className="muted">No data for this corridor yet.</p>;
   const end = Math.max(now, points[points.length - 1].t);
-  const start = end - HISTORY_MS;
+  // The window grows with the data, from one minute up to HISTORY_MS, so a
+  // fresh page does not squeeze its first points against the right edge.
+  const span = Math.min(HISTORY_MS, Math.max(MIN_SPAN_MS, (end - points[0].t) * 1.1));
+  const start = end - span;
   const values = points.map((p) => p[metric]);
   let lo = Math.min(...values);
   let hi = Math.max(...values);
@@ -31,8 +36,8 @@ export function LiveChart({ points, metric, now }: { points: Point[]; metric: Me
   path.push(`${x(end).toFixed(1)},${y(values[values.length - 1]).toFixed(1)}`);
   const last = values[values.length - 1];
   return (
-    <figure className="chart">
-      <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={`${label} over the last 10 minutes, now ${format(last)}`} preserveAspectRatio="none">
+    <figure className="chart" data-testid="live-chart">
+      <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-label={`${label} over the last ${spanLabel(span)}, now ${format(last)}`} preserveAspectRatio="none">
         <line x1={PAD.left} x2={W - PAD.right} y1={y(hi)} y2={y(hi)} className="gridline" />
         <line x1={PAD.left} x2={W - PAD.right} y1={y(lo)} y2={y(lo)} className="gridline" />
         <polyline points={path.join(' ')} className="series" fill="none" vectorEffect="non-scaling-stroke" />
@@ -43,10 +48,15 @@ export function LiveChart({ points, metric, now }: { points: Point[]; metric: Me
       <figcaption className="chart-axis">
         <span>{format(hi)} max</span>
         <span>
-          now <strong data-testid="chart-last">{format(last)}</strong> · {points.length} point{points.length === 1 ? '' : 's'} · last 10 min
+          now <strong data-testid="chart-last">{format(last)}</strong> · {points.length} point{points.length === 1 ? '' : 's'} · last {spanLabel(span)}
         </span>
         <span>{format(lo)} min</span>
       </figcaption>
     </figure>
   );
+}
+
+function spanLabel(ms: number): string {
+  const minutes = Math.round(ms / 60_000);
+  return minutes <= 1 ? 'minute' : `${minutes} min`;
 }

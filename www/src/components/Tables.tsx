@@ -1,16 +1,5 @@
 import type { AnchorRow, CorridorRow } from '@/lib/dashboard';
-import { formatUsd, shortAccount } from '@/lib/dashboard';
-
-/** `CODE:ISSUER->CODE:ISSUER` with each issuer shortened; the full key is the tooltip. */
-function shortKey(key: string): string {
-  return key
-    .split('->')
-    .map((side) => {
-      const [code, issuer] = side.split(':');
-      return issuer ? `${code}:${shortAccount(issuer)}` : side;
-    })
-    .join(' → ');
-}
+import { formatUsd, shortAccount, shortKey } from '@/lib/dashboard';
 
 export function CorridorsTable({ rows, selected, onSelect }: { rows: CorridorRow[]; selected?: string; onSelect: (key: string) => void }) {
   if (rows.length === 0) return <p className="muted">No corridors yet.</p>;

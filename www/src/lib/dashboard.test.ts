@@ -1,6 +1,6 @@
 import type { WsMessage } from 'stellar-insights-ws';
 import type { DashboardData } from './api';
-import { describe as describeMessage, HISTORY_MS, initialDashboard, MAX_LOG, reduce, shortAccount, type DashboardState } from './dashboard';
+import { describe as describeMessage, HISTORY_MS, initialDashboard, MAX_LOG, reduce, shortAccount, shortKey, type DashboardState } from './dashboard';
 
 const data = (over: Partial<DashboardData> = {}): DashboardData => ({
   anchors: [
@@ -101,10 +101,12 @@ describe('message text', () => {
     expect(describeMessage({ type: 'connected', connection_id: 'c-1', resumed: true, seq: 7 })).toBe('connection c-1 resumed at seq 7');
     expect(describeMessage({ type: 'resync_required', reason: 'pruned' })).toContain('(pruned)');
     expect(describeMessage({ type: 'error', code: 'rate_limited', message: 'slow down' })).toBe('rate_limited: slow down');
-    expect(describeMessage(corridorUpdate(97.123))).toBe('USDC:GA->EURC:GB: 97.12% of 41 tx, $2,000');
+    expect(describeMessage(corridorUpdate(97.123))).toBe('USDC:GA → EURC:GB: 97.12% of 41 tx, $2,000');
   });
 
-  it('shortens a Stellar account to its first 5 and last 4 characters', () => {
-    expect(shortAccount('GABCDEFGHIJKLMNOPQRSTUVWXYZ234567ABCDEFGHIJKLMNOPQRSTUVW')).toBe('GABCD…TUVW');
+  it('shortens a Stellar account to its first 5 and last 4 characters, and both issuers of a corridor key', () => {
+    const account = 'GABCDEFGHIJKLMNOPQRSTUVWXYZ234567ABCDEFGHIJKLMNOPQRSTUVW';
+    expect(shortAccount(account)).toBe('GABCD…TUVW');
+    expect(shortKey(`USDC:${account}->EURC:${account}`)).toBe('USDC:GABCD…TUVW → EURC:GABCD…TUVW');
   });
 });

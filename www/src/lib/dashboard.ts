@@ -203,7 +203,7 @@ export function describe(m: WsMessage): string {
     case 'connected':
       return `connection ${m.connection_id}${m.resumed ? ' resumed' : ''}${m.seq !== undefined ? ` at seq ${m.seq}` : ''}`;
     case 'corridor_update':
-      return `${m.corridor_key}: ${m.success_rate.toFixed(2)}% of ${m.total_transactions} tx, ${formatUsd(m.volume_usd)}`;
+      return `${shortKey(m.corridor_key)}: ${m.success_rate.toFixed(2)}% of ${m.total_transactions} tx, ${formatUsd(m.volume_usd)}`;
     case 'anchor_update':
       return `${m.name}: score ${m.reliability_score.toFixed(2)}, ${m.status}`;
     case 'snapshot_update':
@@ -223,6 +223,17 @@ export function describe(m: WsMessage): string {
 /** `G` + 4 … last 4 of a Stellar account. */
 export function shortAccount(account: string): string {
   return account.length > 12 ? `${account.slice(0, 5)}…${account.slice(-4)}` : account;
+}
+
+/** `CODE:ISSUER->CODE:ISSUER` with each issuer shortened, e.g. `USDC:GA5ZS…KZVN → EURC:GDHU6…2XYZ`. */
+export function shortKey(key: string): string {
+  return key
+    .split('->')
+    .map((side) => {
+      const [code, issuer] = side.split(':');
+      return issuer ? `${code}:${shortAccount(issuer)}` : side;
+    })
+    .join(' → ');
 }
 
 /** First 10 hex digits of a hash. */
