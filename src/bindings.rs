@@ -6,9 +6,9 @@
 //! may call back into the API (subscribe, disconnect, ...) without panics.
 
 use crate::browser::page::{PageEvent, PageListeners};
+use crate::browser::read;
 use crate::browser::socket::{Socket, SocketEvent};
 use crate::browser::timers::Timers;
-use crate::filter::Filter;
 use crate::machine::{Action, Delivery, Event, Machine, Timer};
 use crate::options;
 use crate::status::{ClientError, ErrorCode, Status};
@@ -69,7 +69,8 @@ fn page_location() -> Option<PageLocation> {
 }
 
 fn default_config() -> crate::machine::Config {
-    options::parse("{}", page_location().as_ref()).unwrap_or_default()
+    options::to_config(options::ClientOptions::default(), page_location().as_ref())
+        .unwrap_or_default()
 }
 
 impl Client {
@@ -272,16 +273,6 @@ fn to_js<T: Serialize>(value: &T) -> JsValue {
         .unwrap_or(JsValue::UNDEFINED)
 }
 
-/// `JSON.stringify(value)`, with `undefined`/`null` as `{}`.
-fn stringify_object(value: &JsValue) -> Result<String, String> {
-    if value.is_undefined() || value.is_null() {
-        return Ok("{}".into());
-    }
-    JSON::stringify(value)
-        .map(String::from)
-        .map_err(|e| describe(&e))
-}
-
 fn invalid(message: String) -> JsError {
     let error = ClientError::new(ErrorCode::InvalidOptions, message);
     report(error.clone());
@@ -331,8 +322,9 @@ impl Subscription {
 pub fn configure(
     #[wasm_bindgen(unchecked_param_type = "ClientOptions")] options: JsValue,
 ) -> Result<(), JsError> {
-    let json = stringify_object(&options).map_err(invalid)?;
-    let config = options::parse(&json, page_location().as_ref()).map_err(|e| invalid(e.message))?;
+    let options = read::options(&options).map_err(invalid)?;
+    let config =
+        options::to_config(options, page_location().as_ref()).map_err(|e| invalid(e.message))?;
     CLIENT.with(|c| c.machine.borrow_mut().configure(config));
     Ok(())
 }
@@ -394,9 +386,7 @@ pub fn subscribe(
     #[wasm_bindgen(unchecked_param_type = "Filter")] filter: JsValue,
     #[wasm_bindgen(unchecked_param_type = "(msg: WsMessage) => void")] callback: Function,
 ) -> Result<Subscription, JsError> {
-    let json = stringify_object(&filter).map_err(invalid)?;
-    let filter: Filter =
-        serde_json::from_str(&json).map_err(|e| invalid(format!("invalid filter: {e}")))?;
+    let filter = read::filter(&filter).map_err(|e| invalid(format!("invalid filter: {e}")))?;
     let id = add_callback(Channel::Message, callback);
     let result = CLIENT.with(|c| c.machine.borrow_mut().subscribe(id, &filter));
     match result {

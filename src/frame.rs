@@ -2,16 +2,11 @@
 //! the frame has the fields its type promises.
 //!
 //! The client does not build a [`crate::protocol::ServerMessage`]: JS gets the
-//! frame through `JSON.parse`, so Rust only needs the type, `seq`, the key and
-//! a few control fields. Reading those into one flat struct avoids serde's
-//! buffering of internally tagged enums, which would roughly double the wasm
-//! size. Update frames are still checked against the protocol's own structs,
-//! so "well-formed" means exactly what [`crate::protocol`] says.
+//! frame through `JSON.parse`, so Rust only reads the type, `seq`, the key and
+//! a few control fields, with the small [`crate::json`] reader. The field
+//! checks mirror the protocol's types; a test keeps the two in agreement.
 
-use crate::protocol::{AnchorUpdate, CorridorUpdate, SnapshotUpdate};
-use serde::de::{self, Deserializer, Visitor};
-use serde::Deserialize;
-use std::fmt;
+use crate::json::{self, Json};
 
 /// Server frame types, in the order their filter bits use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -72,64 +67,6 @@ impl Kind {
     }
 }
 
-/// A `timestamp`: an integer in ping/pong, an RFC 3339 string in snapshots.
-#[derive(Debug, Clone, PartialEq)]
-enum Stamp {
-    Int(i64),
-    Other,
-}
-
-impl<'de> Deserialize<'de> for Stamp {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Stamp;
-            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
-                f.write_str("an integer or a string")
-            }
-            fn visit_i64<E: de::Error>(self, v: i64) -> Result<Stamp, E> {
-                Ok(Stamp::Int(v))
-            }
-            fn visit_u64<E: de::Error>(self, v: u64) -> Result<Stamp, E> {
-                i64::try_from(v)
-                    .map(Stamp::Int)
-                    .map_err(|_| E::custom("timestamp out of range"))
-            }
-            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Stamp, E> {
-                Ok(Stamp::Other)
-            }
-            fn visit_str<E: de::Error>(self, _: &str) -> Result<Stamp, E> {
-                Ok(Stamp::Other)
-            }
-        }
-        d.deserialize_any(V)
-    }
-}
-
-#[derive(Deserialize)]
-struct Envelope {
-    #[serde(rename = "type")]
-    kind: String,
-    #[serde(default)]
-    seq: Option<u64>,
-    #[serde(default)]
-    connection_id: Option<String>,
-    #[serde(default)]
-    heartbeat_ms: Option<u64>,
-    #[serde(default)]
-    timestamp: Option<Stamp>,
-    #[serde(default)]
-    message: Option<String>,
-    #[serde(default)]
-    code: Option<String>,
-    #[serde(default)]
-    reason: Option<String>,
-    #[serde(default)]
-    corridor_key: Option<String>,
-    #[serde(default)]
-    anchor_id: Option<String>,
-}
-
 /// What the client needs to know about one server frame.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Frame {
@@ -162,50 +99,126 @@ pub enum FrameError {
     Unknown(String),
 }
 
-fn missing(kind: Kind, field: &str) -> FrameError {
-    FrameError::Malformed(format!("{} frame without a valid {field}", kind.name()))
+/// How a field must look.
+#[derive(Clone, Copy)]
+enum Field {
+    Str,
+    U64,
+    I64,
+    Num,
+    Bool,
+    Status,
+}
+
+fn check(v: &Json, field: Field) -> bool {
+    match field {
+        Field::Str => v.as_str().is_some(),
+        Field::U64 => v.as_u64().is_some(),
+        Field::I64 => v.as_i64().is_some(),
+        Field::Num => v.is_number(),
+        Field::Bool => matches!(v, Json::Bool(_)),
+        Field::Status => matches!(v.as_str(), Some("green" | "yellow" | "red")),
+    }
+}
+
+type Fields = &'static [(&'static str, Field)];
+
+/// Required fields of each kind, then optional ones (absent or `null` allowed),
+/// as in [`crate::protocol`].
+fn schema(kind: Kind) -> (Fields, Fields) {
+    use Field::*;
+    match kind {
+        Kind::Connected => (
+            &[("connection_id", Str)],
+            &[
+                ("protocol", U64),
+                ("heartbeat_ms", U64),
+                ("seq", U64),
+                ("resumed", Bool),
+            ],
+        ),
+        Kind::Ping | Kind::Pong => (&[("timestamp", I64)], &[]),
+        Kind::SnapshotUpdate => (
+            &[
+                ("snapshot_id", Str),
+                ("epoch", U64),
+                ("timestamp", Str),
+                ("hash", Str),
+            ],
+            &[("seq", U64)],
+        ),
+        Kind::CorridorUpdate => (
+            &[
+                ("corridor_id", Str),
+                ("corridor_key", Str),
+                ("success_rate", Num),
+                ("volume_usd", Num),
+                ("total_transactions", U64),
+            ],
+            &[("seq", U64)],
+        ),
+        Kind::AnchorUpdate => (
+            &[
+                ("anchor_id", Str),
+                ("name", Str),
+                ("reliability_score", Num),
+                ("status", Status),
+            ],
+            &[("seq", U64)],
+        ),
+        Kind::Error => (&[("message", Str)], &[("code", Str)]),
+        Kind::ResyncRequired => (&[], &[("reason", Str)]),
+    }
+}
+
+fn malformed(kind: Kind, field: &str) -> FrameError {
+    FrameError::Malformed(format!(
+        "{} frame with a missing or invalid `{field}`",
+        kind.name()
+    ))
 }
 
 /// Read a server frame.
 pub fn classify(text: &str) -> Result<Frame, FrameError> {
-    let env: Envelope =
-        serde_json::from_str(text).map_err(|e| FrameError::Malformed(e.to_string()))?;
-    let kind = Kind::from_name(&env.kind).ok_or(FrameError::Unknown(env.kind))?;
-    let strict =
-        |r: Result<(), serde_json::Error>| r.map_err(|e| FrameError::Malformed(e.to_string()));
-    let mut key = None;
-    match kind {
-        Kind::Connected if env.connection_id.is_none() => {
-            return Err(missing(kind, "connection_id"))
+    let v = json::parse(text).map_err(|e| FrameError::Malformed(format!("not JSON: {e}")))?;
+    let name = match (&v, v.get("type")) {
+        (Json::Obj(_), Some(Json::Str(name))) => name,
+        _ => {
+            return Err(FrameError::Malformed(
+                "not a JSON object with a string `type`".into(),
+            ))
         }
-        Kind::Ping | Kind::Pong if !matches!(env.timestamp, Some(Stamp::Int(_))) => {
-            return Err(missing(kind, "integer timestamp"))
+    };
+    let kind = Kind::from_name(name).ok_or_else(|| FrameError::Unknown(name.to_string()))?;
+    let (required, optional) = schema(kind);
+    for (field, shape) in required {
+        if !v.get(field).is_some_and(|f| check(f, *shape)) {
+            return Err(malformed(kind, field));
         }
-        Kind::Error if env.message.is_none() => return Err(missing(kind, "message")),
-        Kind::SnapshotUpdate => strict(serde_json::from_str::<SnapshotUpdate>(text).map(drop))?,
-        Kind::CorridorUpdate => {
-            strict(serde_json::from_str::<CorridorUpdate>(text).map(drop))?;
-            key = env.corridor_key;
-        }
-        Kind::AnchorUpdate => {
-            strict(serde_json::from_str::<AnchorUpdate>(text).map(drop))?;
-            key = env.anchor_id;
-        }
-        _ => {}
     }
+    for (field, shape) in optional {
+        if !v
+            .get(field)
+            .is_none_or(|f| *f == Json::Null || check(f, *shape))
+        {
+            return Err(malformed(kind, field));
+        }
+    }
+    let string = |field: &str| v.get(field).and_then(Json::as_str).map(str::to_owned);
     Ok(Frame {
         kind: Some(kind),
-        seq: env.seq,
-        key,
-        connection_id: env.connection_id,
-        heartbeat_ms: env.heartbeat_ms,
-        timestamp: match env.timestamp {
-            Some(Stamp::Int(t)) => Some(t),
+        seq: v.get("seq").and_then(Json::as_u64),
+        key: match kind {
+            Kind::CorridorUpdate => string("corridor_key"),
+            Kind::AnchorUpdate => string("anchor_id"),
             _ => None,
         },
-        message: env.message,
-        code: env.code,
-        reason: env.reason,
+        connection_id: string("connection_id"),
+        heartbeat_ms: v.get("heartbeat_ms").and_then(Json::as_u64),
+        timestamp: v.get("timestamp").and_then(Json::as_i64),
+        message: string("message"),
+        code: string("code"),
+        reason: string("reason"),
     })
 }
 
@@ -258,6 +271,10 @@ mod tests {
             r#"{"type":"corridor_update","corridor_key":"A","seq":1}"#,
             r#"{"type":"anchor_update","anchor_id":"a","name":"n","reliability_score":1,"status":"blue"}"#,
             r#"{"type":"snapshot_update","seq":"1"}"#,
+            r#"{"type":"snapshot_update","snapshot_id":"s","epoch":-1,"timestamp":"t","hash":"h"}"#,
+            r#"{"type":"connected","connection_id":"c","seq":1.5}"#,
+            r#"{"type":"resync_required","reason":7}"#,
+            r#"{"type":7}"#,
         ] {
             assert!(
                 matches!(classify(bad), Err(FrameError::Malformed(_))),
@@ -266,6 +283,24 @@ mod tests {
             assert!(
                 ServerMessage::from_json(bad).is_err(),
                 "protocol accepts {bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn accepts_what_the_protocol_accepts() {
+        for good in [
+            r#"{"type":"connected","connection_id":"c","seq":null,"extra":[1,{"a":2}]}"#,
+            r#"{"type":"snapshot_update","snapshot_id":"s","epoch":1,"timestamp":"t","hash":"h","seq":3}"#,
+            r#"{"type":"corridor_update","corridor_id":"i","corridor_key":"k","success_rate":1e2,"volume_usd":-0.5,"total_transactions":0}"#,
+            r#"{"type":"error","message":"m","code":null}"#,
+            r#"{"type":"resync_required"}"#,
+            r#"{"type":"pong","timestamp":0}"#,
+        ] {
+            assert!(classify(good).is_ok(), "{good}");
+            assert!(
+                ServerMessage::from_json(good).is_ok(),
+                "protocol rejects {good}"
             );
         }
     }

@@ -46,6 +46,7 @@
 pub mod backoff;
 pub mod filter;
 pub mod frame;
+pub mod json;
 pub mod machine;
 pub mod options;
 pub mod protocol;

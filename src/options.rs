@@ -1,7 +1,7 @@
-//! `ClientOptions` from JS: parsed from JSON, checked, turned into a [`Config`].
+//! `ClientOptions` from JS: checked and turned into a [`Config`].
 //!
-//! The glue passes `JSON.stringify(options)`, which maps `Infinity` to `null`,
-//! so `maxReconnectAttempts: Infinity` and `null` both mean unlimited.
+//! The glue reads the JS object field by field (`browser::read`); it maps
+//! `maxReconnectAttempts: Infinity` to `null`, so both mean unlimited.
 
 use crate::backoff::Backoff;
 use crate::machine::Config;
@@ -78,10 +78,15 @@ fn count(name: &str, value: f64, max: f64) -> Result<f64, ClientError> {
     }
 }
 
-/// Parse `JSON.stringify(options)` and resolve the socket URL against `page`.
+/// Parse options from JSON text (tests, tools) and check them like [`to_config`].
 pub fn parse(json: &str, page: Option<&PageLocation>) -> Result<Config, ClientError> {
     let o: ClientOptions = serde_json::from_str(json)
         .map_err(|e| invalid(format!("options are not a valid ClientOptions object: {e}")))?;
+    to_config(o, page)
+}
+
+/// Check `o` and turn it into a [`Config`], resolving the socket URL against `page`.
+pub fn to_config(o: ClientOptions, page: Option<&PageLocation>) -> Result<Config, ClientError> {
     let d = Config::default();
     let ms = |name: &str, v: Option<f64>, default: u64| -> Result<u64, ClientError> {
         v.map_or(Ok(default), |v| {

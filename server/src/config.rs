@@ -58,6 +58,9 @@ pub struct Config {
     pub demo_tick: Duration,
     /// `DEMO_SNAPSHOT_SECS`: interval between demo snapshots, seconds. Default 60.
     pub demo_snapshot_interval: Duration,
+    /// `TCP_SEND_BUFFER_BYTES`: kernel send buffer per accepted connection, bytes (SO_SNDBUF).
+    /// Default unset = kernel autotuning (up to several MiB per slow client).
+    pub tcp_send_buffer_bytes: Option<usize>,
     /// `SHUTDOWN_GRACE_SECS`: how long shutdown waits for WebSocket clients to take their close frame, seconds. Default 5.
     pub shutdown_grace: Duration,
 }
@@ -84,6 +87,7 @@ impl Default for Config {
             demo_tick: Duration::from_millis(1000),
             demo_snapshot_interval: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(5),
+            tcp_send_buffer_bytes: None,
         }
     }
 }
@@ -161,6 +165,9 @@ impl Config {
         }
         c.demo_tick = Duration::from_millis(positive(&get, "DEMO_TICK_MS", 1000)?);
         c.demo_snapshot_interval = Duration::from_secs(positive(&get, "DEMO_SNAPSHOT_SECS", 60)?);
+        if get("TCP_SEND_BUFFER_BYTES").is_some() {
+            c.tcp_send_buffer_bytes = Some(positive(&get, "TCP_SEND_BUFFER_BYTES", 0)? as usize);
+        }
         c.shutdown_grace = Duration::from_secs(positive(&get, "SHUTDOWN_GRACE_SECS", 5)?);
         Ok(c)
     }

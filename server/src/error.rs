@@ -44,8 +44,8 @@ pub enum ApiError {
     #[error("missing or wrong bearer token")]
     Unauthorized,
     /// The body is larger than `HTTP_BODY_LIMIT_BYTES` (HTTP 413).
-    #[error("request body larger than {0} bytes")]
-    TooLarge(usize),
+    #[error("request body larger than the limit (HTTP_BODY_LIMIT_BYTES)")]
+    TooLarge,
     /// The body is not declared as `application/json` (HTTP 415).
     #[error("expected Content-Type: application/json")]
     UnsupportedMediaType,
@@ -70,7 +70,7 @@ impl ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }

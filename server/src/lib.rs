@@ -27,6 +27,7 @@ use std::time::Duration;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{header, HeaderValue, Method, Request};
 use axum::routing::{any, get, put};
+use axum::serve::ListenerExt;
 use axum::{middleware, Router};
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
@@ -189,6 +190,16 @@ pub async fn serve(
         on_signal.begin_shutdown();
     };
     tracing::info!("listening on http://{}", listener.local_addr()?);
+    let send_buffer = state.config.tcp_send_buffer_bytes;
+    let listener = listener.tap_io(move |stream| {
+        // Small frames (pings, updates) must not wait for Nagle.
+        let _ = stream.set_nodelay(true);
+        if let Some(bytes) = send_buffer {
+            if let Err(e) = socket2::SockRef::from(&*stream).set_send_buffer_size(bytes) {
+                tracing::warn!(error = %e, "cannot set TCP send buffer size");
+            }
+        }
+    });
     axum::serve(
         listener,
         app(state.clone()).into_make_service_with_connect_info::<SocketAddr>(),

@@ -31,7 +31,7 @@ impl<S: Send + Sync> FromRequest<S> for JsonObject {
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|r| {
             if r.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::TooLarge(0)
+                ApiError::TooLarge
             } else {
                 ApiError::Malformed(format!("cannot read body: {r}"))
             }

@@ -6,5 +6,6 @@
 //! unregistered when that struct drops; no `Closure::forget`.
 
 pub(crate) mod page;
+pub(crate) mod read;
 pub(crate) mod socket;
 pub(crate) mod timers;

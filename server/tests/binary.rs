@@ -1,0 +1,183 @@
+//! The real binary: crash and restart on the same database, signals, and logs.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{account, close_code, next_json, next_non_ping};
+use serde_json::json;
+
+struct Proc {
+    child: Child,
+    port: u16,
+    log: Arc<Mutex<Vec<String>>>,
+}
+
+fn spawn(db: &std::path::Path, env: &[(&str, &str)]) -> Proc {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stellar-insights-server"));
+    cmd.env_clear()
+        .current_dir(db.parent().unwrap())
+        .env("SERVER_PORT", "0")
+        .env("DATABASE_URL", format!("sqlite://{}", db.display()))
+        .env("STATIC_DIR", db.parent().unwrap().join("no-dashboard"))
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let mut child = cmd.spawn().expect("binary starts");
+    let stderr = child.stderr.take().unwrap();
+    let log = Arc::new(Mutex::new(Vec::new()));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let sink = log.clone();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if let Some(port) = line
+                .split("listening on http://")
+                .nth(1)
+                .and_then(|a| a.rsplit(':').next())
+            {
+                let _ = tx.send(port.trim().parse::<u16>().unwrap());
+            }
+            sink.lock().unwrap().push(line);
+        }
+    });
+    let port = rx
+        .recv_timeout(Duration::from_secs(20))
+        .unwrap_or_else(|_| panic!("no listening line in {:?}", log.lock().unwrap()));
+    Proc { child, port, log }
+}
+
+impl Proc {
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    async fn post_anchor(&self, n: u8) -> u16 {
+        let r = reqwest::Client::new()
+            .post(self.url("/api/anchors"))
+            .bearer_auth("api-SECRET-456")
+            .json(&json!({"name": format!("A{n}"), "stellar_account": account(n)}))
+            .send()
+            .await
+            .unwrap();
+        r.status().as_u16()
+    }
+
+    fn wait_exit(&mut self) -> std::process::ExitStatus {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "process did not exit");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn restart_after_sigkill_replays_unseen_updates_and_seq_keeps_increasing() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("data.db");
+    let mut first = spawn(&db, &[]);
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{}/ws", first.port))
+        .await
+        .unwrap();
+    assert_eq!(next_json(&mut ws).await["seq"], 0);
+    for n in 1..=3 {
+        assert_eq!(first.post_anchor(n).await, 201);
+        assert_eq!(next_non_ping(&mut ws).await["seq"], u64::from(n));
+    }
+    // Two more the client never reads, then a crash without any shutdown.
+    for n in 4..=5 {
+        assert_eq!(first.post_anchor(n).await, 201);
+    }
+    first.child.kill().unwrap(); // SIGKILL
+    first.wait_exit();
+    drop(ws);
+
+    let second = spawn(&db, &[]);
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{}/ws?since=3", second.port))
+            .await
+            .unwrap();
+    let hello = next_json(&mut ws).await;
+    assert_eq!(
+        (hello["resumed"].as_bool(), hello["seq"].as_u64()),
+        (Some(true), Some(5)),
+        "{hello}"
+    );
+    let replayed = [next_non_ping(&mut ws).await, next_non_ping(&mut ws).await];
+    assert_eq!(
+        replayed
+            .iter()
+            .map(|f| f["seq"].as_u64().unwrap())
+            .collect::<Vec<_>>(),
+        vec![4, 5]
+    );
+    assert_eq!(replayed[1]["name"], "A5");
+    assert_eq!(second.post_anchor(6).await, 201);
+    assert_eq!(
+        next_non_ping(&mut ws).await["seq"],
+        6,
+        "numbering continues after the restart"
+    );
+}
+
+#[tokio::test]
+async fn tokens_never_appear_in_logs_and_sigterm_closes_clients_with_1001() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("data.db");
+    let mut server = spawn(
+        &db,
+        &[
+            ("RUST_LOG", "trace"),
+            ("WS_AUTH_TOKEN", "tok-SECRET-123"),
+            ("API_AUTH_TOKEN", "api-SECRET-456"),
+        ],
+    );
+    let base = format!("ws://127.0.0.1:{}/ws", server.port);
+    assert!(
+        tokio_tungstenite::connect_async(format!("{base}?token=WRONG-SECRET-789"))
+            .await
+            .is_err()
+    );
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("{base}?since=0&token=tok-SECRET-123"))
+            .await
+            .unwrap();
+    assert_eq!(next_json(&mut ws).await["type"], "connected");
+    assert_eq!(server.post_anchor(1).await, 201);
+    assert_eq!(next_non_ping(&mut ws).await["type"], "anchor_update");
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(server.child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    assert_eq!(close_code(&mut ws).await, 1001);
+    assert!(server.wait_exit().success(), "graceful exit code 0");
+    std::thread::sleep(Duration::from_millis(100)); // let the reader thread take the last lines
+    let log = server.log.lock().unwrap().join("\n");
+    assert!(
+        log.contains("token=REDACTED"),
+        "the request URI is logged, redacted:\n{log}"
+    );
+    assert!(
+        !log.contains("SECRET"),
+        "a token leaked into the log:\n{log}"
+    );
+    assert!(log.contains("stopped"));
+}
