@@ -26,14 +26,18 @@ trap cleanup EXIT INT TERM
 # 1. The wasm package, when missing or older than the client's sources.
 if [ ! -f pkg/stellar_insights_ws_bg.wasm ] || [ ! -f pkg/stellar_insights_ws.js ] ||
   [ -n "$(find src Cargo.toml -newer pkg/stellar_insights_ws_bg.wasm -print -quit)" ]; then
-  echo "== wasm-pack build --target web"
-  wasm-pack build --target web
+  if [ -x scripts/build-wasm.sh ]; then
+    scripts/build-wasm.sh
+  else
+    echo "== wasm-pack build --target web"
+    wasm-pack build --target web
+  fi
 fi
 
 # 2. The server binary (incremental; a no-op when up to date).
 if [ "${SKIP_E2E:-0}" != 1 ]; then
-  echo "== cargo build -p stellar-insights-server"
-  cargo build -p stellar-insights-server
+  echo "== cargo build --locked -p stellar-insights-server"
+  cargo build --locked -p stellar-insights-server
 fi
 
 # 3. Node dependencies, when missing or stale.

@@ -193,7 +193,15 @@ export async function screenshot(page, name) {
 
 /** Waits until the status badge is in `state` (data-state). */
 export async function waitForState(page, state, timeout = 15_000) {
-  await page.locator(`[data-testid="connection-status"][data-state="${state}"]`).waitFor({ timeout });
+  try {
+    await page.locator(`[data-testid="connection-status"][data-state="${state}"]`).waitFor({ timeout });
+  } catch (error) {
+    // Say what the page shows instead (e.g. "load_failed: <why the wasm did not load>").
+    const badge = page.getByTestId('connection-status');
+    const shown = await badge.getAttribute('data-state', { timeout: 1_000 }).catch(() => 'no badge');
+    const why = await badge.getAttribute('title', { timeout: 1_000 }).catch(() => null);
+    throw new Error(`expected connection state "${state}", page shows "${shown}"${why ? `: ${why}` : ''}`, { cause: error });
+  }
 }
 
 /** JSON request; throws with the body on a non-2xx answer. */
