@@ -156,6 +156,29 @@ test('the dashboard logs no console errors through load, live updates and a snap
   await context.close();
 });
 
+test('a burst of 100 corridor updates ends showing the last one, with every message logged in order', async () => {
+  const { context, page, problems } = await loadDashboard();
+  const corridor = await newCorridor();
+  const row = page.locator(`[data-testid="corridor-row"][data-key="${corridor.corridor_key}"]`);
+  await row.waitFor({ timeout: 2_000 });
+  // Bounded: 100 writes to the loopback server, one after another so their
+  // order (and so the order the page must show) is known.
+  for (let i = 0; i < 100; i++) {
+    await api(server.base, 'PUT', `/api/corridors/${corridor.id}/metrics`, { total_transactions: 1000 + i, successful_transactions: 900, volume_usd: i });
+  }
+  const last = await api(server.base, 'GET', `/api/corridors/${corridor.id}`);
+  await waitFor(async () => (await row.locator('[data-col="total_transactions"]').innerText()) === last.total_transactions.toLocaleString('en-US'), 5_000, 'the last update of the burst');
+  // The log keeps the newest 50 lines, newest first: they must be 50 consecutive updates.
+  const seen = await page.locator('[data-testid="message-log"] li .text').allInnerTexts();
+  const totals = seen.map((t) => Number(/of (\d+) tx/.exec(t)?.[1])).filter((n) => n >= 1000);
+  assert.equal(totals.length, 50);
+  assert.deepEqual(totals, Array.from({ length: 50 }, (_, i) => 1099 - i));
+  assert.equal(last.total_transactions, 1099);
+  await screenshot(page, '11-burst');
+  assert.deepEqual(problems, []);
+  await context.close();
+});
+
 test('one page holds exactly one socket on the server', async () => {
   await waitFor(async () => (await metric(server.base, 'stellar_ws_connections_open')) === 0, 10_000, 'no sockets left from earlier tests');
   const { context, page, problems } = await loadDashboard();
