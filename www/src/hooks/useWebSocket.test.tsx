@@ -169,6 +169,28 @@ describe('useWebSocket', () => {
     expect(env.fake.configured).toEqual([{ port: 8080, token: 'tok', maxReconnectAttempts: null }]);
   });
 
+  it('leaves the shared client configuration alone when the hook sets no connection options', async () => {
+    renderHook(() => useWebSocket({ onMessage: () => undefined, messageTypes: ['anchor_update'] }));
+    await settle();
+    expect(env.fake.configured).toEqual([]);
+    expect(env.fake.refcount).toBe(1);
+  });
+
+  it('passes maxReconnectAttempts Infinity as unlimited (null)', async () => {
+    renderHook(() => useWebSocket({ maxReconnectAttempts: Infinity }));
+    await settle();
+    expect(env.fake.configured).toEqual([{ port: 8080, maxReconnectAttempts: null }]);
+  });
+
+  it('reports bad connection options as invalid_options and does not connect', async () => {
+    const errors: unknown[] = [];
+    const { result } = renderHook(() => useWebSocket({ reconnectInterval: -5, onError: (e) => errors.push(e) }));
+    await settle();
+    expect(errors).toEqual([{ code: 'invalid_options', message: 'reconnectInterval must be a positive number of ms, got -5' }]);
+    expect(result.current.loadFailed).toBe(true);
+    expect(env.fake.acquires).toBe(0);
+  });
+
   it('reports a failed wasm load through onError with code load_failed', async () => {
     env.fail = new Error('wasm 404');
     const errors: unknown[] = [];

@@ -3,11 +3,12 @@
 // names, options and return fields; additions are optional.
 import { useCallback, useEffect, useLayoutEffect, useRef, useState, useSyncExternalStore } from 'react';
 import { BatchedStore } from '@/lib/batchedStore';
-import { ConfigError, hasConnectionOptions, mergeClientOptions } from '@/lib/config';
+import { ConfigError, hasConnectionOptions, mergeClientOptions, type HookConnectionOptions } from '@/lib/config';
 import { leaseClient } from '@/lib/lease';
 import {
   defaultClientOptions,
   loadRealtime,
+  type ClientOptions,
   type ConnectionStatus,
   type Filter,
   type MessageType,
@@ -111,7 +112,15 @@ export function useWebSocket(options: UseWebSocketOptions = {}): UseWebSocketRet
     sortedOrNull(options.corridorKeys),
     sortedOrNull(options.anchorIds),
   ]);
-  const connectionKey = JSON.stringify([url, token, autoReconnect, maxReconnectAttempts, reconnectInterval]);
+  // Only the options the hook actually sets (JSON drops undefined ones);
+  // Infinity means unlimited, like null, and would not survive JSON.
+  const own: HookConnectionOptions = {};
+  if (url !== undefined) own.url = url;
+  if (token !== undefined) own.token = token;
+  if (autoReconnect !== undefined) own.autoReconnect = autoReconnect;
+  if (maxReconnectAttempts !== undefined) own.maxReconnectAttempts = maxReconnectAttempts === Infinity ? null : maxReconnectAttempts;
+  if (reconnectInterval !== undefined) own.reconnectInterval = reconnectInterval;
+  const connectionKey = JSON.stringify(own);
 
   useEffect(() => {
     const [types, corridorKeys, anchorIds] = JSON.parse(filterKey) as [MessageType[] | null, string[] | null, string[] | null];
@@ -162,18 +171,34 @@ export function useWebSocket(options: UseWebSocketOptions = {}): UseWebSocketRet
     };
   }, [filterKey, store, loadAttempt]);
 
-  const connectionOptions = useCallback(() => {
-    const [u, t, ar, max, interval] = JSON.parse(connectionKey) as [string?, string?, boolean?, (number | null)?, number?];
-    const own = { url: u ?? undefined, token: t ?? undefined, autoReconnect: ar ?? undefined, maxReconnectAttempts: max, reconnectInterval: interval ?? undefined };
-    return hasConnectionOptions(own) ? mergeClientOptions(defaultClientOptions(), own) : undefined;
+  /** The options to configure the shared client with, or undefined to leave it as it is. Throws ConfigError. */
+  const connectionOptions = useCallback((): ClientOptions | undefined => {
+    const parsed = JSON.parse(connectionKey) as HookConnectionOptions;
+    return hasConnectionOptions(parsed) ? mergeClientOptions(defaultClientOptions(), parsed) : undefined;
   }, [connectionKey]);
 
   const reportError = useCallback((error: unknown) => latest.current.onError?.(toRealtimeError(error)), []);
+  // Bad options are shown like a failed load: nothing connects until fixed.
+  const failConfiguration = useCallback(
+    (error: unknown) => {
+      const reported = toRealtimeError(error);
+      store.update((s) => ({ ...s, loadFailed: true, error: reported }));
+      latest.current.onError?.(reported);
+    },
+    [store],
+  );
 
   useEffect(() => {
     if (!autoConnect) return;
-    return leaseClient(loadRealtime, connectionOptions(), reportError);
-  }, [autoConnect, connectionOptions, reportError, loadAttempt]);
+    let options: ClientOptions | undefined;
+    try {
+      options = connectionOptions();
+    } catch (error) {
+      failConfiguration(error);
+      return;
+    }
+    return leaseClient(loadRealtime, options, reportError);
+  }, [autoConnect, connectionOptions, reportError, failConfiguration, loadAttempt]);
 
   // A hook with autoConnect=false that calls connect() holds a reference
   // from then until it unmounts.
@@ -190,10 +215,17 @@ export function useWebSocket(options: UseWebSocketOptions = {}): UseWebSocketRet
       if (latest.current.autoConnect !== false) return;
     }
     if (latest.current.autoConnect === false && !manualLease.current) {
-      manualLease.current = leaseClient(loadRealtime, connectionOptions(), reportError);
+      let options: ClientOptions | undefined;
+      try {
+        options = connectionOptions();
+      } catch (error) {
+        failConfiguration(error);
+        return;
+      }
+      manualLease.current = leaseClient(loadRealtime, options, reportError);
     }
     loadRealtime().then((api) => api.connect(), reportError);
-  }, [connectionOptions, reportError, store]);
+  }, [connectionOptions, reportError, failConfiguration, store]);
 
   const disconnect = useCallback(() => {
     loadRealtime().then((api) => api.disconnect(), reportError);
