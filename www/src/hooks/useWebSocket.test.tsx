@@ -139,6 +139,16 @@ describe('useWebSocket', () => {
     expect(events).toEqual(['connect', 'disconnect', 'connect', 'resync:pruned', 'error:malformed_frame']);
   });
 
+  it('tells a hook mounted on an already open socket that it is connected, once', async () => {
+    renderHook(() => useWebSocket());
+    await settle();
+    const connects: string[] = [];
+    renderHook(() => useWebSocket({ onConnect: () => connects.push('second') }), { wrapper: StrictMode });
+    await settle();
+    expect(connects).toEqual(['second']);
+    expect(env.fake.socketsOpened).toBe(1);
+  });
+
   it('does not connect on mount with autoConnect false, and connect() takes a reference', async () => {
     const { result, unmount } = renderHook(() => useWebSocket({ autoConnect: false }));
     await settle();

@@ -136,6 +136,9 @@ export function useWebSocket(options: UseWebSocketOptions = {}): UseWebSocketRet
         if (!active) return;
         let previous = api.status();
         store.update((s) => ({ ...s, status: previous }));
+        // A hook mounted while another component keeps the socket open is
+        // connected from its own point of view: tell it, once.
+        if (previous.state === 'open') latest.current.onConnect?.();
         subscriptions.push(
           api.onStatus((next) => {
             const wasOpen = previous.state === 'open';
