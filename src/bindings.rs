@@ -27,6 +27,13 @@ export type WsMessage = Exclude<ServerMessage, { type: "unknown" }>;
 export type MessageType = WsMessage["type"];
 "#;
 
+#[wasm_bindgen]
+extern "C" {
+    /// `JSON.parse` of a JS string, without copying it through wasm memory.
+    #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
+    fn json_parse_js(text: &JsValue) -> Result<JsValue, JsValue>;
+}
+
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Channel {
     Message,
@@ -54,6 +61,9 @@ struct Client {
     callbacks: RefCell<Callbacks>,
     status_cache: RefCell<Option<(Status, JsValue)>>,
     message_cache: RefCell<Option<(Rc<str>, JsValue)>>,
+    /// The frame being dispatched, as the browser's JS string: delivery
+    /// parses it directly instead of copying the Rust text back out.
+    current_frame: RefCell<Option<JsValue>>,
 }
 
 thread_local! {
@@ -92,6 +102,7 @@ impl Client {
             callbacks: RefCell::new(Callbacks::default()),
             status_cache: RefCell::new(None),
             message_cache: RefCell::new(None),
+            current_frame: RefCell::new(None),
         }
     }
 }
@@ -162,7 +173,11 @@ fn on_socket(generation: u32, event: SocketEvent) {
     }
     match event {
         SocketEvent::Opened => dispatch(Event::Opened),
-        SocketEvent::Text(text) => dispatch(Event::Frame(text)),
+        SocketEvent::Text(text, js) => {
+            CLIENT.with(|c| c.current_frame.replace(Some(js)));
+            dispatch(Event::Frame(text));
+            CLIENT.with(|c| c.current_frame.take());
+        }
         SocketEvent::Binary => report(ClientError::new(
             ErrorCode::MalformedFrame,
             "ignored a binary frame: the protocol uses text frames only",
@@ -210,7 +225,11 @@ fn callbacks_of(channel: Channel, only: Option<&[u32]>) -> Vec<Function> {
 /// every subscriber gets that same object.
 fn deliver(delivery: Delivery) {
     let Delivery { text, to, .. } = delivery;
-    let value = match JSON::parse(&text) {
+    let parsed = match CLIENT.with(|c| c.current_frame.borrow().clone()) {
+        Some(js_text) => json_parse_js(&js_text),
+        None => JSON::parse(&text),
+    };
+    let value = match parsed {
         Ok(value) => value,
         Err(e) => {
             return report(ClientError::new(
@@ -489,9 +508,16 @@ pub fn last_seq() -> Option<f64> {
 
 /// Back to the state right after `init()`: closes the socket and forgets
 /// subscribers, callbacks, consumers, the send queue, the resume point and
-/// the options. For tests and for apps that tear down their real-time layer.
+/// the options, without calling any callback. For tests and for apps that
+/// tear down their real-time layer.
 #[wasm_bindgen]
 pub fn reset() {
+    // Callbacks go first: a reset notifies nobody (their owners may be gone).
+    CLIENT.with(|c| {
+        c.callbacks.borrow_mut().entries.clear();
+        c.status_cache.borrow_mut().take();
+        c.message_cache.borrow_mut().take();
+    });
     let actions = CLIENT.with(|c| {
         let mut machine = c.machine.borrow_mut();
         let actions = machine.reset();
@@ -499,9 +525,4 @@ pub fn reset() {
         actions
     });
     perform(actions);
-    CLIENT.with(|c| {
-        c.callbacks.borrow_mut().entries.clear();
-        c.status_cache.borrow_mut().take();
-        c.message_cache.borrow_mut().take();
-    });
 }

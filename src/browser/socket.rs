@@ -6,9 +6,13 @@ use web_sys::{CloseEvent, Event, MessageEvent, WebSocket};
 /// What a socket reports, already stripped of web-sys types.
 pub(crate) enum SocketEvent {
     Opened,
-    Text(String),
+    /// The text, and the same text as the JS string the browser produced.
+    Text(String, JsValue),
     Binary,
-    Closed { code: u16, reason: String },
+    Closed {
+        code: u16,
+        reason: String,
+    },
 }
 
 /// One WebSocket with its handlers; dropping it unregisters them and closes
@@ -33,8 +37,9 @@ impl Socket {
         let on_open =
             Closure::<dyn FnMut(Event)>::new(move |_: Event| sink(generation, SocketEvent::Opened));
         let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
-            let event = match e.data().as_string() {
-                Some(text) => SocketEvent::Text(text),
+            let data = e.data();
+            let event = match data.as_string() {
+                Some(text) => SocketEvent::Text(text, data),
                 None => SocketEvent::Binary,
             };
             sink(generation, event)

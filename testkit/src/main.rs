@@ -214,6 +214,11 @@ async fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
+    // The child runs in the data directory: a relative binary path would break.
+    let args = Args {
+        server_bin: std::fs::canonicalize(&args.server_bin).unwrap_or(args.server_bin),
+        ..args
+    };
     let kit = Arc::new(Kit {
         args: args.clone(),
         child: Mutex::new(None),
