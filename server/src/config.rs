@@ -18,8 +18,8 @@ pub struct ConfigError {
     pub reason: &'static str,
 }
 
-/// All settings of one server process.
-#[derive(Debug, Clone)]
+/// All settings of one server process. `Debug` prints tokens as `REDACTED`.
+#[derive(Clone)]
 pub struct Config {
     /// `SERVER_HOST`: address to bind. Default `127.0.0.1`.
     pub host: IpAddr,
@@ -92,6 +92,34 @@ impl Default for Config {
     }
 }
 
+impl std::fmt::Debug for Config {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redact = |t: &Option<String>| t.as_ref().map(|_| "REDACTED");
+        f.debug_struct("Config")
+            .field("host", &self.host)
+            .field("port", &self.port)
+            .field("database_url", &self.database_url)
+            .field("ws_auth_token", &redact(&self.ws_auth_token))
+            .field("api_auth_token", &redact(&self.api_auth_token))
+            .field("ping_interval", &self.ping_interval)
+            .field("cors_allowed_origins", &self.cors_allowed_origins)
+            .field("update_log_retention", &self.update_log_retention)
+            .field("ws_max_frame_bytes", &self.ws_max_frame_bytes)
+            .field("ws_max_connections_per_ip", &self.ws_max_connections_per_ip)
+            .field("ws_rate_limit_per_sec", &self.ws_rate_limit_per_sec)
+            .field("ws_rate_limit_burst", &self.ws_rate_limit_burst)
+            .field("ws_send_queue", &self.ws_send_queue)
+            .field("http_body_limit_bytes", &self.http_body_limit_bytes)
+            .field("static_dir", &self.static_dir)
+            .field("demo_mode", &self.demo_mode)
+            .field("demo_tick", &self.demo_tick)
+            .field("demo_snapshot_interval", &self.demo_snapshot_interval)
+            .field("tcp_send_buffer_bytes", &self.tcp_send_buffer_bytes)
+            .field("shutdown_grace", &self.shutdown_grace)
+            .finish()
+    }
+}
+
 impl Config {
     /// Reads `.env` (if present, without overriding the real environment), then the environment.
     pub fn from_env() -> Result<Config, ConfigError> {
@@ -135,7 +163,20 @@ impl Config {
                 .map(|o| o.trim().trim_end_matches('/').to_owned())
                 .filter(|o| !o.is_empty())
                 .collect();
-            c.cors_allowed_origins = (!list.is_empty()).then_some(list);
+            if let Some(bad) = list.iter().find(|o| {
+                *o != "*"
+                    && !((o.starts_with("http://") || o.starts_with("https://"))
+                        && o.bytes().all(|b| b.is_ascii_graphic()))
+            }) {
+                return Err(err(
+                    "CORS_ALLOWED_ORIGINS",
+                    bad,
+                    "origins like http://host:port, comma-separated, or *",
+                ));
+            }
+            // `*` anywhere means any origin, the same as leaving the variable unset.
+            c.cors_allowed_origins =
+                (!list.is_empty() && !list.iter().any(|o| o == "*")).then_some(list);
         }
         c.update_log_retention = positive(&get, "UPDATE_LOG_RETENTION", c.update_log_retention)?;
         c.ws_max_frame_bytes =
@@ -259,6 +300,20 @@ mod tests {
             "a blank token must not enable auth with an empty secret"
         );
         assert!(c.demo_mode);
+    }
+
+    #[test]
+    fn debug_output_redacts_tokens() {
+        let c = from(&[
+            ("WS_AUTH_TOKEN", "ws-secret"),
+            ("API_AUTH_TOKEN", "api-secret"),
+        ])
+        .unwrap();
+        let text = format!("{c:?}");
+        assert!(
+            !text.contains("secret") && text.contains("REDACTED"),
+            "{text}"
+        );
     }
 
     #[test]

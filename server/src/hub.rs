@@ -140,7 +140,10 @@ impl Hub {
                     since_prune += n as u64;
                     if since_prune >= prune_every {
                         since_prune = 0;
-                        if let Err(e) = store::prune_updates(&db, retention as i64).await {
+                        if let Err(e) =
+                            store::prune_updates(&db, retention as i64, self.published_seq() as i64)
+                                .await
+                        {
                             tracing::warn!(error = %e, "pruning the update log failed");
                         }
                     }

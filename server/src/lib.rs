@@ -7,6 +7,7 @@ pub mod api;
 pub mod auth;
 pub mod broadcast;
 pub mod config;
+pub mod demo;
 pub mod error;
 pub mod filter;
 pub mod hub;
@@ -183,6 +184,10 @@ pub async fn serve(
         Arc::clone(&state.metrics),
         state.shutdown_signal(),
     ));
+    let demo = state
+        .config
+        .demo_mode
+        .then(|| tokio::spawn(demo::run(state.clone())));
     let on_signal = state.clone();
     let graceful = async move {
         shutdown.await;
@@ -209,10 +214,19 @@ pub async fn serve(
     state
         .wait_for_connections(state.config.shutdown_grace)
         .await;
+    if let Some(demo) = demo {
+        let _ = demo.await;
+    }
     let _ = relay.await;
     state.db.close().await;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Completes once `rx` reads `true`, including when it already did before the call.
+pub(crate) async fn until_shutdown(rx: &mut watch::Receiver<bool>) {
+    // The guard `wait_for` returns is dropped here, so callers stay `Send`.
+    let _ = rx.wait_for(|stop| *stop).await.map(|_| ());
 }
 
 /// Completes on SIGINT or SIGTERM.

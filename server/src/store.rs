@@ -275,13 +275,16 @@ pub async fn seq_range(db: &Db) -> Result<Option<(i64, i64)>, sqlx::Error> {
     Ok(lo.zip(hi))
 }
 
-/// Deletes all but the `keep` most recent sequence numbers; returns rows deleted.
-pub async fn prune_updates(db: &Db, keep: i64) -> Result<u64, sqlx::Error> {
-    let done =
-        sqlx::query("DELETE FROM update_log WHERE seq <= (SELECT MAX(seq) FROM update_log) - ?")
-            .bind(keep)
-            .execute(db)
-            .await?;
+/// Deletes all but the `keep` most recent sequence numbers, but never a row above
+/// `published` (the relay has not sent it yet); returns rows deleted.
+pub async fn prune_updates(db: &Db, keep: i64, published: i64) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query(
+        "DELETE FROM update_log WHERE seq <= ? AND seq <= (SELECT MAX(seq) FROM update_log) - ?",
+    )
+    .bind(published)
+    .bind(keep)
+    .execute(db)
+    .await?;
     Ok(done.rows_affected())
 }
 

@@ -17,8 +17,13 @@ struct Proc {
 }
 
 fn spawn(db: &std::path::Path, env: &[(&str, &str)]) -> Proc {
+    spawn_with_args(db, env, &[])
+}
+
+fn spawn_with_args(db: &std::path::Path, env: &[(&str, &str)], args: &[&str]) -> Proc {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_stellar-insights-server"));
-    cmd.env_clear()
+    cmd.args(args)
+        .env_clear()
         .current_dir(db.parent().unwrap())
         .env("SERVER_PORT", "0")
         .env("DATABASE_URL", format!("sqlite://{}", db.display()))
@@ -180,4 +185,63 @@ async fn tokens_never_appear_in_logs_and_sigterm_closes_clients_with_1001() {
         "a token leaked into the log:\n{log}"
     );
     assert!(log.contains("stopped"));
+}
+
+#[tokio::test]
+async fn demo_flag_turns_demo_mode_on_and_default_database_file_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd_env: Vec<(&str, &str)> = vec![("DEMO_TICK_MS", "100")];
+    // DATABASE_URL is overridden to the default relative file, created in the working directory.
+    cmd_env.push(("DATABASE_URL", ""));
+    let server = spawn_with_args(&dir.path().join("unused.db"), &cmd_env, &["--demo"]);
+    let health: serde_json::Value = reqwest::get(server.url("/health"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["demo"], true);
+    assert!(
+        dir.path().join("stellar-insights.db").is_file(),
+        "default sqlite://stellar-insights.db created on first start"
+    );
+}
+
+#[tokio::test]
+async fn dotenv_file_in_the_working_directory_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join(".env"),
+        "DEMO_MODE=true\nDEMO_TICK_MS=5000\n",
+    )
+    .unwrap();
+    let server = spawn(&dir.path().join("data.db"), &[]);
+    let health: serde_json::Value = reqwest::get(server.url("/health"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(health["demo"], true);
+}
+
+#[test]
+fn bad_configuration_exits_with_code_2_naming_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_stellar-insights-server"))
+        .env_clear()
+        .current_dir(dir.path())
+        .env("WS_PING_INTERVAL_SECS", "often")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("WS_PING_INTERVAL_SECS") && stderr.contains("often"),
+        "{stderr}"
+    );
+    assert!(
+        !dir.path().join("stellar-insights.db").exists(),
+        "nothing is created before the configuration is valid"
+    );
 }

@@ -529,7 +529,9 @@ async fn static_dashboard_is_served_at_root_and_cannot_be_escaped() {
     std::fs::create_dir_all(out.join("_next/static")).unwrap();
     std::fs::write(out.join("index.html"), "<html>dashboard</html>").unwrap();
     std::fs::write(out.join("_next/static/app.js"), "console.log(1)").unwrap();
+    std::fs::write(out.join("anchors.html"), "<html>anchors page</html>").unwrap();
     std::fs::write(root.path().join("secret.txt"), "TOP-SECRET").unwrap();
+    std::fs::write(root.path().join("secret.html"), "TOP-SECRET page").unwrap();
     let server = TestServer::with(|c| c.static_dir = out.clone()).await;
     let index = server.http.get(server.url("/")).send().await.unwrap();
     assert_eq!(index.status(), 200);

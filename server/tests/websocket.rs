@@ -566,3 +566,51 @@ async fn websocket_graceful_shutdown_closes_every_client_with_1001() {
     tokio::time::timeout(WAIT, stop).await.unwrap().unwrap();
     assert!(matches!(a.next().await, None | Some(Err(_))));
 }
+
+#[tokio::test]
+async fn websocket_control_ping_flood_is_rate_limited_too() {
+    let server = TestServer::with(|c| {
+        c.ws_rate_limit_per_sec = 5;
+        c.ws_rate_limit_burst = 5;
+    })
+    .await;
+    let (mut ws, _) = server.connect_ready("").await;
+    for _ in 0..30 {
+        if ws.send(Message::Ping(vec![1u8].into())).await.is_err() {
+            break;
+        }
+    }
+    let err = next_non_ping(&mut ws).await;
+    assert_eq!(
+        (err["type"].as_str(), err["code"].as_str()),
+        (Some("error"), Some("rate_limited"))
+    );
+    assert_eq!(close_code(&mut ws).await, 1008);
+}
+
+#[tokio::test]
+async fn websocket_concurrent_writes_arrive_once_each_in_seq_order() {
+    let server = std::sync::Arc::new(TestServer::start().await);
+    let (mut ws, _) = server.connect_ready("").await;
+    let writers: Vec<_> = (1..=24u8)
+        .map(|n| {
+            let server = server.clone();
+            tokio::spawn(async move { server.create_anchor(n, &format!("C{n}")).await })
+        })
+        .collect();
+    let mut ids = std::collections::HashSet::new();
+    for w in writers {
+        ids.insert(w.await.unwrap()["id"].as_str().unwrap().to_owned());
+    }
+    let mut seen = Vec::new();
+    for _ in 0..24 {
+        let f = next_non_ping(&mut ws).await;
+        assert!(
+            ids.remove(f["anchor_id"].as_str().unwrap()),
+            "each write is broadcast exactly once"
+        );
+        seen.push(f["seq"].as_u64().unwrap());
+    }
+    assert_eq!(seen, (1..=24).collect::<Vec<u64>>());
+    assert_eq!(server.seq().await, 24);
+}

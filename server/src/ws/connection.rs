@@ -250,7 +250,8 @@ impl Conn {
         loop {
             let step = tokio::select! {
                 biased;
-                _ = shutdown.changed() => {
+                // wait_for also sees a shutdown that began before this task subscribed.
+                _ = crate::until_shutdown(&mut shutdown) => {
                     // Flush what is already published, then say goodbye.
                     while let Ok(update) = rx.try_recv() {
                         if let Err(close) = self.deliver(&update).await {
@@ -267,6 +268,12 @@ impl Conn {
                         Some(Err(e)) => return self.on_read_error(e).await,
                     }
                 }
+                _ = ping.tick() => self.send(frame(&ServerMessage::Ping { timestamp: now_ms() })).await,
+                _ = &mut deadline => {
+                    let _ = self.send(error(error_code::HEARTBEAT_TIMEOUT, "no frame received for 2.5 heartbeats")).await;
+                    return Some(Close(close_code::HEARTBEAT_TIMEOUT, "heartbeat timeout"));
+                }
+                // Last, so a steady stream of updates cannot starve the heartbeat timers.
                 update = rx.recv() => match update {
                     Ok(update) => self.deliver(&update).await,
                     Err(RecvError::Lagged(missed)) => {
@@ -276,11 +283,6 @@ impl Conn {
                     }
                     Err(RecvError::Closed) => return Some(Close(close_code::GOING_AWAY, "server shutting down")),
                 },
-                _ = ping.tick() => self.send(frame(&ServerMessage::Ping { timestamp: now_ms() })).await,
-                _ = &mut deadline => {
-                    let _ = self.send(error(error_code::HEARTBEAT_TIMEOUT, "no frame received for 2.5 heartbeats")).await;
-                    return Some(Close(close_code::HEARTBEAT_TIMEOUT, "heartbeat timeout"));
-                }
             };
             if let Err(close) = step {
                 return close;
@@ -297,13 +299,17 @@ impl Conn {
             .metrics
             .frames_received
             .fetch_add(1, Ordering::Relaxed);
+        // Control frames count too: tungstenite answers each ping with a pong, so an
+        // unlimited ping flood would cost as much as a data flood.
+        let over_limit = limiter.check().is_err();
         let text = match msg {
-            // Control frames only prove liveness; tungstenite answers pings itself.
+            _ if over_limit => None,
+            // Control frames only prove liveness.
             Message::Ping(_) | Message::Pong(_) | Message::Close(_) => return Ok(()),
             Message::Text(text) => Some(text),
             Message::Binary(_) => None,
         };
-        if limiter.check().is_err() {
+        if over_limit {
             self.send(error(
                 error_code::RATE_LIMITED,
                 "too many frames: rate limit exceeded, closing",

@@ -43,9 +43,7 @@ fn origin_allowed(state: &AppState, headers: &HeaderMap) -> bool {
         return true;
     };
     let origin = origin.to_str().unwrap_or("").trim_end_matches('/');
-    allowed
-        .iter()
-        .any(|a| a == "*" || a.eq_ignore_ascii_case(origin))
+    allowed.iter().any(|a| a.eq_ignore_ascii_case(origin))
 }
 
 /// The `/ws` handler.
