@@ -23,8 +23,11 @@ after(async () => {
   await server?.stop();
 });
 
-async function loadDashboard(viewport) {
+// The page's context is closed even when the test fails, so a failed test
+// leaves no socket open behind it for the next one.
+async function loadDashboard(t, viewport) {
   const opened = await openPage(browser, viewport);
+  t.after(() => opened.context.close());
   await opened.page.goto(`${server.base}/`);
   await waitForState(opened.page, 'open');
   return opened;
@@ -39,17 +42,16 @@ async function newCorridor() {
   });
 }
 
-test('the page loads from the server and shows Connected', async () => {
-  const { context, page, problems } = await loadDashboard();
+test('the page loads from the server and shows Connected', async (t) => {
+  const { page, problems } = await loadDashboard(t);
   assert.equal(await page.getByTestId('connection-status').innerText(), 'Connected');
   assert.equal(await page.locator('h1').innerText(), 'Stellar Insights');
   await screenshot(page, '01-connected');
   assert.deepEqual(problems, []);
-  await context.close();
 });
 
-test('an anchor created through POST /api/anchors appears within 2 s without a reload', async () => {
-  const { context, page, problems } = await loadDashboard();
+test('an anchor created through POST /api/anchors appears within 2 s without a reload', async (t) => {
+  const { page, problems } = await loadDashboard(t);
   await page.evaluate(() => (window.__sameDocument = true));
   const anchor = await api(server.base, 'POST', '/api/anchors', { name: 'Live Anchor Ltd', stellar_account: randomAccount(), home_domain: 'live.example' });
   const row = page.locator(`[data-testid="anchor-row"][data-id="${anchor.id}"]`);
@@ -60,11 +62,10 @@ test('an anchor created through POST /api/anchors appears within 2 s without a r
   await waitFor(async () => (await row.locator(`[data-col="account"]`).innerText()) === `${anchor.stellar_account.slice(0, 5)}…${anchor.stellar_account.slice(-4)}`, 5_000, 'the shortened account');
   await screenshot(page, '02-anchor-created');
   assert.deepEqual(problems, []);
-  await context.close();
 });
 
-test('a PUT of corridor metrics updates the corridor row live', async () => {
-  const { context, page, problems } = await loadDashboard();
+test('a PUT of corridor metrics updates the corridor row live', async (t) => {
+  const { page, problems } = await loadDashboard(t);
   const corridor = await newCorridor();
   const row = page.locator(`[data-testid="corridor-row"][data-key="${corridor.corridor_key}"]`);
   await row.waitFor({ timeout: 2_000 });
@@ -74,11 +75,10 @@ test('a PUT of corridor metrics updates the corridor row live', async () => {
   assert.equal(await row.locator('[data-col="total_transactions"]').innerText(), '200');
   await screenshot(page, '03-corridor-updated');
   assert.deepEqual(problems, []);
-  await context.close();
 });
 
-test('after a server restart the page shows reconnecting, then connected, and receives the update written during the outage', async () => {
-  const { context, page } = await loadDashboard();
+test('after a server restart the page shows reconnecting, then connected, and receives the update written during the outage', async (t) => {
+  const { page, context } = await loadDashboard(t);
   const corridor = await newCorridor();
   const row = page.locator(`[data-testid="corridor-row"][data-key="${corridor.corridor_key}"]`);
   await row.waitFor({ timeout: 2_000 });
@@ -103,11 +103,10 @@ test('after a server restart the page shows reconnecting, then connected, and re
   assert.equal(await page.locator('[data-testid="message-log"] .type-resync_required').count(), 0);
   assert.equal(await page.evaluate(() => window.__sameDocument), true, 'the page was reloaded');
   await screenshot(page, '04b-reconnected');
-  await context.close();
 });
 
-test('a hostile anchor name is rendered as text and runs nothing', async () => {
-  const { context, page, problems } = await loadDashboard();
+test('a hostile anchor name is rendered as text and runs nothing', async (t) => {
+  const { page, problems } = await loadDashboard(t);
   const hostile = '<img src=x onerror=alert(1)>';
   const anchor = await api(server.base, 'POST', '/api/anchors', { name: hostile, stellar_account: randomAccount() });
   const name = page.locator(`[data-testid="anchor-row"][data-id="${anchor.id}"] [data-col="name"]`);
@@ -121,11 +120,10 @@ test('a hostile anchor name is rendered as text and runs nothing', async () => {
   assert.equal(await page.locator('main img').count(), 0);
   await screenshot(page, '05-hostile-name');
   assert.deepEqual(problems, []);
-  await context.close();
 });
 
-test('a phone-width page shows every section without console errors', async () => {
-  const { context, page, problems } = await loadDashboard({ width: 390, height: 844 });
+test('a phone-width page shows every section without console errors', async (t) => {
+  const { page, problems } = await loadDashboard(t, { width: 390, height: 844 });
   const corridor = await newCorridor();
   await api(server.base, 'PUT', `/api/corridors/${corridor.id}/metrics`, { total_transactions: 50, successful_transactions: 49, volume_usd: 777 });
   await api(server.base, 'POST', '/api/snapshots', {});
@@ -137,11 +135,10 @@ test('a phone-width page shows every section without console errors', async () =
   assert.ok(overflow <= 0, `the page scrolls sideways by ${overflow}px`);
   await screenshot(page, '06-phone');
   assert.deepEqual(problems, []);
-  await context.close();
 });
 
-test('the dashboard logs no console errors through load, live updates and a snapshot', async () => {
-  const { context, page, problems } = await loadDashboard();
+test('the dashboard logs no console errors through load, live updates and a snapshot', async (t) => {
+  const { page, problems } = await loadDashboard(t);
   const anchor = await api(server.base, 'POST', '/api/anchors', { name: 'Quiet Anchor', stellar_account: randomAccount() });
   await api(server.base, 'PUT', `/api/anchors/${anchor.id}/metrics`, { total_transactions: 100, successful_transactions: 90, failed_transactions: 10 });
   const corridor = await newCorridor();
@@ -153,11 +150,10 @@ test('the dashboard logs no console errors through load, live updates and a snap
   await page.waitForTimeout(500);
   await screenshot(page, '07-no-console-errors');
   assert.deepEqual(problems, []);
-  await context.close();
 });
 
-test('a burst of 100 corridor updates ends showing the last one, with every message logged in order', async () => {
-  const { context, page, problems } = await loadDashboard();
+test('a burst of 100 corridor updates ends showing the last one, with every message logged in order', async (t) => {
+  const { page, problems } = await loadDashboard(t);
   const corridor = await newCorridor();
   const row = page.locator(`[data-testid="corridor-row"][data-key="${corridor.corridor_key}"]`);
   await row.waitFor({ timeout: 2_000 });
@@ -176,14 +172,12 @@ test('a burst of 100 corridor updates ends showing the last one, with every mess
   assert.equal(last.total_transactions, 1099);
   await screenshot(page, '11-burst');
   assert.deepEqual(problems, []);
-  await context.close();
 });
 
-test('one page holds exactly one socket on the server', async () => {
+test('one page holds exactly one socket on the server', async (t) => {
   await waitFor(async () => (await metric(server.base, 'stellar_ws_connections_open')) === 0, 10_000, 'no sockets left from earlier tests');
-  const { context, page, problems } = await loadDashboard();
+  const { page, problems } = await loadDashboard(t);
   await page.waitForTimeout(1_500);
   assert.equal(await metric(server.base, 'stellar_ws_connections_open'), 1);
   assert.deepEqual(problems, []);
-  await context.close();
 });

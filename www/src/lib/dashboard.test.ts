@@ -49,6 +49,17 @@ describe('dashboard reducer', () => {
     expect(s.anchors[1].stellar_account).toBe('GXYZ');
   });
 
+  it('keeps an account fetched during a reload that did not yet see the anchor', () => {
+    const created: WsMessage = { type: 'anchor_update', anchor_id: 'a2', name: 'New', reliability_score: 0, status: 'red' };
+    let s = loaded();
+    s = reduce(s, { type: 'load_start', generation: 2 });
+    s = reduce(s, { type: 'message', message: created, at: 1 });
+    s = reduce(s, { type: 'anchor_details', anchor: { id: 'a2', stellar_account: 'GNEW' } as never });
+    // The reload read the anchors before a2 existed; the buffered update re-adds it.
+    s = reduce(s, { type: 'load_done', generation: 2, data: data(), at: 2 });
+    expect(s.anchors.find((a) => a.id === 'a2')?.stellar_account).toBe('GNEW');
+  });
+
   it('replays updates that arrived during a reload on top of its (older) result', () => {
     let s = loaded();
     s = reduce(s, { type: 'load_start', generation: 2 });

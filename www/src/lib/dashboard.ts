@@ -57,6 +57,12 @@ export interface DashboardState {
   loading: boolean;
   buffered: WsMessage[];
   nextLogId: number;
+  /**
+   * Accounts by anchor id, kept across reloads: a live update does not carry
+   * the account, and a reload that replays buffered updates must not lose
+   * one fetched meanwhile.
+   */
+  accounts: Record<string, string>;
 }
 
 /** Snapshots shown. */
@@ -82,6 +88,7 @@ export const initialDashboard: DashboardState = {
   loading: false,
   buffered: [],
   nextLogId: 1,
+  accounts: {},
 };
 
 export type DashboardAction =
@@ -123,6 +130,7 @@ export function reduce(state: DashboardState, action: DashboardAction): Dashboar
         })),
         snapshots: [...data.snapshots].sort((a, b) => b.epoch - a.epoch).slice(0, MAX_SNAPSHOTS),
         history: { ...state.history },
+        accounts: { ...state.accounts, ...Object.fromEntries(data.anchors.map((a) => [a.id, a.stellar_account])) },
       };
       for (const c of next.corridors) {
         const series = next.history[c.corridor_key];
@@ -150,7 +158,11 @@ export function reduce(state: DashboardState, action: DashboardAction): Dashboar
     }
     case 'anchor_details': {
       const a = action.anchor;
-      return { ...state, anchors: state.anchors.map((row) => (row.id === a.id ? { ...row, stellar_account: a.stellar_account } : row)) };
+      return {
+        ...state,
+        accounts: { ...state.accounts, [a.id]: a.stellar_account },
+        anchors: state.anchors.map((row) => (row.id === a.id ? { ...row, stellar_account: a.stellar_account } : row)),
+      };
     }
   }
 }
@@ -172,7 +184,7 @@ function applyUpdate(state: DashboardState, m: WsMessage, at: number): Dashboard
       const i = state.anchors.findIndex((a) => a.id === m.anchor_id);
       const anchors =
         i < 0
-          ? [...state.anchors, { id: m.anchor_id, name: m.name, reliability_score: m.reliability_score, status: m.status, flash: 1 }]
+          ? [...state.anchors, { id: m.anchor_id, name: m.name, stellar_account: state.accounts[m.anchor_id], reliability_score: m.reliability_score, status: m.status, flash: 1 }]
           : state.anchors.map((a, j) => (j === i ? { ...a, name: m.name, reliability_score: m.reliability_score, status: m.status, flash: a.flash + 1 } : a));
       return { ...state, anchors };
     }
