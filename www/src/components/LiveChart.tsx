@@ -41,8 +41,9 @@ export function LiveChart({ points, metric, now }: { points: Point[]; metric: Me
         <line x1={PAD.left} x2={W - PAD.right} y1={y(hi)} y2={y(hi)} className="gridline" />
         <line x1={PAD.left} x2={W - PAD.right} y1={y(lo)} y2={y(lo)} className="gridline" />
         <polyline points={path.join(' ')} className="series" fill="none" vectorEffect="non-scaling-stroke" />
-        {points.map((p) => (
-          <circle key={p.t} cx={x(p.t)} cy={y(p[metric])} r={2.5} className="point" />
+        {points.map((p, i) => (
+          // Index keys: two updates can share a millisecond.
+          <circle key={i} cx={x(p.t)} cy={y(p[metric])} r={2.5} className="point" />
         ))}
       </svg>
       <figcaption className="chart-axis">
