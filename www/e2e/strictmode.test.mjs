@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { after, before, test } from 'node:test';
 import { join } from 'node:path';
-import { freePort, launchBrowser, metric, openPage, screenshot, startNextDev, startServer, tempDir, waitForState } from './harness.mjs';
+import { api, freePort, launchBrowser, metric, openPage, randomAccount, screenshot, startNextDev, startServer, tempDir, waitForState } from './harness.mjs';
 
 // The server refuses /ws without it, so "Connected" also proves that
 // NEXT_PUBLIC_WS_TOKEN reaches the client.
@@ -44,6 +44,18 @@ test('a StrictMode development page opens exactly one socket, configured by NEXT
   await page.waitForTimeout(1_500);
   assert.equal(await metric(server.base, 'stellar_ws_connections_open'), 1);
   assert.equal(await upgradeStatus(`${server.base}/ws`), 401, 'the server must refuse /ws without the token for this test to mean anything');
+  // Live updates in development mode: React's dev-only warnings (keys,
+  // hydration, effects) would show up as console errors here.
+  const anchor = await api(server.base, 'POST', '/api/anchors', { name: 'Dev Anchor', stellar_account: randomAccount() });
+  const corridor = await api(server.base, 'POST', '/api/corridors', {
+    source_asset_code: 'USDC', source_asset_issuer: randomAccount(), dest_asset_code: 'EURC', dest_asset_issuer: randomAccount(),
+  });
+  await api(server.base, 'PUT', `/api/corridors/${corridor.id}/metrics`, { total_transactions: 4, successful_transactions: 3, volume_usd: 9 });
+  await api(server.base, 'POST', '/api/snapshots');
+  await page.locator(`[data-testid="anchor-row"][data-id="${anchor.id}"]`).waitFor({ timeout: 5_000 });
+  await page.locator(`[data-testid="corridor-row"][data-key="${corridor.corridor_key}"] [data-col="success_rate"]`, { hasText: '75.00%' }).waitFor({ timeout: 5_000 });
+  await page.getByTestId('snapshot-row').first().waitFor({ timeout: 5_000 });
+  assert.equal(await metric(server.base, 'stellar_ws_connections_open'), 1);
   await screenshot(page, '10-dev-strictmode');
   assert.deepEqual(problems, []);
   await context.close();
