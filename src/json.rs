@@ -48,10 +48,11 @@ impl fmt::Display for JsonError {
 impl std::error::Error for JsonError {}
 
 impl<'a> Json<'a> {
-    /// Member `key` of an object (the first one if repeated); `None` otherwise.
+    /// Member `key` of an object (the last one if repeated, as `JSON.parse`
+    /// does, so Rust routes on the same value JS will see); `None` otherwise.
     pub fn get(&self, key: &str) -> Option<&Json<'a>> {
         match self {
-            Json::Obj(members) => members.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            Json::Obj(members) => members.iter().rev().find(|(k, _)| k == key).map(|(_, v)| v),
             _ => None,
         }
     }
@@ -353,6 +354,12 @@ mod tests {
         );
         assert_eq!(v.get("e").and_then(Json::as_str), Some(""));
         assert_eq!(v.get("zzz"), None);
+    }
+
+    #[test]
+    fn repeated_keys_resolve_to_the_last_like_json_parse() {
+        let v = parse(r#"{"type":"ping","type":"error"}"#).unwrap();
+        assert_eq!(v.get("type").and_then(Json::as_str), Some("error"));
     }
 
     #[test]

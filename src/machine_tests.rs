@@ -737,3 +737,94 @@ fn reset_returns_to_a_fresh_idle_machine() {
     assert!(m.last_message().is_none());
     assert_eq!(opens(&m.handle(2.0, Event::Acquire)), [URL]);
 }
+
+// proptest is a native-only dev-dependency.
+#[cfg(not(target_arch = "wasm32"))]
+mod properties {
+    //! Random event sequences, checked against invariants that must hold
+    //! whatever the browser, the network and the consumers do.
+    use super::*;
+    use proptest::prelude::*;
+
+    fn event() -> impl Strategy<Value = Event> {
+        prop_oneof![
+            Just(Event::Acquire),
+            Just(Event::Release),
+            Just(Event::Connect),
+            Just(Event::Disconnect),
+            Just(Event::Send("x".into())),
+            Just(Event::Ping),
+            Just(Event::Opened),
+            (1u64..30).prop_map(|s| corridor(s, "A")),
+            Just(Event::Frame(r#"{"type":"ping","timestamp":1}"#.into())),
+            Just(Event::Frame("garbage".into())),
+            Just(closed()),
+            prop_oneof![
+                Just(Timer::Reconnect),
+                Just(Timer::ConnectTimeout),
+                Just(Timer::Heartbeat),
+                Just(Timer::Stable),
+                Just(Timer::Linger),
+            ]
+            .prop_map(Event::Timer),
+            Just(Event::Online),
+            Just(Event::Offline),
+            any::<bool>().prop_map(|socket_open| Event::Visible { socket_open }),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+
+        #[test]
+        fn random_events_keep_the_invariants(events in prop::collection::vec(event(), 1..120)) {
+            let mut m = machine();
+            m.subscribe(1, &Filter::default()).unwrap();
+            let (mut live, mut online, mut last_delivered) = (false, true, 0u64);
+            for (i, event) in events.into_iter().enumerate() {
+                match &event {
+                    Event::Online => online = true,
+                    Event::Offline => online = false,
+                    _ => {}
+                }
+                let socket_event = matches!(event, Event::Opened | Event::Frame(_) | Event::Closed { .. });
+                if socket_event && !live {
+                    continue; // the glue's generation counter drops these
+                }
+                let was_closed = matches!(event, Event::Closed { .. });
+                let actions = m.handle(i as f64 * 100.0, event);
+                if was_closed {
+                    live = false;
+                }
+                for a in &actions {
+                    match a {
+                        Action::Open(_) => {
+                            prop_assert!(!live, "second socket while one is live");
+                            prop_assert!(online, "connection attempt while offline");
+                            live = true;
+                        }
+                        Action::Close { .. } => {
+                            prop_assert!(live, "close without a socket");
+                            live = false;
+                        }
+                        Action::Send(_) => prop_assert!(live && m.is_connected(), "send without an open socket"),
+                        Action::Deliver(d) => {
+                            if let Some(seq) = d.seq {
+                                prop_assert!(seq > last_delivered, "seq {seq} after {last_delivered}");
+                                last_delivered = seq;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                let s = m.status();
+                prop_assert!(s.attempt <= 5, "attempt {} beyond the limit", s.attempt);
+                prop_assert_eq!(m.is_connected(), s.state == Open);
+                prop_assert!(m.queued() <= 100);
+                if s.state == Open || s.state == Connecting {
+                    prop_assert!(live, "state {:?} without a socket", s.state);
+                }
+            }
+        }
+    }
+}

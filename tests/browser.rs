@@ -409,3 +409,105 @@ async fn connect_disconnect_cycles_leave_wasm_memory_unchanged() {
         "server still sees sockets"
     );
 }
+
+async fn metric(name: &str) -> f64 {
+    let (_, text) = http("GET", &format!("{}/metrics", server_http()), None).await;
+    text.lines()
+        .find_map(|l| l.strip_prefix(name).and_then(|v| v.strip_prefix(' ')))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no {name} in /metrics"))
+}
+
+#[wasm_bindgen_test]
+async fn strict_mode_remount_opens_one_socket() {
+    let _client = fresh(&server_ws(), &[]);
+    assert_eq!(wait_open_connections(0, 3_000).await, 0);
+    let before = metric("stellar_ws_connections_total").await;
+    // React StrictMode: mount, unmount, mount again in the same task.
+    ws::acquire();
+    ws::release();
+    ws::acquire();
+    assert!(wait_for(5_000, ws::is_connected).await);
+    sleep(300).await;
+    assert_eq!(metric("stellar_ws_connections_total").await - before, 1.0);
+    assert_eq!(open_connections().await, 1);
+}
+
+#[wasm_bindgen_test]
+async fn messages_sent_before_the_socket_opens_are_flushed_on_open() {
+    let _client = fresh(&server_ws(), &[]);
+    let pongs = Recorder::new();
+    let _p = ok(ws::subscribe(filter_types(&["pong"]), pongs.function()));
+    // Queued while idle: a typed object and a raw string.
+    let ping = object(&[("type", "ping".into()), ("timestamp", 11.into())]);
+    ok(ws::send(ping));
+    ok(ws::send(JsValue::from_str(
+        r#"{"type":"ping","timestamp":22}"#,
+    )));
+    ws::acquire();
+    assert!(
+        wait_for(5_000, || pongs.len() == 2).await,
+        "queued pings not answered"
+    );
+    let stamps: Vec<f64> = pongs
+        .all()
+        .iter()
+        .map(|p| num_field(p, "timestamp"))
+        .collect();
+    assert_eq!(stamps, [11.0, 22.0]);
+    ws::ping();
+    assert!(
+        wait_for(5_000, || pongs.len() == 3).await,
+        "ping() not answered"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn invalid_options_throw_and_keep_the_previous_ones() {
+    let _client = fresh(&server_ws(), &[]);
+    let errors = Recorder::new();
+    let _e = ws::on_error(errors.function());
+    let bad = object(&[("url", "http://127.0.0.1/ws?token=s3cret".into())]);
+    let thrown = ws::configure(bad)
+        .err()
+        .map(JsValue::from)
+        .expect("did not throw");
+    let message = str_field(&thrown, "message");
+    assert!(message.contains("ws://"), "{message}");
+    assert!(!message.contains("s3cret"), "token leaked: {message}");
+    assert_eq!(codes(&errors), ["invalid_options"]);
+    let bad_filter = object(&[("types", strings(&["corridor_updates"]))]);
+    assert!(ws::subscribe(bad_filter, Recorder::new().function()).is_err());
+    // The earlier, valid options are still in force.
+    ws::acquire();
+    assert!(wait_for(5_000, ws::is_connected).await);
+}
+
+#[wasm_bindgen_test]
+async fn callback_calling_disconnect_during_a_failure_leaves_the_client_closed() {
+    let _client = fresh(&closed_port_ws(), &[("reconnectInterval", 20.into())]);
+    let statuses = Recorder::new();
+    let _s = ws::on_status(statuses.function());
+    // An app that gives up on the first socket error, from inside onError.
+    let on_error = Closure::<dyn FnMut(JsValue)>::new(|e: JsValue| {
+        if str_field(&e, "code") == "socket_error" {
+            ws::disconnect();
+        }
+    });
+    let _e = ws::on_error(
+        on_error
+            .as_ref()
+            .unchecked_ref::<js_sys::Function>()
+            .clone(),
+    );
+    ws::acquire();
+    assert!(wait_for(5_000, || state() == "closed").await);
+    sleep(300).await; // a stale reconnect timer would fire by now
+    assert_eq!(state(), "closed");
+    assert_eq!(states(&statuses).last().map(String::as_str), Some("closed"));
+    assert!(
+        !statuses.has("state", "reconnecting"),
+        "{:?}",
+        states(&statuses)
+    );
+}
