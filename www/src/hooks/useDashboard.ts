@@ -1,0 +1,54 @@
+'use client';
+// Wires the dashboard state to REST (initial load, reload on resync) and to
+// the live socket. Renders are batched per animation frame like the hooks'.
+import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react';
+import { getJson, loadDashboard, type Anchor } from '@/lib/api';
+import { BatchedStore } from '@/lib/batchedStore';
+import { anchorsMissingDetails, initialDashboard, reduce, type DashboardAction } from '@/lib/dashboard';
+import { useWebSocket } from './useWebSocket';
+
+export function useDashboard() {
+  const [store] = useState(() => new BatchedStore(initialDashboard));
+  const state = useSyncExternalStore(store.subscribe, store.get, store.get);
+  const dispatch = useCallback((action: DashboardAction) => store.update((s) => reduce(s, action)), [store]);
+
+  const generation = useRef(0);
+  const reload = useCallback(() => {
+    const current = ++generation.current;
+    dispatch({ type: 'load_start', generation: current });
+    loadDashboard().then(
+      (data) => dispatch({ type: 'load_done', generation: current, data, at: Date.now() }),
+      (error: unknown) => dispatch({ type: 'load_failed', generation: current, message: error instanceof Error ? error.message : String(error) }),
+    );
+  }, [dispatch]);
+
+  useEffect(() => reload(), [reload]);
+
+  const connection = useWebSocket({
+    onMessage: (message) => {
+      dispatch({ type: 'message', message, at: Date.now() });
+      // A fresh (not resumed) connection may have missed what was written
+      // between our last REST read and the socket opening: read again. Live
+      // updates arriving meanwhile are replayed on top of the result.
+      if (message.type === 'connected' && !message.resumed) reload();
+    },
+    onResync: () => reload(),
+  });
+
+  // Anchors created live arrive without their account: fetch each once.
+  const requested = useRef(new Set<string>());
+  const missing = anchorsMissingDetails(state).filter((id) => !requested.current.has(id));
+  const missingKey = missing.join(',');
+  useEffect(() => {
+    if (missingKey === '') return;
+    for (const id of missingKey.split(',')) {
+      requested.current.add(id);
+      getJson<Anchor>(`/api/anchors/${encodeURIComponent(id)}`).then(
+        (anchor) => dispatch({ type: 'anchor_details', anchor }),
+        () => requested.current.delete(id),
+      );
+    }
+  }, [missingKey, dispatch]);
+
+  return { state, connection, reload };
+}

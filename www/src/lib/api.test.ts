@@ -1,0 +1,31 @@
+import { ApiError, getJson, loadDashboard } from './api';
+
+const respond = (status: number, body: string) => (async () => new Response(body, { status })) as unknown as typeof fetch;
+
+describe('REST client', () => {
+  it('returns the parsed JSON of a 2xx answer', async () => {
+    await expect(getJson('/health', '', respond(200, '{"status":"ok","demo":true}'))).resolves.toEqual({ status: 'ok', demo: true });
+  });
+
+  it("turns a 4xx into an ApiError with the server's message and field", async () => {
+    const error = await getJson('/api/anchors/x', '', respond(404, '{"error":"anchor not found","field":"id"}')).catch((e) => e);
+    expect(error).toBeInstanceOf(ApiError);
+    expect(error).toMatchObject({ message: 'GET /api/anchors/x: anchor not found', status: 404, field: 'id' });
+  });
+
+  it('reports a body that is not JSON instead of throwing a SyntaxError', async () => {
+    await expect(getJson('/api/corridors', '', respond(502, '<html>bad gateway</html>'))).rejects.toThrow('GET /api/corridors: HTTP 502, body is not JSON');
+  });
+
+  it('reports an unreachable server', async () => {
+    const failing = (async () => {
+      throw new TypeError('fetch failed');
+    }) as unknown as typeof fetch;
+    await expect(getJson('/health', '', failing)).rejects.toThrow('server unreachable (fetch failed)');
+  });
+
+  it('rejects a list endpoint that does not answer an array', async () => {
+    const fetchImpl = (async (url: string) => new Response(url.endsWith('/api/corridors') ? '{"oops":1}' : url.endsWith('/health') ? '{}' : '[]')) as unknown as typeof fetch;
+    await expect(loadDashboard('', fetchImpl)).rejects.toThrow('GET /api/corridors: expected a JSON array');
+  });
+});

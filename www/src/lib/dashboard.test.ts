@@ -1,0 +1,123 @@
+import type { WsMessage } from 'stellar-insights-ws';
+import type { DashboardData } from './api';
+import { describe as describeMessage, HISTORY_MS, initialDashboard, MAX_LOG, reduce, shortAccount, shortKey, type DashboardState } from './dashboard';
+
+const data = (over: Partial<DashboardData> = {}): DashboardData => ({
+  anchors: [
+    { id: 'a1', name: 'Anchor One', stellar_account: 'GABCDEFGHIJKLMNOPQRSTUVWXYZ234567ABCDEFGHIJKLMNOPQRSTUVW', reliability_score: 99, status: 'green' } as never,
+  ],
+  corridors: [{ id: 'c1', corridor_key: 'USDC:GA->EURC:GB', success_rate: 97.5, volume_usd: 1000, total_transactions: 40 } as never],
+  snapshots: [
+    { id: 's1', epoch: 1, timestamp: '2026-01-01T00:00:00Z', hash: 'aa'.repeat(32) },
+    { id: 's2', epoch: 2, timestamp: '2026-01-01T00:01:00Z', hash: 'bb'.repeat(32) },
+  ],
+  health: { status: 'ok', demo: false },
+  ...over,
+});
+
+const corridorUpdate = (rate: number, n = 41): WsMessage => ({
+  type: 'corridor_update', corridor_id: 'c1', corridor_key: 'USDC:GA->EURC:GB', success_rate: rate, volume_usd: 2000, total_transactions: n, seq: n,
+});
+
+function loaded(over: Partial<DashboardData> = {}): DashboardState {
+  let s = reduce(initialDashboard, { type: 'load_start', generation: 1 });
+  s = reduce(s, { type: 'load_done', generation: 1, data: data(over), at: 1000 });
+  return s;
+}
+
+describe('dashboard reducer', () => {
+  it('shows REST data after a load, snapshots newest first, demo flag from /health', () => {
+    const s = loaded({ health: { demo: true } });
+    expect(s.loaded).toBe(true);
+    expect(s.demo).toBe(true);
+    expect(s.corridors.map((c) => [c.corridor_key, c.flash])).toEqual([['USDC:GA->EURC:GB', 0]]);
+    expect(s.snapshots.map((x) => x.epoch)).toEqual([2, 1]);
+  });
+
+  it('updates a corridor row in place and counts the change for the highlight', () => {
+    const s = reduce(loaded(), { type: 'message', message: corridorUpdate(88.5), at: 2000 });
+    expect(s.corridors).toHaveLength(1);
+    expect(s.corridors[0]).toMatchObject({ success_rate: 88.5, volume_usd: 2000, total_transactions: 41, flash: 1 });
+    expect(s.history['USDC:GA->EURC:GB'].map((p) => p.successRate)).toEqual([97.5, 88.5]);
+  });
+
+  it('adds an anchor created live, without an account until REST fills it in', () => {
+    let s = reduce(loaded(), { type: 'message', message: { type: 'anchor_update', anchor_id: 'a2', name: '<img src=x>', reliability_score: 0, status: 'red' }, at: 2000 });
+    expect(s.anchors[1]).toMatchObject({ id: 'a2', name: '<img src=x>', flash: 1 });
+    expect(s.anchors[1].stellar_account).toBeUndefined();
+    s = reduce(s, { type: 'anchor_details', anchor: { id: 'a2', stellar_account: 'GXYZ' } as never });
+    expect(s.anchors[1].stellar_account).toBe('GXYZ');
+  });
+
+  it('keeps an account fetched during a reload that did not yet see the anchor', () => {
+    const created: WsMessage = { type: 'anchor_update', anchor_id: 'a2', name: 'New', reliability_score: 0, status: 'red' };
+    let s = loaded();
+    s = reduce(s, { type: 'load_start', generation: 2 });
+    s = reduce(s, { type: 'message', message: created, at: 1 });
+    s = reduce(s, { type: 'anchor_details', anchor: { id: 'a2', stellar_account: 'GNEW' } as never });
+    // The reload read the anchors before a2 existed; the buffered update re-adds it.
+    s = reduce(s, { type: 'load_done', generation: 2, data: data(), at: 2 });
+    expect(s.anchors.find((a) => a.id === 'a2')?.stellar_account).toBe('GNEW');
+  });
+
+  it('replays updates that arrived during a reload on top of its (older) result', () => {
+    let s = loaded();
+    s = reduce(s, { type: 'load_start', generation: 2 });
+    s = reduce(s, { type: 'message', message: corridorUpdate(50, 99), at: 3000 });
+    s = reduce(s, { type: 'load_done', generation: 2, data: data(), at: 3100 });
+    expect(s.corridors[0].success_rate).toBe(50);
+    expect(s.buffered).toEqual([]);
+  });
+
+  it('adds no chart point when a reload finds the same values', () => {
+    let s = loaded();
+    s = reduce(s, { type: 'load_start', generation: 2 });
+    s = reduce(s, { type: 'load_done', generation: 2, data: data(), at: 5000 });
+    expect(s.history['USDC:GA->EURC:GB']).toHaveLength(1);
+  });
+
+  it('ignores the result of a load superseded by a newer one', () => {
+    let s = reduce(initialDashboard, { type: 'load_start', generation: 1 });
+    s = reduce(s, { type: 'load_start', generation: 2 });
+    s = reduce(s, { type: 'load_done', generation: 1, data: data({ corridors: [] }), at: 1 });
+    expect(s.loaded).toBe(false);
+    s = reduce(s, { type: 'load_failed', generation: 1, message: 'old' });
+    expect(s.loadError).toBeUndefined();
+    s = reduce(s, { type: 'load_failed', generation: 2, message: 'GET /api/anchors: server unreachable' });
+    expect(s.loadError).toBe('GET /api/anchors: server unreachable');
+    expect(s.loading).toBe(false);
+  });
+
+  it('adds a live snapshot once, newest first', () => {
+    const snap: WsMessage = { type: 'snapshot_update', snapshot_id: 's3', epoch: 3, timestamp: '2026-01-01T00:02:00Z', hash: 'cc'.repeat(32) };
+    let s = reduce(loaded(), { type: 'message', message: snap, at: 1 });
+    s = reduce(s, { type: 'message', message: snap, at: 2 });
+    expect(s.snapshots.map((x) => x.epoch)).toEqual([3, 2, 1]);
+  });
+
+  it('keeps only the newest log lines and chart points inside the history window', () => {
+    let s = loaded();
+    for (let i = 0; i < MAX_LOG + 10; i++) s = reduce(s, { type: 'message', message: corridorUpdate(90, i), at: 1000 + i });
+    expect(s.log).toHaveLength(MAX_LOG);
+    expect(s.log[0].text).toContain(`of ${MAX_LOG + 9} tx`);
+    s = reduce(s, { type: 'message', message: corridorUpdate(70), at: 1000 + HISTORY_MS + 100 });
+    const series = s.history['USDC:GA->EURC:GB'];
+    expect(series.every((p) => p.t >= 100 + 1000)).toBe(true);
+    expect(series[series.length - 1].successRate).toBe(70);
+  });
+});
+
+describe('message text', () => {
+  it('summarises each message type in plain text', () => {
+    expect(describeMessage({ type: 'connected', connection_id: 'c-1', resumed: true, seq: 7 })).toBe('connection c-1 resumed at seq 7');
+    expect(describeMessage({ type: 'resync_required', reason: 'pruned' })).toContain('(pruned)');
+    expect(describeMessage({ type: 'error', code: 'rate_limited', message: 'slow down' })).toBe('rate_limited: slow down');
+    expect(describeMessage(corridorUpdate(97.123))).toBe('USDC:GA → EURC:GB: 97.12% of 41 tx, $2,000');
+  });
+
+  it('shortens a Stellar account to its first 5 and last 4 characters, and both issuers of a corridor key', () => {
+    const account = 'GABCDEFGHIJKLMNOPQRSTUVWXYZ234567ABCDEFGHIJKLMNOPQRSTUVW';
+    expect(shortAccount(account)).toBe('GABCD…TUVW');
+    expect(shortKey(`USDC:${account}->EURC:${account}`)).toBe('USDC:GABCD…TUVW → EURC:GABCD…TUVW');
+  });
+});
