@@ -1,6 +1,7 @@
 //! Measurement behind a design choice of the client: how a frame becomes the
-//! JS object handed to subscribers. Run through `scripts/test-browser.sh`;
-//! the numbers are printed (`--nocapture`) and recorded in the README.
+//! JS object handed to subscribers. A benchmark, not a test: it asserts no
+//! timing (the machine is shared and noisy). `bench/delivery.sh` runs it in a
+//! release build and writes the printed numbers to `bench/RESULTS.md`.
 #![cfg(target_arch = "wasm32")]
 
 use serde::Serialize;
@@ -42,7 +43,7 @@ fn per_frame(mut f: impl FnMut() -> JsValue) -> f64 {
 }
 
 #[wasm_bindgen_test]
-fn json_parse_of_the_socket_string_is_cheaper_than_building_the_object_in_rust() {
+fn measure_delivery_paths() {
     let js_text = JsValue::from_str(FRAME);
     let serializer = serde_wasm_bindgen::Serializer::json_compatible();
     let typed = ServerMessage::from_json(FRAME).unwrap();
@@ -56,16 +57,11 @@ fn json_parse_of_the_socket_string_is_cheaper_than_building_the_object_in_rust()
     let js_parse_copied_text = per_frame(|| js_sys::JSON::parse(FRAME).unwrap());
 
     console_log!(
-        "per corridor_update frame ({} bytes), best of 3 x {ROUNDS}: \
+        "MEASURE per corridor_update frame ({} bytes), best of 3 x {ROUNDS}: \
          Rust parse + serde-wasm-bindgen object {rust_parse_and_build:.3} us; \
          serde-wasm-bindgen object from an already parsed message {rust_build_only:.3} us; \
          JSON.parse of the socket's JS string {js_parse_socket_string:.3} us; \
          JSON.parse of text copied out of wasm {js_parse_copied_text:.3} us",
         FRAME.len()
-    );
-    // The client uses JSON.parse of the socket's string: it must stay the cheaper path.
-    assert!(
-        js_parse_socket_string < rust_build_only,
-        "building the object in Rust is now cheaper: switch the delivery path"
     );
 }
