@@ -28,15 +28,21 @@ pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
         tracing::error!(error = %e, "health check: database unavailable");
         return (
             StatusCode::SERVICE_UNAVAILABLE,
-            Json(json!({"status": "unavailable", "error": "database unavailable",
-                        "database": "unavailable", "redis": redis})),
+            Json(
+                json!({"status": "unavailable", "error": "database unavailable",
+                        "database": "unavailable", "redis": redis}),
+            ),
         );
     }
     let seq = match state.log.bounds().await {
         Ok((_, issued)) => issued,
         Err(_) => state.hub.published_seq(),
     };
-    let status = if redis == "unavailable" { "degraded" } else { "ok" };
+    let status = if redis == "unavailable" {
+        "degraded"
+    } else {
+        "ok"
+    };
     (
         StatusCode::OK,
         Json(json!({

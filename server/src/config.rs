@@ -156,8 +156,15 @@ impl Config {
             c.database_url = v;
         }
         if let Some(v) = get("REDIS_URL") {
-            if !(v.starts_with("redis://") || v.starts_with("rediss://") || v.starts_with("redis+unix://")) {
-                return Err(err("REDIS_URL", &redact_userinfo(&v), "a redis://host:port URL"));
+            if !(v.starts_with("redis://")
+                || v.starts_with("rediss://")
+                || v.starts_with("redis+unix://"))
+            {
+                return Err(err(
+                    "REDIS_URL",
+                    &redact_userinfo(&v),
+                    "a redis://host:port URL",
+                ));
             }
             c.redis_url = Some(v);
         }

@@ -37,8 +37,8 @@ use tokio::sync::{watch, Notify};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
-pub use config::Config;
 use cluster::UpdateLog;
+pub use config::Config;
 use error::ServeError;
 use hub::Hub;
 use limits::IpLimiter;

@@ -159,9 +159,11 @@ impl RedisBus {
 
     /// `PING`: whether Redis answers now.
     pub async fn ping(&self) -> bool {
-        self.with_conn(|mut c| async move { redis::cmd("PING").query_async::<String>(&mut c).await })
-            .await
-            .is_ok()
+        self.with_conn(
+            |mut c| async move { redis::cmd("PING").query_async::<String>(&mut c).await },
+        )
+        .await
+        .is_ok()
     }
 
     /// Appends outbox `rows` (their `seq` is the outbox id) and returns the global seq

@@ -155,7 +155,11 @@ impl Conn {
         if update.seq > self.last_seq + 1 {
             // Updates were lost upstream (e.g. Redis lost entries the database no longer
             // holds either): the client must reload rather than silently miss them.
-            tracing::info!(from = self.last_seq, to = update.seq, "gap in the update stream");
+            tracing::info!(
+                from = self.last_seq,
+                to = update.seq,
+                "gap in the update stream"
+            );
             self.resync(GAP).await?;
         }
         self.last_seq = update.seq;
