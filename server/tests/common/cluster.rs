@@ -36,7 +36,11 @@ pub fn services(test: &str) -> Option<Services> {
             panic!("{test}: TEST_REDIS_URL and TEST_POSTGRES_URL must be set in CI (scripts/services.sh start)")
         }
         _ => {
-            eprintln!(
+            // Straight to the stderr handle: the test harness captures `eprintln!`, and a
+            // skip must be visible in a normal run.
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
                 "\n!!!!!!!! SKIPPED {test}: TEST_REDIS_URL / TEST_POSTGRES_URL unset.\n\
                  !!!!!!!! Run: set -a; eval \"$(scripts/services.sh start)\"; set +a\n"
             );
