@@ -145,19 +145,36 @@ pub async fn finish_claim(
     claim: Claim,
     assigned: &[(i64, i64)],
 ) -> Result<(), sqlx::Error> {
-    let mut tx = match claim.tx {
-        Some(tx) => tx,
-        None => begin_write(db).await?,
-    };
-    for (id, seq) in assigned {
-        on_tx!(&mut tx, c => sqlx::query("UPDATE update_log SET relayed_seq = $1 WHERE seq = $2")
-            .bind(seq)
-            .bind(id)
-            .execute(c)
-            .await
-            .map(drop))?;
+    match claim.tx {
+        Some(WriteTx::Postgres(mut tx)) => {
+            // One statement for the whole batch: a relay pass is one round trip here.
+            let (ids, seqs): (Vec<i64>, Vec<i64>) = assigned.iter().copied().unzip();
+            sqlx::query(
+                "UPDATE update_log AS u SET relayed_seq = v.s \
+                 FROM UNNEST($1::BIGINT[], $2::BIGINT[]) AS v(id, s) WHERE u.seq = v.id",
+            )
+            .bind(ids)
+            .bind(seqs)
+            .execute(&mut *tx)
+            .await?;
+            tx.commit().await
+        }
+        tx => {
+            let mut tx = match tx {
+                Some(tx) => tx,
+                None => begin_write(db).await?,
+            };
+            for (id, seq) in assigned {
+                on_tx!(&mut tx, c => sqlx::query("UPDATE update_log SET relayed_seq = $1 WHERE seq = $2")
+                    .bind(seq)
+                    .bind(id)
+                    .execute(c)
+                    .await
+                    .map(drop))?;
+            }
+            tx.commit().await
+        }
     }
-    tx.commit().await
 }
 
 /// Highest global sequence number relayed so far, 0 when none (Redis mode).
