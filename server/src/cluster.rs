@@ -101,8 +101,7 @@ async fn relay_batch(bus: &RedisBus, db: &Db) -> Result<usize, LogError> {
     if claim.rows.is_empty() {
         return Ok(0);
     }
-    let floor = log::max_relayed_seq(db).await?;
-    let seqs = bus.append(floor, &claim.rows).await?;
+    let seqs = bus.append(claim.floor, &claim.rows).await?;
     let assigned: Vec<(i64, i64)> = claim.rows.iter().map(|r| r.seq).zip(seqs).collect();
     let n = assigned.len();
     log::finish_claim(db, claim, &assigned).await?;

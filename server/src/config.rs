@@ -354,6 +354,32 @@ mod tests {
     }
 
     #[test]
+    fn redis_settings_are_read_and_credentials_never_printed() {
+        let c = from(&[
+            ("REDIS_URL", "redis://user:pw-secret@10.0.0.1:6379/2"),
+            ("REDIS_KEY_PREFIX", "prod"),
+            ("DATABASE_URL", "postgres://app:db-secret@db:5432/si"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.redis_url.as_deref(),
+            Some("redis://user:pw-secret@10.0.0.1:6379/2")
+        );
+        assert_eq!(c.redis_key_prefix, "prod");
+        let text = format!("{c:?}");
+        assert!(!text.contains("secret"), "{text}");
+        assert!(text.contains("redis://REDACTED@10.0.0.1:6379/2"), "{text}");
+        assert_eq!(from(&[]).unwrap().redis_key_prefix, "stellar-insights");
+    }
+
+    #[test]
+    fn a_redis_url_without_the_redis_scheme_is_refused_without_echoing_credentials() {
+        let e = from(&[("REDIS_URL", "http://u:pw-secret@host:6379")]).unwrap_err();
+        assert_eq!(e.var, "REDIS_URL");
+        assert!(!e.to_string().contains("secret"), "{e}");
+    }
+
+    #[test]
     fn bad_values_name_the_variable() {
         for (k, v) in [
             ("SERVER_PORT", "70000"),

@@ -315,3 +315,104 @@ async fn redis_restart_keeps_clients_connected_and_delivers_missed_updates_in_or
     a.stop().await;
     b.stop().await;
 }
+
+fn anchor_payload(id: &str, score: f64) -> String {
+    json!({"type": "anchor_update", "anchor_id": id, "name": "A",
+           "reliability_score": score, "status": "red"})
+    .to_string()
+}
+
+/// Adds entry `seq` to the stream by hand, as another instance's relay would.
+async fn xadd(redis_url: &str, prefix: &str, seq: u64, id: &str, score: f64) {
+    let mut c = redis::Client::open(redis_url)
+        .unwrap()
+        .get_multiplexed_async_connection()
+        .await
+        .unwrap();
+    let _: () = redis::pipe()
+        .cmd("SET")
+        .arg(format!("{prefix}:seq"))
+        .arg(seq)
+        .cmd("XADD")
+        .arg(format!("{prefix}:updates"))
+        .arg(format!("{seq}-0"))
+        .arg("kind")
+        .arg("anchor")
+        .arg("key")
+        .arg(id)
+        .arg("payload")
+        .arg(anchor_payload(id, score))
+        .query_async(&mut c)
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hole_in_the_stream_is_filled_from_the_database_or_else_gets_resync_gap() {
+    let Some(svc) =
+        services("a_hole_in_the_stream_is_filled_from_the_database_or_else_gets_resync_gap")
+    else {
+        return;
+    };
+    let db = fresh_postgres_database(&svc.postgres).await;
+    let prefix = unique_prefix();
+    let node = instance(&db, &svc.redis, &prefix).await;
+    let (mut ws, _) = node.connect_ready("").await;
+    let id = node.create_anchor(1, "A").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(seqs(&updates(&mut ws, 1).await), vec![1]);
+    // Redis lost entry 2, but the database recorded it when it was relayed.
+    let pool = sqlx::PgPool::connect(&db).await.unwrap();
+    sqlx::query(
+        "INSERT INTO update_log (seq, kind, topic_key, payload, created_at, relayed_seq) \
+         VALUES (1000, 'anchor', $1, $2, '2026-01-01T00:00:00Z', 2)",
+    )
+    .bind(&id)
+    .bind(anchor_payload(&id, 2.0))
+    .execute(&pool)
+    .await
+    .unwrap();
+    xadd(&svc.redis, &prefix, 3, &id, 3.0).await;
+    let got = updates(&mut ws, 2).await;
+    assert_eq!(seqs(&got), vec![2, 3], "the hole is filled in order");
+    assert_eq!(got[0]["reliability_score"], 2.0);
+    // Entries 4 and 5 are lost everywhere: the client must be told, not left behind.
+    xadd(&svc.redis, &prefix, 6, &id, 6.0).await;
+    let resync = next_non_ping(&mut ws).await;
+    assert_eq!(resync["type"], "resync_required", "{resync}");
+    assert_eq!(resync["reason"], "gap");
+    assert_eq!(seqs(&updates(&mut ws, 1).await), vec![6]);
+    assert_eq!(
+        node.metric("stellar_ws_resyncs_total{reason=\"gap\"}")
+            .await,
+        1.0
+    );
+    pool.close().await;
+    node.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_started_while_redis_is_down_serves_and_catches_up_when_it_starts() {
+    let Some(svc) =
+        services("an_instance_started_while_redis_is_down_serves_and_catches_up_when_it_starts")
+    else {
+        return;
+    };
+    let db = fresh_postgres_database(&svc.postgres).await;
+    let port = cluster::free_port();
+    let node = instance(&db, &format!("redis://127.0.0.1:{port}"), &unique_prefix()).await;
+    let health = health_becomes(&node, "degraded").await;
+    assert_eq!(health["redis"], "unavailable");
+    let (mut ws, hello) = node.connect_ready("").await;
+    assert_eq!(hello["seq"], 0);
+    node.create_anchor(1, "A").await;
+    round_trip(&mut ws, 1).await;
+    let _redis = RedisProcess::start(Some(port)).await;
+    let got = updates(&mut ws, 1).await;
+    assert_eq!(seqs(&got), vec![1]);
+    assert_eq!(got[0]["type"], "anchor_update");
+    assert_eq!(health_becomes(&node, "ok").await["seq"], 1);
+    node.stop().await;
+}

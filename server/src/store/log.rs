@@ -107,19 +107,28 @@ pub struct Claim {
     tx: Option<WriteTx>,
     /// Unrelayed rows in commit order; `seq` is the outbox row id.
     pub rows: Vec<LoggedUpdate>,
+    /// Highest global seq the database recorded (0 when none): where numbering restarts
+    /// if Redis lost its counter.
+    pub floor: i64,
 }
 
 /// Takes up to `limit` rows not yet relayed, oldest first.
 pub async fn claim_unrelayed(db: &Db, limit: i64) -> Result<Claim, sqlx::Error> {
     const SELECT: &str = "SELECT seq, kind, topic_key, payload FROM update_log \
                           WHERE relayed_seq IS NULL ORDER BY seq LIMIT $1";
+    const FLOOR: &str = "SELECT MAX(relayed_seq) FROM update_log";
     match db {
         // One process owns a SQLite file; no claim needed, and reading outside a
         // transaction keeps the write lock free for REST writes.
-        Db::Sqlite(p) => Ok(Claim {
-            tx: None,
-            rows: sqlx::query_as(SELECT).bind(limit).fetch_all(p).await?,
-        }),
+        Db::Sqlite(p) => {
+            let rows = sqlx::query_as(SELECT).bind(limit).fetch_all(p).await?;
+            let (floor,): (Option<i64>,) = sqlx::query_as(FLOOR).fetch_one(p).await?;
+            Ok(Claim {
+                tx: None,
+                rows,
+                floor: floor.unwrap_or(0),
+            })
+        }
         Db::Postgres(p) => {
             let mut tx = p.begin().await?;
             sqlx::query("SELECT pg_advisory_xact_lock($1)")
@@ -130,9 +139,13 @@ pub async fn claim_unrelayed(db: &Db, limit: i64) -> Result<Claim, sqlx::Error> 
                 .bind(limit)
                 .fetch_all(&mut *tx)
                 .await?;
+            // Read on the claim's own connection: a second pool connection here could
+            // wait behind writers queued on the write lock.
+            let (floor,): (Option<i64>,) = sqlx::query_as(FLOOR).fetch_one(&mut *tx).await?;
             Ok(Claim {
                 tx: Some(WriteTx::Postgres(tx)),
                 rows,
+                floor: floor.unwrap_or(0),
             })
         }
     }
@@ -175,13 +188,6 @@ pub async fn finish_claim(
             tx.commit().await
         }
     }
-}
-
-/// Highest global sequence number relayed so far, 0 when none (Redis mode).
-pub async fn max_relayed_seq(db: &Db) -> Result<i64, sqlx::Error> {
-    let (max,): (Option<i64>,) = on_db!(db, p =>
-        sqlx::query_as("SELECT MAX(relayed_seq) FROM update_log").fetch_one(p).await)?;
-    Ok(max.unwrap_or(0))
 }
 
 /// Lowest and highest global sequence numbers the database still holds (Redis mode).

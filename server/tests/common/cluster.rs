@@ -64,7 +64,8 @@ pub async fn instance(database_url: &str, redis_url: &str, prefix: &str) -> Test
     .await
 }
 
-fn free_port() -> u16 {
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
