@@ -58,19 +58,28 @@ pub enum UpdateLog {
 impl UpdateLog {
     /// `(oldest retained seq, last issued seq)`; oldest is `None` when nothing is retained.
     pub async fn bounds(&self) -> Result<(Option<u64>, u64), LogError> {
-        let db = match self {
-            UpdateLog::Local(db) => db,
-            UpdateLog::Redis { bus, db } => match bus.bounds().await {
-                Ok(b) => return Ok(b),
-                Err(e) => {
-                    tracing::warn!(error = %e, "redis unreachable; update log bounds from the database");
-                    let range = log::relayed_range(db).await?;
-                    return Ok(range.map_or((None, 0), |(lo, hi)| (Some(lo as u64), hi as u64)));
-                }
-            },
+        let (db, redis) = match self {
+            UpdateLog::Local(db) => {
+                let range = store::seq_range(db).await?;
+                return Ok(range.map_or((None, 0), |(lo, hi)| (Some(lo as u64), hi as u64)));
+            }
+            UpdateLog::Redis { bus, db } => (db, bus.bounds().await),
         };
-        let range = store::seq_range(db).await?;
-        Ok(range.map_or((None, 0), |(lo, hi)| (Some(lo as u64), hi as u64)))
+        let relayed = || async {
+            let range = log::relayed_range(db).await?;
+            Ok::<_, LogError>(range.map_or((None, 0), |(lo, hi)| (Some(lo as u64), hi as u64)))
+        };
+        match redis {
+            Ok((oldest, Some(issued))) => Ok((oldest, issued)),
+            // No counter: Redis is new or lost its data; the database knows the last seq
+            // (the next append continues from it), and nothing older is in the stream.
+            Ok((oldest, None)) => Ok((oldest, relayed().await?.1)),
+            Err(e) => {
+                // Debug only: the relay and the tail already report the outage.
+                tracing::debug!(error = %e, "redis unreachable; update log bounds from the database");
+                relayed().await
+            }
+        }
     }
 
     /// Updates with seq > `after`, in order, at most `limit`.
@@ -80,7 +89,7 @@ impl UpdateLog {
             UpdateLog::Redis { bus, db } => match bus.range_after(after, limit).await {
                 Ok(rows) => Ok(rows),
                 Err(e) => {
-                    tracing::warn!(error = %e, "redis unreachable; replaying from the database");
+                    tracing::debug!(error = %e, "redis unreachable; replaying from the database");
                     Ok(log::relayed_between(db, after as i64, i64::MAX, limit as i64).await?)
                 }
             },

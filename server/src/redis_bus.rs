@@ -30,11 +30,19 @@ pub const MARKER_TTL_SECS: u64 = 86_400;
 
 /// Appends outbox rows to the stream atomically: per row, reuses the seq it got before
 /// (dedup marker) or takes the next one, `XADD`s with the explicit id `<seq>-0`, and
-/// sets the marker. The counter restarts from the caller's floor (the highest seq the
-/// database recorded) when Redis lost it, so numbers never go backwards.
+/// sets the marker. When the counter is missing (Redis lost or evicted it), it restarts
+/// from the highest of the caller's floor (the highest seq the database recorded) and
+/// the stream's last entry, so numbers never go backwards.
 const APPEND_LUA: &str = r"
 local prefix, maxlen, ttl, floor = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
-if redis.call('EXISTS', KEYS[1]) == 0 then redis.call('SET', KEYS[1], floor) end
+if redis.call('EXISTS', KEYS[1]) == 0 then
+  local top = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+  if top[1] then
+    local last = tonumber(string.match(top[1][1], '^(%d+)'))
+    if last > floor then floor = last end
+  end
+  redis.call('SET', KEYS[1], floor)
+end
 local out = {}
 for i = 5, #ARGV, 4 do
   local marker = prefix .. ARGV[i]
@@ -188,8 +196,9 @@ impl RedisBus {
         .await
     }
 
-    /// `(oldest retained seq, last issued seq)`; the oldest is `None` when the stream is empty.
-    pub async fn bounds(&self) -> RedisResult<(Option<u64>, u64)> {
+    /// `(oldest retained seq, last issued seq)`; the oldest is `None` when the stream is
+    /// empty, the last issued `None` when Redis has no counter (new, or lost its data).
+    pub async fn bounds(&self) -> RedisResult<(Option<u64>, Option<u64>)> {
         self.with_conn(|mut c| async move {
             let (issued, first): (Option<u64>, Vec<Entry>) = redis::pipe()
                 .get(&self.seq_key)
@@ -205,7 +214,7 @@ impl RedisBus {
                 Some(e) => Some(entry_to_update(e)?.seq as u64),
                 None => None,
             };
-            Ok((oldest, issued.unwrap_or(0)))
+            Ok((oldest, issued))
         })
         .await
     }

@@ -58,7 +58,7 @@ async fn an_outbox_row_appended_twice_gets_one_entry_and_keeps_its_first_seq() {
     let replay = bus.range_after(1, 10).await.unwrap();
     assert_eq!(replay.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![2, 3]);
     assert_eq!(replay[1].topic_key, "c");
-    assert_eq!(bus.bounds().await.unwrap(), (Some(1), 3));
+    assert_eq!(bus.bounds().await.unwrap(), (Some(1), Some(3)));
 }
 
 #[tokio::test]
@@ -84,7 +84,7 @@ async fn numbering_restarts_above_the_database_floor_when_redis_lost_its_data() 
     assert_eq!(bus.append(41, &[row(2, "b")]).await.unwrap(), vec![42]);
     assert_eq!(
         bus.bounds().await.unwrap(),
-        (Some(42), 42),
+        (Some(42), Some(42)),
         "a client at 40 sees 41 as pruned and gets resync_required"
     );
 }
@@ -101,7 +101,7 @@ async fn stream_is_trimmed_near_the_retention_length() {
         bus.append(0, chunk).await.unwrap();
     }
     let (oldest, issued) = bus.bounds().await.unwrap();
-    assert_eq!(issued, 600);
+    assert_eq!(issued, Some(600));
     // MAXLEN ~ trims whole nodes (100 entries by default), never below the retention.
     let oldest = oldest.unwrap();
     assert!((400..=591).contains(&oldest), "oldest retained {oldest}");
@@ -115,4 +115,24 @@ async fn unreachable_redis_fails_fast_and_reports_unhealthy() {
     assert!(bus.append(0, &[row(1, "a")]).await.is_err());
     assert!(!bus.is_healthy());
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
+}
+
+#[tokio::test]
+async fn a_lost_counter_restarts_above_the_streams_last_entry() {
+    let Some(svc) = services("a_lost_counter_restarts_above_the_streams_last_entry") else {
+        return;
+    };
+    let prefix = unique_prefix();
+    let bus = RedisBus::new(&svc.redis, &prefix, 100).unwrap();
+    let rows: Vec<_> = (1..=5).map(|i| row(i, "k")).collect();
+    assert_eq!(bus.append(0, &rows).await.unwrap(), vec![1, 2, 3, 4, 5]);
+    // Only the counter is gone (evicted, deleted by hand); the database lags behind.
+    let mut c = raw(&svc.redis).await;
+    let _: () = redis::cmd("DEL")
+        .arg(format!("{prefix}:seq"))
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    assert_eq!(bus.bounds().await.unwrap(), (Some(1), None));
+    assert_eq!(bus.append(2, &[row(6, "k")]).await.unwrap(), vec![6]);
 }

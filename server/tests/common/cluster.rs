@@ -76,6 +76,8 @@ pub fn free_port() -> u16 {
 /// A server process (the real binary); killed with SIGKILL on drop.
 pub struct Process {
     child: Child,
+    /// Working directory, so no stray `.env` is read.
+    _dir: tempfile::TempDir,
     /// Where it listens.
     pub addr: SocketAddr,
     /// Its stderr lines.
@@ -85,10 +87,11 @@ pub struct Process {
 impl Process {
     /// Starts the binary with `env` on a free port and waits for its `listening on` line.
     pub fn spawn(env: &[(&str, &str)]) -> Process {
-        let dir = std::env::temp_dir();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_stellar-insights-server"));
         cmd.env_clear()
-            .current_dir(&dir)
+            .current_dir(dir)
             .env("SERVER_PORT", "0")
             .env("STATIC_DIR", dir.join("no-dashboard-here"))
             .env("RUST_LOG", "info")
@@ -113,7 +116,12 @@ impl Process {
         let addr = rx
             .recv_timeout(Duration::from_secs(20))
             .unwrap_or_else(|_| panic!("no listening line in {:?}", log.lock().unwrap()));
-        Process { child, addr, log }
+        Process {
+            child,
+            _dir: tmp,
+            addr,
+            log,
+        }
     }
 
     /// `http://addr/path`.
