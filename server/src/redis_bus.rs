@@ -12,7 +12,7 @@
 //! failed calls (bounded by [`RESPONSE_TIMEOUT`]) and the next call reconnects.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use redis::aio::MultiplexedConnection;
 use redis::{AsyncConnectionConfig, RedisResult};
@@ -24,6 +24,9 @@ use crate::store::LoggedUpdate;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
 /// Longest a Redis command may take before it counts as failed. Value 2 s.
 const RESPONSE_TIMEOUT: Duration = Duration::from_secs(2);
+/// After a failed connect, calls fail at once for this long instead of each waiting
+/// for its own connect timeout (a reconnect storm while Redis is cut off). Value 500 ms.
+const RETRY_AFTER: Duration = Duration::from_millis(500);
 /// How long a dedup marker lives: longer than any outbox row can wait for its relay
 /// to mark it. Value 86 400 s (one day).
 pub const MARKER_TTL_SECS: u64 = 86_400;
@@ -62,6 +65,7 @@ return out
 pub struct RedisBus {
     client: redis::Client,
     conn: Mutex<Option<MultiplexedConnection>>,
+    retry_at: std::sync::Mutex<Option<Instant>>,
     seq_key: String,
     stream_key: String,
     marker_prefix: String,
@@ -113,6 +117,7 @@ impl RedisBus {
         Ok(RedisBus {
             client: redis::Client::open(url)?,
             conn: Mutex::new(None),
+            retry_at: std::sync::Mutex::new(None),
             seq_key: format!("{prefix}:seq"),
             stream_key: format!("{prefix}:updates"),
             marker_prefix: format!("{prefix}:relayed:"),
@@ -152,7 +157,17 @@ impl RedisBus {
             match slot.as_ref() {
                 Some(c) => c.clone(),
                 None => {
-                    let c = self.record(self.connect(RESPONSE_TIMEOUT).await)?;
+                    let now = Instant::now();
+                    if self.retry_at.lock().unwrap().is_some_and(|at| now < at) {
+                        return Err(redis::RedisError::from((
+                            redis::ErrorKind::Io,
+                            "redis unreachable (recent connect failed)",
+                        )));
+                    }
+                    let connected = self.connect(RESPONSE_TIMEOUT).await;
+                    *self.retry_at.lock().unwrap() =
+                        connected.is_err().then(|| Instant::now() + RETRY_AFTER);
+                    let c = self.record(connected)?;
                     *slot = Some(c.clone());
                     c
                 }

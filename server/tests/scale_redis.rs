@@ -115,6 +115,11 @@ async fn unreachable_redis_fails_fast_and_reports_unhealthy() {
     assert!(bus.append(0, &[row(1, "a")]).await.is_err());
     assert!(!bus.is_healthy());
     assert!(started.elapsed() < std::time::Duration::from_secs(5));
+    // Right after a failed connect, calls fail without trying again.
+    let again = std::time::Instant::now();
+    let e = bus.bounds().await.unwrap_err();
+    assert!(e.to_string().contains("recent connect failed"), "{e}");
+    assert!(again.elapsed() < std::time::Duration::from_millis(100));
 }
 
 #[tokio::test]
