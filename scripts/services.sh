@@ -23,7 +23,18 @@ PG_BIN="${PG_BIN:-/usr/lib/postgresql/15/bin}"
 log() { echo "services: $*" >&2; }
 
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  if command -v python3 >/dev/null; then
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+    return
+  fi
+  local p
+  for _ in $(seq 100); do
+    p=$((20000 + RANDOM % 40000))
+    # Nothing answers on it: free (a race with another process is unlikely and fails loudly).
+    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then echo "$p"; return; fi
+  done
+  log "no free port found"
+  return 1
 }
 
 # PostgreSQL refuses to run as root: run its tools as `postgres` then.
