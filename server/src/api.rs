@@ -14,26 +14,47 @@ use crate::{service, store, AppState};
 
 type ApiResult<T> = Result<T, ApiError>;
 
-/// `GET /health`: `{"status":"ok","demo":bool,"seq":<last issued>,"protocol":1}`; 503 when the database is down.
+/// `GET /health`: `{"status","database","redis","demo","seq","protocol"}`.
+///
+/// `status` is `ok`, or `degraded` when Redis is configured but unreachable (the instance
+/// still serves its clients; writes wait in the outbox); 503 when the database is down.
 pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
-    match store::seq_range(&state.db).await {
-        Ok(range) => (
-            StatusCode::OK,
-            Json(json!({
-                "status": "ok",
-                "demo": state.config.demo_mode,
-                "seq": range.map_or(0, |(_, hi)| hi),
-                "protocol": stellar_insights_ws::protocol::PROTOCOL_VERSION,
-            })),
-        ),
-        Err(e) => {
-            tracing::error!(error = %e, "health check: database unavailable");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(json!({"status": "unavailable", "error": "database unavailable"})),
-            )
-        }
+    let redis = match &state.redis {
+        None => "disabled",
+        Some(bus) if bus.ping().await => "ok",
+        Some(_) => "unavailable",
+    };
+    if let Err(e) = state.db.ping().await {
+        tracing::error!(error = %e, "health check: database unavailable");
+        return (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(
+                json!({"status": "unavailable", "error": "database unavailable",
+                        "database": "unavailable", "redis": redis}),
+            ),
+        );
     }
+    let seq = match state.log.bounds().await {
+        Ok((_, issued)) => issued,
+        Err(_) => state.hub.published_seq(),
+    };
+    let status = if redis == "unavailable" {
+        "degraded"
+    } else {
+        "ok"
+    };
+    (
+        StatusCode::OK,
+        Json(json!({
+            "status": status,
+            "database": "ok",
+            "backend": state.db.backend(),
+            "redis": redis,
+            "demo": state.config.demo_mode,
+            "seq": seq,
+            "protocol": stellar_insights_ws::protocol::PROTOCOL_VERSION,
+        })),
+    )
 }
 
 /// `GET /metrics`: Prometheus text format.
@@ -66,8 +87,7 @@ pub async fn get_anchor(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Anchor>> {
-    let mut conn = state.db.acquire().await?;
-    store::get_anchor(&mut conn, &id)
+    store::find_anchor(&state.db, &id)
         .await?
         .map(Json)
         .ok_or(ApiError::NotFound("anchor"))
@@ -105,8 +125,7 @@ pub async fn get_corridor(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Corridor>> {
-    let mut conn = state.db.acquire().await?;
-    store::get_corridor(&mut conn, &id)
+    store::find_corridor(&state.db, &id)
         .await?
         .map(Json)
         .ok_or(ApiError::NotFound("corridor"))

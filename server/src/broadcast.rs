@@ -6,15 +6,14 @@
 //! write's own transaction instead of the WebSocket state: the update row commits
 //! or rolls back with the record, and the relay (`hub`) publishes it after commit.
 
-use sqlx::SqliteConnection;
 use stellar_insights_ws::protocol::{AnchorUpdate, CorridorUpdate, ServerMessage, SnapshotUpdate};
 
 use crate::hub::UpdateKind;
 use crate::model::{Anchor, Corridor, Snapshot};
-use crate::store;
+use crate::store::{self, WriteTx};
 
 async fn log(
-    tx: &mut SqliteConnection,
+    tx: &mut WriteTx,
     kind: UpdateKind,
     key: &str,
     msg: &ServerMessage,
@@ -25,7 +24,7 @@ async fn log(
 
 /// Records an `anchor_update` for `anchor` in the caller's transaction; returns its seq.
 pub async fn broadcast_anchor_update(
-    tx: &mut SqliteConnection,
+    tx: &mut WriteTx,
     anchor: &Anchor,
 ) -> Result<i64, sqlx::Error> {
     let status = crate::model::status_for(anchor.reliability_score);
@@ -41,7 +40,7 @@ pub async fn broadcast_anchor_update(
 
 /// Records a `corridor_update` for `corridor` in the caller's transaction; returns its seq.
 pub async fn broadcast_corridor_update(
-    tx: &mut SqliteConnection,
+    tx: &mut WriteTx,
     corridor: &Corridor,
 ) -> Result<i64, sqlx::Error> {
     let msg = ServerMessage::CorridorUpdate(CorridorUpdate {
@@ -64,7 +63,7 @@ pub async fn broadcast_corridor_update(
 
 /// Records a `snapshot_update` for `snapshot` in the caller's transaction; returns its seq.
 pub async fn broadcast_snapshot_update(
-    tx: &mut SqliteConnection,
+    tx: &mut WriteTx,
     snapshot: &Snapshot,
 ) -> Result<i64, sqlx::Error> {
     let msg = ServerMessage::SnapshotUpdate(SnapshotUpdate {

@@ -25,8 +25,15 @@ pub struct Config {
     pub host: IpAddr,
     /// `SERVER_PORT`: TCP port to bind. Default 8080; 0 picks a free port.
     pub port: u16,
-    /// `DATABASE_URL`: SQLite URL. Default `sqlite://stellar-insights.db` (created on first start).
+    /// `DATABASE_URL`: `sqlite://<file>` or `postgres://user@host:port/db`. Default
+    /// `sqlite://stellar-insights.db` (created on first start).
     pub database_url: String,
+    /// `REDIS_URL`: Redis for scale-out (`redis://host:port/db`); updates go through a Redis
+    /// stream so several instances share them. Default unset (in-process bus).
+    pub redis_url: Option<String>,
+    /// `REDIS_KEY_PREFIX`: prefix of every Redis key; instances of one deployment share it.
+    /// Default `stellar-insights`.
+    pub redis_key_prefix: String,
     /// `WS_AUTH_TOKEN`: token required as `?token=` on `/ws`. Default unset (no auth).
     pub ws_auth_token: Option<String>,
     /// `API_AUTH_TOKEN`: bearer token required for REST writes. Default unset (no auth).
@@ -71,6 +78,8 @@ impl Default for Config {
             host: IpAddr::from([127, 0, 0, 1]),
             port: 8080,
             database_url: "sqlite://stellar-insights.db".into(),
+            redis_url: None,
+            redis_key_prefix: "stellar-insights".into(),
             ws_auth_token: None,
             api_auth_token: None,
             ping_interval: Duration::from_secs(30),
@@ -98,7 +107,9 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("host", &self.host)
             .field("port", &self.port)
-            .field("database_url", &self.database_url)
+            .field("database_url", &redact_userinfo(&self.database_url))
+            .field("redis_url", &self.redis_url.as_deref().map(redact_userinfo))
+            .field("redis_key_prefix", &self.redis_key_prefix)
             .field("ws_auth_token", &redact(&self.ws_auth_token))
             .field("api_auth_token", &redact(&self.api_auth_token))
             .field("ping_interval", &self.ping_interval)
@@ -143,6 +154,22 @@ impl Config {
         }
         if let Some(v) = get("DATABASE_URL") {
             c.database_url = v;
+        }
+        if let Some(v) = get("REDIS_URL") {
+            if !(v.starts_with("redis://")
+                || v.starts_with("rediss://")
+                || v.starts_with("redis+unix://"))
+            {
+                return Err(err(
+                    "REDIS_URL",
+                    &redact_userinfo(&v),
+                    "a redis://host:port URL",
+                ));
+            }
+            c.redis_url = Some(v);
+        }
+        if let Some(v) = get("REDIS_KEY_PREFIX") {
+            c.redis_key_prefix = v;
         }
         c.ws_auth_token = get("WS_AUTH_TOKEN");
         c.api_auth_token = get("API_AUTH_TOKEN");
@@ -216,6 +243,16 @@ impl Config {
     /// Time a client may stay silent before the server closes it: 2.5 heartbeats.
     pub fn heartbeat_timeout(&self) -> Duration {
         self.ping_interval.mul_f64(2.5)
+    }
+}
+
+/// `url` with any `user:password@` part replaced, so credentials never reach a log.
+fn redact_userinfo(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}REDACTED{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
     }
 }
 
@@ -314,6 +351,32 @@ mod tests {
             !text.contains("secret") && text.contains("REDACTED"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn redis_settings_are_read_and_credentials_never_printed() {
+        let c = from(&[
+            ("REDIS_URL", "redis://user:pw-secret@10.0.0.1:6379/2"),
+            ("REDIS_KEY_PREFIX", "prod"),
+            ("DATABASE_URL", "postgres://app:db-secret@db:5432/si"),
+        ])
+        .unwrap();
+        assert_eq!(
+            c.redis_url.as_deref(),
+            Some("redis://user:pw-secret@10.0.0.1:6379/2")
+        );
+        assert_eq!(c.redis_key_prefix, "prod");
+        let text = format!("{c:?}");
+        assert!(!text.contains("secret"), "{text}");
+        assert!(text.contains("redis://REDACTED@10.0.0.1:6379/2"), "{text}");
+        assert_eq!(from(&[]).unwrap().redis_key_prefix, "stellar-insights");
+    }
+
+    #[test]
+    fn a_redis_url_without_the_redis_scheme_is_refused_without_echoing_credentials() {
+        let e = from(&[("REDIS_URL", "http://u:pw-secret@host:6379")]).unwrap_err();
+        assert_eq!(e.var, "REDIS_URL");
+        assert!(!e.to_string().contains("secret"), "{e}");
     }
 
     #[test]

@@ -134,7 +134,7 @@ pub async fn seed_if_empty(state: &AppState, rng_seed: u64) -> Result<bool, ApiE
         };
         let a = service::create_anchor(state, new).await?;
         for _ in 0..20 {
-            let a = store::get_anchor(&mut *state.db.acquire().await?, &a.id)
+            let a = store::find_anchor(&state.db, &a.id)
                 .await?
                 .ok_or(ApiError::NotFound("anchor"))?;
             tick_anchor(state, &mut rng, &a).await?;

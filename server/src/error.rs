@@ -109,6 +109,12 @@ pub enum ServeError {
     /// Migrations failed.
     #[error("migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    /// `REDIS_URL` is not a valid Redis URL.
+    #[error("redis: {0}")]
+    Redis(#[from] redis::RedisError),
+    /// Reading the update log failed.
+    #[error("update log: {0}")]
+    Log(#[from] crate::cluster::LogError),
     /// The listener failed.
     #[error("io: {0}")]
     Io(#[from] std::io::Error),

@@ -1,6 +1,7 @@
 //! Fan-out: the relay reads committed rows from the update log in seq order,
 //! serialises each once, and publishes it on a bounded broadcast channel that
-//! every WebSocket connection subscribes to.
+//! every WebSocket connection subscribes to. This is the local (single instance)
+//! relay; with `REDIS_URL`, `cluster` feeds the same hub from the Redis stream.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -119,6 +120,25 @@ impl Hub {
         self.wake.notify_one();
     }
 
+    /// Completes after the next [`Hub::wake`] (or at once if one is pending).
+    pub(crate) fn woken(&self) -> tokio::sync::futures::Notified<'_> {
+        self.wake.notified()
+    }
+
+    /// Publishes `update` to every connection and records its seq as published.
+    pub(crate) fn publish(&self, update: Update, metrics: &Metrics) {
+        let seq = update.seq;
+        // No receivers is not an error: nobody is connected.
+        let _ = self.tx.send(Arc::new(update));
+        metrics.updates_broadcast.fetch_add(1, Ordering::Relaxed);
+        self.published.store(seq, Ordering::Release);
+    }
+
+    /// Records `seq` as published without sending anything (an unreadable row).
+    pub(crate) fn skip(&self, seq: u64) {
+        self.published.store(seq, Ordering::Release);
+    }
+
     /// Relay loop: publishes committed updates in seq order and prunes the log to
     /// `retention` entries, until `shutdown` turns true (then drains once more).
     pub async fn run_relay(
@@ -173,16 +193,12 @@ impl Hub {
         let rows = store::updates_after(db, after as i64, RELAY_BATCH).await?;
         for row in &rows {
             match Update::from_logged(row) {
-                Ok(update) => {
-                    // No receivers is not an error: nobody is connected.
-                    let _ = self.tx.send(Arc::new(update));
-                    metrics.updates_broadcast.fetch_add(1, Ordering::Relaxed);
-                }
+                Ok(update) => self.publish(update, metrics),
                 Err(e) => {
-                    tracing::error!(seq = row.seq, error = %e, "skipping unreadable update log row")
+                    tracing::error!(seq = row.seq, error = %e, "skipping unreadable update log row");
+                    self.skip(row.seq as u64);
                 }
             }
-            self.published.store(row.seq as u64, Ordering::Release);
         }
         Ok(rows.len())
     }

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod auth;
 pub mod broadcast;
+pub mod cluster;
 pub mod config;
 pub mod demo;
 pub mod error;
@@ -14,6 +15,7 @@ pub mod hub;
 pub mod limits;
 pub mod metrics;
 pub mod model;
+pub mod redis_bus;
 pub mod service;
 pub mod static_files;
 pub mod store;
@@ -35,11 +37,13 @@ use tokio::sync::{watch, Notify};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::trace::TraceLayer;
 
+use cluster::UpdateLog;
 pub use config::Config;
 use error::ServeError;
 use hub::Hub;
 use limits::IpLimiter;
 use metrics::Metrics;
+use redis_bus::RedisBus;
 use store::Db;
 
 /// Everything handlers share; cheap to clone.
@@ -49,6 +53,10 @@ pub struct AppState {
     pub config: Arc<Config>,
     /// Database pool.
     pub db: Db,
+    /// The global update log (`?since=`, `connected.seq`, `/health`).
+    pub log: UpdateLog,
+    /// The Redis stream client when `REDIS_URL` is set.
+    pub redis: Option<Arc<RedisBus>>,
     /// Update fan-out.
     pub hub: Arc<Hub>,
     /// Prometheus metrics.
@@ -63,8 +71,26 @@ impl AppState {
     /// Opens the database (creating and migrating it) and builds the shared state.
     pub async fn new(config: Config) -> Result<AppState, ServeError> {
         let db = store::connect(&config.database_url).await?;
-        let last = store::seq_range(&db).await?.map_or(0, |(_, hi)| hi as u64);
+        let redis = match &config.redis_url {
+            Some(url) => Some(Arc::new(RedisBus::new(
+                url,
+                &config.redis_key_prefix,
+                config.update_log_retention,
+            )?)),
+            None => None,
+        };
+        let log = match &redis {
+            Some(bus) => UpdateLog::Redis {
+                bus: Arc::clone(bus),
+                db: db.clone(),
+            },
+            None => UpdateLog::Local(db.clone()),
+        };
+        // Updates up to `last` were published before this process started.
+        let (_, last) = log.bounds().await?;
         Ok(AppState {
+            log,
+            redis,
             hub: Arc::new(Hub::new(config.ws_send_queue, last)),
             ip_limiter: Arc::new(IpLimiter::new(config.ws_max_connections_per_ip)),
             metrics: Arc::new(Metrics::default()),
@@ -178,12 +204,31 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
     let state = AppState::new(config).await?;
-    let relay = tokio::spawn(Arc::clone(&state.hub).run_relay(
-        state.db.clone(),
-        state.config.update_log_retention,
-        Arc::clone(&state.metrics),
-        state.shutdown_signal(),
-    ));
+    let mut relays = Vec::new();
+    match &state.redis {
+        None => relays.push(tokio::spawn(Arc::clone(&state.hub).run_relay(
+            state.db.clone(),
+            state.config.update_log_retention,
+            Arc::clone(&state.metrics),
+            state.shutdown_signal(),
+        ))),
+        Some(bus) => {
+            relays.push(tokio::spawn(cluster::run_relay(
+                Arc::clone(&state.hub),
+                Arc::clone(bus),
+                state.db.clone(),
+                state.config.update_log_retention,
+                state.shutdown_signal(),
+            )));
+            relays.push(tokio::spawn(cluster::run_tail(
+                Arc::clone(&state.hub),
+                Arc::clone(bus),
+                state.db.clone(),
+                Arc::clone(&state.metrics),
+                state.shutdown_signal(),
+            )));
+        }
+    }
     let demo = state
         .config
         .demo_mode
@@ -217,7 +262,9 @@ pub async fn serve(
     if let Some(demo) = demo {
         let _ = demo.await;
     }
-    let _ = relay.await;
+    for relay in relays {
+        let _ = relay.await;
+    }
     state.db.close().await;
     tracing::info!("stopped");
     Ok(())

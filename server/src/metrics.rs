@@ -25,7 +25,7 @@ const REJECT_LABELS: [&str; 5] = [
     "bad_request",
     "shutting_down",
 ];
-const RESYNC_LABELS: [&str; 3] = ["pruned", "future_seq", "slow_consumer"];
+const RESYNC_LABELS: [&str; 4] = ["pruned", "future_seq", "slow_consumer", "gap"];
 
 /// All process metrics.
 #[derive(Debug, Default)]
@@ -40,7 +40,7 @@ pub struct Metrics {
     pub frames_received: AtomicU64,
     /// `stellar_updates_broadcast_total`: updates the relay published.
     pub updates_broadcast: AtomicU64,
-    resyncs: [AtomicU64; 3],
+    resyncs: [AtomicU64; 4],
     rejected: [AtomicU64; 5],
 }
 

@@ -452,9 +452,15 @@ async fn health_and_metrics_report_state_with_the_documented_names() {
     let server = TestServer::start().await;
     let (status, health) = server.get("/health").await;
     assert_eq!(status, 200);
+    let backend = if std::env::var("TEST_STORE").as_deref() == Ok("postgres") {
+        "postgres"
+    } else {
+        "sqlite"
+    };
     assert_eq!(
         health,
-        json!({"status": "ok", "demo": false, "seq": 0, "protocol": 1})
+        json!({"status": "ok", "database": "ok", "backend": backend, "redis": "disabled",
+               "demo": false, "seq": 0, "protocol": 1})
     );
     server.create_anchor(1, "A").await;
     let (_ws, _) = server.connect_ready("").await;

@@ -1,10 +1,13 @@
-//! The update log as the relay and resume rely on it.
+//! The update log as the relay and resume rely on it (SQLite, or PostgreSQL with
+//! `TEST_STORE=postgres`).
+
+mod common;
 
 use stellar_insights_server::store;
 
 async fn db() -> (tempfile::TempDir, store::Db) {
     let dir = tempfile::tempdir().unwrap();
-    let db = store::connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
+    let db = store::connect(&common::test_database_url(dir.path()).await)
         .await
         .unwrap();
     (dir, db)

@@ -20,10 +20,12 @@ use tracing::Instrument;
 use crate::filter::Subscriptions;
 use crate::hub::Update;
 use crate::limits::IpGuard;
-use crate::{store, AppState};
+use crate::AppState;
 
+/// `resync_required` reason when updates were lost before reaching this instance.
+const GAP: &str = "gap";
 /// Rows read per replay query. Value 512.
-const REPLAY_BATCH: i64 = 512;
+const REPLAY_BATCH: usize = 512;
 /// How long a closing connection waits for the client's close reply. Value 1 s.
 const CLOSE_LINGER: Duration = Duration::from_secs(1);
 
@@ -150,6 +152,16 @@ impl Conn {
         if update.seq <= self.last_seq {
             return Ok(());
         }
+        if update.seq > self.last_seq + 1 {
+            // Updates were lost upstream (e.g. Redis lost entries the database no longer
+            // holds either): the client must reload rather than silently miss them.
+            tracing::info!(
+                from = self.last_seq,
+                to = update.seq,
+                "gap in the update stream"
+            );
+            self.resync(GAP).await?;
+        }
         self.last_seq = update.seq;
         if self.subs.matches(update) {
             self.send(Message::Text(update.json.clone())).await?;
@@ -165,11 +177,10 @@ impl Conn {
         since: Option<u64>,
     ) -> Result<tokio::sync::broadcast::Receiver<Arc<Update>>, Option<Close>> {
         let rx = self.state.hub.subscribe();
-        let range = store::seq_range(&self.state.db).await.map_err(|e| {
+        let (oldest, issued) = self.state.log.bounds().await.map_err(|e| {
             tracing::error!(error = %e, "cannot read the update log");
             Some(Close(1011, "internal error"))
         })?;
-        let (oldest, issued) = range.map_or((None, 0), |(lo, hi)| (Some(lo as u64), hi as u64));
         let resync = since.and_then(|since| {
             if since > issued {
                 Some(resync_reason::FUTURE_SEQ)
@@ -204,16 +215,21 @@ impl Conn {
     async fn replay(&mut self, since: u64) -> Result<(), Option<Close>> {
         let mut after = since;
         loop {
-            let rows = store::updates_after(&self.state.db, after as i64, REPLAY_BATCH)
+            let rows = self
+                .state
+                .log
+                .after(after, REPLAY_BATCH)
                 .await
                 .map_err(|e| {
                     tracing::error!(error = %e, "replay failed");
                     Some(Close(1011, "internal error"))
                 })?;
             for row in &rows {
-                // SQLite AUTOINCREMENT leaves no holes, so a hole means pruning raced the replay.
+                // The log has no holes (see `store::log`), so a hole means pruning raced the replay.
                 if row.seq as u64 != after + 1 {
                     self.resync(resync_reason::PRUNED).await?;
+                    // Already told; delivering the next one must not report the same hole.
+                    self.last_seq = self.last_seq.max(row.seq as u64 - 1);
                 }
                 after = row.seq as u64;
                 match Update::from_logged(row) {
@@ -224,7 +240,7 @@ impl Conn {
                     }
                 }
             }
-            if (rows.len() as i64) < REPLAY_BATCH {
+            if rows.len() < REPLAY_BATCH {
                 return Ok(());
             }
         }

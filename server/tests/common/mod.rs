@@ -1,4 +1,6 @@
-//! Test harness: a real server on 127.0.0.1:0 with a temporary SQLite file.
+//! Test harness: a real server on 127.0.0.1:0 with a temporary database: a SQLite file,
+//! or a fresh PostgreSQL database when `TEST_STORE=postgres` (the same tests then run
+//! against PostgreSQL; `TEST_POSTGRES_URL` names the server, see `scripts/services.sh`).
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
@@ -38,7 +40,7 @@ impl TestServer {
     pub async fn with(adjust: impl FnOnce(&mut Config)) -> TestServer {
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config {
-            database_url: format!("sqlite://{}", dir.path().join("test.db").display()),
+            database_url: test_database_url(dir.path()).await,
             static_dir: dir.path().join("no-dashboard"),
             port: 0,
             ..Config::default()
@@ -202,6 +204,42 @@ impl TestServer {
                 .unwrap();
         }
     }
+}
+
+/// Database for one test: SQLite in `dir` by default, a new PostgreSQL database with
+/// `TEST_STORE=postgres`.
+pub async fn test_database_url(dir: &std::path::Path) -> String {
+    match std::env::var("TEST_STORE").as_deref() {
+        Err(_) | Ok("") | Ok("sqlite") => format!("sqlite://{}", dir.join("test.db").display()),
+        Ok("postgres") => fresh_postgres_database(&postgres_admin_url()).await,
+        Ok(other) => panic!("TEST_STORE must be sqlite or postgres, not {other:?}"),
+    }
+}
+
+/// `TEST_POSTGRES_URL`; panics with the command that provides it.
+pub fn postgres_admin_url() -> String {
+    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| {
+        panic!("TEST_STORE=postgres needs TEST_POSTGRES_URL: eval \"$(scripts/services.sh start)\"")
+    })
+}
+
+/// Creates an empty database on the server of `admin_url`; returns its URL. The
+/// throwaway cluster of `scripts/services.sh` is deleted as a whole by `stop`.
+pub async fn fresh_postgres_database(admin_url: &str) -> String {
+    use sqlx::Connection;
+    let name = format!("si_test_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(admin_url)
+        .await
+        .expect("TEST_POSTGRES_URL accepts connections");
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    let _ = admin.close().await;
+    let (base, _) = admin_url
+        .rsplit_once('/')
+        .expect("TEST_POSTGRES_URL ends with /<database>");
+    format!("{base}/{name}")
 }
 
 /// A valid Stellar account strkey derived from `n`.
