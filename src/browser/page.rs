@@ -1,0 +1,93 @@
+//! Page-wide listeners: `online`, `offline`, `visibilitychange`, `pageshow`.
+
+use wasm_bindgen::prelude::*;
+use web_sys::{Event, EventTarget, PageTransitionEvent};
+
+/// What the page reports.
+pub(crate) enum PageEvent {
+    Online,
+    Offline,
+    /// Tab visible again, or page restored from the back/forward cache.
+    Visible,
+}
+
+struct Listener {
+    target: EventTarget,
+    name: &'static str,
+    closure: Closure<dyn FnMut(Event)>,
+}
+
+/// The registered listeners; dropping this removes them.
+pub(crate) struct PageListeners {
+    listeners: Vec<Listener>,
+}
+
+impl PageListeners {
+    /// Register the listeners on `window` and `document`, reporting to `sink`.
+    pub(crate) fn install(sink: fn(PageEvent)) -> Option<PageListeners> {
+        let window = web_sys::window()?;
+        let document = window.document()?;
+        let mut listeners = Vec::new();
+        let mut add = |target: EventTarget, name: &'static str, f: Box<dyn FnMut(Event)>| {
+            let closure = Closure::wrap(f);
+            if target
+                .add_event_listener_with_callback(name, closure.as_ref().unchecked_ref())
+                .is_ok()
+            {
+                listeners.push(Listener {
+                    target,
+                    name,
+                    closure,
+                });
+            }
+        };
+        add(
+            window.clone().into(),
+            "online",
+            Box::new(move |_| sink(PageEvent::Online)),
+        );
+        add(
+            window.clone().into(),
+            "offline",
+            Box::new(move |_| sink(PageEvent::Offline)),
+        );
+        let doc = document.clone();
+        add(
+            document.into(),
+            "visibilitychange",
+            Box::new(move |_| {
+                if doc.visibility_state() == web_sys::VisibilityState::Visible {
+                    sink(PageEvent::Visible)
+                }
+            }),
+        );
+        add(
+            window.into(),
+            "pageshow",
+            Box::new(move |e: Event| {
+                let restored = e
+                    .dyn_ref::<PageTransitionEvent>()
+                    .is_some_and(|e| e.persisted());
+                if restored {
+                    sink(PageEvent::Visible)
+                }
+            }),
+        );
+        Some(PageListeners { listeners })
+    }
+
+    /// Whether the browser says it is online (`navigator.onLine`); true when unknown.
+    pub(crate) fn browser_online() -> bool {
+        web_sys::window().is_none_or(|w| w.navigator().on_line())
+    }
+}
+
+impl Drop for PageListeners {
+    fn drop(&mut self) {
+        for l in &self.listeners {
+            let _ = l
+                .target
+                .remove_event_listener_with_callback(l.name, l.closure.as_ref().unchecked_ref());
+        }
+    }
+}

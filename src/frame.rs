@@ -1,0 +1,323 @@
+//! The client's view of a server frame: what routing needs, and a check that
+//! the frame has the fields its type promises.
+//!
+//! The client does not build a [`crate::protocol::ServerMessage`]: JS gets the
+//! frame through `JSON.parse`, so Rust only reads the type, `seq`, the key and
+//! a few control fields, with the small [`crate::json`] reader. The field
+//! checks mirror the protocol's types; a test keeps the two in agreement.
+
+use crate::json::{self, Json};
+
+/// Server frame types, in the order their filter bits use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `connected`
+    Connected,
+    /// `ping`
+    Ping,
+    /// `pong`
+    Pong,
+    /// `snapshot_update`
+    SnapshotUpdate,
+    /// `corridor_update`
+    CorridorUpdate,
+    /// `anchor_update`
+    AnchorUpdate,
+    /// `error`
+    Error,
+    /// `resync_required`
+    ResyncRequired,
+}
+
+/// Every kind, in bit order.
+pub const KINDS: [Kind; 8] = [
+    Kind::Connected,
+    Kind::Ping,
+    Kind::Pong,
+    Kind::SnapshotUpdate,
+    Kind::CorridorUpdate,
+    Kind::AnchorUpdate,
+    Kind::Error,
+    Kind::ResyncRequired,
+];
+
+impl Kind {
+    /// The wire name (`"corridor_update"`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Kind::Connected => "connected",
+            Kind::Ping => "ping",
+            Kind::Pong => "pong",
+            Kind::SnapshotUpdate => "snapshot_update",
+            Kind::CorridorUpdate => "corridor_update",
+            Kind::AnchorUpdate => "anchor_update",
+            Kind::Error => "error",
+            Kind::ResyncRequired => "resync_required",
+        }
+    }
+
+    /// The kind with wire name `name`.
+    pub fn from_name(name: &str) -> Option<Kind> {
+        KINDS.into_iter().find(|k| k.name() == name)
+    }
+
+    /// This kind's bit in a filter mask.
+    pub fn bit(self) -> u16 {
+        1 << (self as u16)
+    }
+}
+
+/// What the client needs to know about one server frame.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Frame {
+    /// The frame type (`None` only in `Default`).
+    pub kind: Option<Kind>,
+    /// `seq`: of an update, or the server's head in `connected`.
+    pub seq: Option<u64>,
+    /// `corridor_key` of a corridor update or `anchor_id` of an anchor update.
+    pub key: Option<String>,
+    /// `connection_id` of `connected`.
+    pub connection_id: Option<String>,
+    /// `heartbeat_ms` of `connected`, ms.
+    pub heartbeat_ms: Option<u64>,
+    /// `timestamp` of `ping`/`pong`, integer.
+    pub timestamp: Option<i64>,
+    /// `message` of `error`.
+    pub message: Option<String>,
+    /// `code` of `error`.
+    pub code: Option<String>,
+    /// `reason` of `resync_required`.
+    pub reason: Option<String>,
+}
+
+/// Why a frame is not delivered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FrameError {
+    /// Not JSON, not an object, no string `type`, or a field missing or of the wrong type.
+    Malformed(String),
+    /// A `type` this client does not know (the name).
+    Unknown(String),
+}
+
+/// How a field must look.
+#[derive(Clone, Copy)]
+enum Field {
+    Str,
+    U64,
+    I64,
+    Num,
+    Bool,
+    Status,
+}
+
+fn check(v: &Json, field: Field) -> bool {
+    match field {
+        Field::Str => v.as_str().is_some(),
+        Field::U64 => v.as_u64().is_some(),
+        Field::I64 => v.as_i64().is_some(),
+        Field::Num => v.is_number(),
+        Field::Bool => matches!(v, Json::Bool(_)),
+        Field::Status => matches!(v.as_str(), Some("green" | "yellow" | "red")),
+    }
+}
+
+type Fields = &'static [(&'static str, Field)];
+
+/// Required fields of each kind, then optional ones (absent or `null` allowed),
+/// as in [`crate::protocol`].
+fn schema(kind: Kind) -> (Fields, Fields) {
+    use Field::*;
+    match kind {
+        Kind::Connected => (
+            &[("connection_id", Str)],
+            &[
+                ("protocol", U64),
+                ("heartbeat_ms", U64),
+                ("seq", U64),
+                ("resumed", Bool),
+            ],
+        ),
+        Kind::Ping | Kind::Pong => (&[("timestamp", I64)], &[]),
+        Kind::SnapshotUpdate => (
+            &[
+                ("snapshot_id", Str),
+                ("epoch", U64),
+                ("timestamp", Str),
+                ("hash", Str),
+            ],
+            &[("seq", U64)],
+        ),
+        Kind::CorridorUpdate => (
+            &[
+                ("corridor_id", Str),
+                ("corridor_key", Str),
+                ("success_rate", Num),
+                ("volume_usd", Num),
+                ("total_transactions", U64),
+            ],
+            &[("seq", U64)],
+        ),
+        Kind::AnchorUpdate => (
+            &[
+                ("anchor_id", Str),
+                ("name", Str),
+                ("reliability_score", Num),
+                ("status", Status),
+            ],
+            &[("seq", U64)],
+        ),
+        Kind::Error => (&[("message", Str)], &[("code", Str)]),
+        Kind::ResyncRequired => (&[], &[("reason", Str)]),
+    }
+}
+
+fn malformed(kind: Kind, field: &str) -> FrameError {
+    FrameError::Malformed(format!(
+        "{} frame with a missing or invalid `{field}`",
+        kind.name()
+    ))
+}
+
+/// Read a server frame.
+pub fn classify(text: &str) -> Result<Frame, FrameError> {
+    let v = json::parse(text).map_err(|e| FrameError::Malformed(format!("not JSON: {e}")))?;
+    let name = match (&v, v.get("type")) {
+        (Json::Obj(_), Some(Json::Str(name))) => name,
+        _ => {
+            return Err(FrameError::Malformed(
+                "not a JSON object with a string `type`".into(),
+            ))
+        }
+    };
+    let kind = Kind::from_name(name).ok_or_else(|| FrameError::Unknown(name.to_string()))?;
+    let (required, optional) = schema(kind);
+    for (field, shape) in required {
+        if !v.get(field).is_some_and(|f| check(f, *shape)) {
+            return Err(malformed(kind, field));
+        }
+    }
+    for (field, shape) in optional {
+        if !v
+            .get(field)
+            .is_none_or(|f| *f == Json::Null || check(f, *shape))
+        {
+            return Err(malformed(kind, field));
+        }
+    }
+    let string = |field: &str| v.get(field).and_then(Json::as_str).map(str::to_owned);
+    Ok(Frame {
+        kind: Some(kind),
+        seq: v.get("seq").and_then(Json::as_u64),
+        key: match kind {
+            Kind::CorridorUpdate => string("corridor_key"),
+            Kind::AnchorUpdate => string("anchor_id"),
+            _ => None,
+        },
+        connection_id: string("connection_id"),
+        heartbeat_ms: v.get("heartbeat_ms").and_then(Json::as_u64),
+        timestamp: v.get("timestamp").and_then(Json::as_i64),
+        message: string("message"),
+        code: string("code"),
+        reason: string("reason"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::protocol::ServerMessage;
+
+    const SEED: &str = include_str!("../tests/data/seed-examples.json");
+
+    #[test]
+    fn agrees_with_the_protocol_on_every_seed_example() {
+        let examples: Vec<serde_json::Value> = serde_json::from_str(SEED).unwrap();
+        for example in examples {
+            let text = example.to_string();
+            let full = ServerMessage::from_json(&text).unwrap();
+            let frame = classify(&text).unwrap();
+            assert_eq!(frame.kind.unwrap().name(), full.type_name());
+            assert_eq!(frame.seq, full.seq());
+        }
+    }
+
+    #[test]
+    fn routing_fields_are_read() {
+        let f = classify(r#"{"type":"corridor_update","corridor_id":"i","corridor_key":"A:B->C:D","success_rate":1,"volume_usd":2,"total_transactions":3,"seq":7}"#).unwrap();
+        assert_eq!(
+            (f.kind, f.seq, f.key.as_deref()),
+            (Some(Kind::CorridorUpdate), Some(7), Some("A:B->C:D"))
+        );
+        let f = classify(r#"{"type":"anchor_update","anchor_id":"x","name":"n","reliability_score":1,"status":"red"}"#).unwrap();
+        assert_eq!(
+            (f.kind, f.seq, f.key.as_deref()),
+            (Some(Kind::AnchorUpdate), None, Some("x"))
+        );
+        let f = classify(r#"{"type":"ping","timestamp":-5}"#).unwrap();
+        assert_eq!(f.timestamp, Some(-5));
+    }
+
+    #[test]
+    fn rejects_what_the_protocol_rejects() {
+        for bad in [
+            "",
+            "not json",
+            "[]",
+            r#"{"no_type":1}"#,
+            r#"{"type":"ping"}"#,
+            r#"{"type":"ping","timestamp":"soon"}"#,
+            r#"{"type":"connected"}"#,
+            r#"{"type":"error"}"#,
+            r#"{"type":"corridor_update","corridor_key":"A","seq":1}"#,
+            r#"{"type":"anchor_update","anchor_id":"a","name":"n","reliability_score":1,"status":"blue"}"#,
+            r#"{"type":"snapshot_update","seq":"1"}"#,
+            r#"{"type":"snapshot_update","snapshot_id":"s","epoch":-1,"timestamp":"t","hash":"h"}"#,
+            r#"{"type":"connected","connection_id":"c","seq":1.5}"#,
+            r#"{"type":"resync_required","reason":7}"#,
+            r#"{"type":7}"#,
+        ] {
+            assert!(
+                matches!(classify(bad), Err(FrameError::Malformed(_))),
+                "{bad:?}"
+            );
+            assert!(
+                ServerMessage::from_json(bad).is_err(),
+                "protocol accepts {bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn accepts_what_the_protocol_accepts() {
+        for good in [
+            r#"{"type":"connected","connection_id":"c","seq":null,"extra":[1,{"a":2}]}"#,
+            r#"{"type":"snapshot_update","snapshot_id":"s","epoch":1,"timestamp":"t","hash":"h","seq":3}"#,
+            r#"{"type":"corridor_update","corridor_id":"i","corridor_key":"k","success_rate":1e2,"volume_usd":-0.5,"total_transactions":0}"#,
+            r#"{"type":"error","message":"m","code":null}"#,
+            r#"{"type":"resync_required"}"#,
+            r#"{"type":"pong","timestamp":0}"#,
+        ] {
+            assert!(classify(good).is_ok(), "{good}");
+            assert!(
+                ServerMessage::from_json(good).is_ok(),
+                "protocol rejects {good}"
+            );
+        }
+    }
+
+    #[test]
+    fn unknown_type_is_named() {
+        assert_eq!(
+            classify(r#"{"type":"market_update","price":1}"#),
+            Err(FrameError::Unknown("market_update".into()))
+        );
+    }
+
+    #[test]
+    fn kinds_round_trip_through_their_names() {
+        for k in KINDS {
+            assert_eq!(Kind::from_name(k.name()), Some(k));
+        }
+        assert_eq!(Kind::from_name("unknown"), None);
+    }
+}

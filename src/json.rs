@@ -1,0 +1,423 @@
+//! A small, strict JSON reader (RFC 8259) for server frames.
+//!
+//! Why not `serde_json` here: its deserializer, with the error formatting it
+//! drags in (floats, `Debug` of strings, `io::Error`), was more than half of
+//! the wasm module. Frames are small and only a few fields are read, so a
+//! borrowed tree is enough. Numbers stay as their source text and are only
+//! converted when read. Nesting is limited, so hostile input cannot exhaust
+//! the stack.
+
+use std::borrow::Cow;
+use std::fmt;
+
+/// Deepest nesting of arrays/objects accepted. 64.
+pub const MAX_DEPTH: usize = 64;
+
+/// A parsed JSON value borrowing from the source text.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Json<'a> {
+    /// `null`
+    Null,
+    /// `true` / `false`
+    Bool(bool),
+    /// A number, as its (grammar-checked) source text.
+    Num(&'a str),
+    /// A string, unescaped.
+    Str(Cow<'a, str>),
+    /// An array.
+    Arr(Vec<Json<'a>>),
+    /// An object's members in source order.
+    Obj(Vec<(Cow<'a, str>, Json<'a>)>),
+}
+
+/// Why the text is not JSON: what was wrong and the byte offset.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JsonError {
+    /// What was expected or found.
+    pub what: &'static str,
+    /// Byte offset in the text (0-based).
+    pub at: usize,
+}
+
+impl fmt::Display for JsonError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} at byte {}", self.what, self.at)
+    }
+}
+
+impl std::error::Error for JsonError {}
+
+impl<'a> Json<'a> {
+    /// Member `key` of an object (the first one if repeated); `None` otherwise.
+    pub fn get(&self, key: &str) -> Option<&Json<'a>> {
+        match self {
+            Json::Obj(members) => members.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    /// The string, if this is one.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Json::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    /// The value as an unsigned integer, if it is a number without fraction
+    /// or exponent that fits in a `u64`.
+    pub fn as_u64(&self) -> Option<u64> {
+        match self {
+            Json::Num(n) if n.bytes().all(|b| b.is_ascii_digit()) => n.parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// The value as a signed integer, if it is a number without fraction or
+    /// exponent that fits in an `i64`.
+    pub fn as_i64(&self) -> Option<i64> {
+        match self {
+            Json::Num(n)
+                if n.trim_start_matches('-')
+                    .bytes()
+                    .all(|b| b.is_ascii_digit()) =>
+            {
+                n.parse().ok()
+            }
+            _ => None,
+        }
+    }
+
+    /// Whether this is a number.
+    pub fn is_number(&self) -> bool {
+        matches!(self, Json::Num(_))
+    }
+}
+
+/// Parse one JSON text (surrounding whitespace allowed, nothing else).
+pub fn parse(text: &str) -> Result<Json<'_>, JsonError> {
+    let mut p = Parser {
+        src: text,
+        bytes: text.as_bytes(),
+        at: 0,
+    };
+    let value = p.value(0)?;
+    p.skip_ws();
+    if p.at != p.bytes.len() {
+        return Err(p.error("trailing characters"));
+    }
+    Ok(value)
+}
+
+struct Parser<'a> {
+    src: &'a str,
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Parser<'a> {
+    fn error(&self, what: &'static str) -> JsonError {
+        JsonError { what, at: self.at }
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    fn skip_ws(&mut self) {
+        while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+            self.at += 1;
+        }
+    }
+
+    fn eat(&mut self, byte: u8) -> bool {
+        self.skip_ws();
+        if self.peek() == Some(byte) {
+            self.at += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    fn literal(&mut self, word: &str, value: Json<'a>) -> Result<Json<'a>, JsonError> {
+        if self.bytes[self.at..].starts_with(word.as_bytes()) {
+            self.at += word.len();
+            Ok(value)
+        } else {
+            Err(self.error("invalid literal"))
+        }
+    }
+
+    fn value(&mut self, depth: usize) -> Result<Json<'a>, JsonError> {
+        self.skip_ws();
+        match self.peek() {
+            None => Err(self.error("unexpected end of input")),
+            Some(b'{') => self.object(depth + 1),
+            Some(b'[') => self.array(depth + 1),
+            Some(b'"') => self.string().map(Json::Str),
+            Some(b't') => self.literal("true", Json::Bool(true)),
+            Some(b'f') => self.literal("false", Json::Bool(false)),
+            Some(b'n') => self.literal("null", Json::Null),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(_) => Err(self.error("expected a value")),
+        }
+    }
+
+    fn object(&mut self, depth: usize) -> Result<Json<'a>, JsonError> {
+        if depth > MAX_DEPTH {
+            return Err(self.error("nesting too deep"));
+        }
+        self.at += 1;
+        let mut members = Vec::new();
+        if self.eat(b'}') {
+            return Ok(Json::Obj(members));
+        }
+        loop {
+            self.skip_ws();
+            if self.peek() != Some(b'"') {
+                return Err(self.error("expected a string key"));
+            }
+            let key = self.string()?;
+            if !self.eat(b':') {
+                return Err(self.error("expected `:`"));
+            }
+            let value = self.value(depth)?;
+            members.push((key, value));
+            if self.eat(b'}') {
+                return Ok(Json::Obj(members));
+            }
+            if !self.eat(b',') {
+                return Err(self.error("expected `,` or `}`"));
+            }
+        }
+    }
+
+    fn array(&mut self, depth: usize) -> Result<Json<'a>, JsonError> {
+        if depth > MAX_DEPTH {
+            return Err(self.error("nesting too deep"));
+        }
+        self.at += 1;
+        let mut items = Vec::new();
+        if self.eat(b']') {
+            return Ok(Json::Arr(items));
+        }
+        loop {
+            items.push(self.value(depth)?);
+            if self.eat(b']') {
+                return Ok(Json::Arr(items));
+            }
+            if !self.eat(b',') {
+                return Err(self.error("expected `,` or `]`"));
+            }
+        }
+    }
+
+    fn digits(&mut self) -> usize {
+        let start = self.at;
+        while matches!(self.peek(), Some(b'0'..=b'9')) {
+            self.at += 1;
+        }
+        self.at - start
+    }
+
+    fn number(&mut self) -> Result<Json<'a>, JsonError> {
+        let start = self.at;
+        if self.peek() == Some(b'-') {
+            self.at += 1;
+        }
+        match self.peek() {
+            Some(b'0') => self.at += 1,
+            Some(b'1'..=b'9') => {
+                self.digits();
+            }
+            _ => return Err(self.error("invalid number")),
+        }
+        if self.peek() == Some(b'.') {
+            self.at += 1;
+            if self.digits() == 0 {
+                return Err(self.error("invalid number"));
+            }
+        }
+        if matches!(self.peek(), Some(b'e' | b'E')) {
+            self.at += 1;
+            if matches!(self.peek(), Some(b'+' | b'-')) {
+                self.at += 1;
+            }
+            if self.digits() == 0 {
+                return Err(self.error("invalid number"));
+            }
+        }
+        Ok(Json::Num(&self.src[start..self.at]))
+    }
+
+    fn hex4(&mut self) -> Result<u32, JsonError> {
+        let hex = self
+            .src
+            .get(self.at..self.at + 4)
+            .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
+            .ok_or_else(|| self.error("invalid \\u escape"))?;
+        self.at += 4;
+        u32::from_str_radix(hex, 16).map_err(|_| self.error("invalid \\u escape"))
+    }
+
+    fn string(&mut self) -> Result<Cow<'a, str>, JsonError> {
+        self.at += 1; // opening quote
+        let start = self.at;
+        let mut owned: Option<String> = None;
+        let mut run = start;
+        loop {
+            // Stops only at ASCII bytes, never inside a UTF-8 sequence.
+            let Some(b) = self.peek() else {
+                return Err(self.error("unterminated string"));
+            };
+            match b {
+                b'"' => {
+                    let tail = &self.src[run..self.at];
+                    self.at += 1;
+                    return Ok(match owned {
+                        None => Cow::Borrowed(tail),
+                        Some(mut s) => {
+                            s.push_str(tail);
+                            Cow::Owned(s)
+                        }
+                    });
+                }
+                b'\\' => {
+                    let s = owned.get_or_insert_with(String::new);
+                    s.push_str(&self.src[run..self.at]);
+                    self.at += 1;
+                    let esc = self
+                        .peek()
+                        .ok_or_else(|| self.error("unterminated string"))?;
+                    self.at += 1;
+                    let c = match esc {
+                        b'"' => '"',
+                        b'\\' => '\\',
+                        b'/' => '/',
+                        b'b' => '\u{8}',
+                        b'f' => '\u{c}',
+                        b'n' => '\n',
+                        b'r' => '\r',
+                        b't' => '\t',
+                        b'u' => {
+                            let hi = self.hex4()?;
+                            let code = if (0xD800..0xDC00).contains(&hi) {
+                                if !self.src[self.at..].starts_with("\\u") {
+                                    return Err(self.error("lone surrogate in \\u escape"));
+                                }
+                                self.at += 2;
+                                let lo = self.hex4()?;
+                                if !(0xDC00..0xE000).contains(&lo) {
+                                    return Err(self.error("lone surrogate in \\u escape"));
+                                }
+                                0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
+                            } else {
+                                hi
+                            };
+                            char::from_u32(code)
+                                .ok_or_else(|| self.error("lone surrogate in \\u escape"))?
+                        }
+                        _ => return Err(self.error("invalid escape")),
+                    };
+                    s.push(c);
+                    run = self.at;
+                }
+                0..=0x1f => return Err(self.error("control character in string")),
+                _ => self.at += 1,
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_kind_of_value() {
+        let v = parse(r#" {"a":[1,-2.5e3,true,false,null],"b":{"c":"d"},"e":""} "#).unwrap();
+        assert_eq!(
+            v.get("a"),
+            Some(&Json::Arr(vec![
+                Json::Num("1"),
+                Json::Num("-2.5e3"),
+                Json::Bool(true),
+                Json::Bool(false),
+                Json::Null
+            ]))
+        );
+        assert_eq!(
+            v.get("b").and_then(|b| b.get("c")).and_then(Json::as_str),
+            Some("d")
+        );
+        assert_eq!(v.get("e").and_then(Json::as_str), Some(""));
+        assert_eq!(v.get("zzz"), None);
+    }
+
+    #[test]
+    fn unescapes_strings_including_surrogate_pairs() {
+        let v = parse(r#""a\"b\\c\/d\n\t\u00e9\ud83d\ude00é""#).unwrap();
+        assert_eq!(v.as_str(), Some("a\"b\\c/d\n\té😀é"));
+    }
+
+    #[test]
+    fn integers_are_read_exactly() {
+        assert_eq!(Json::Num("18446744073709551615").as_u64(), Some(u64::MAX));
+        assert_eq!(Json::Num("18446744073709551616").as_u64(), None);
+        assert_eq!(Json::Num("-5").as_u64(), None);
+        assert_eq!(Json::Num("-5").as_i64(), Some(-5));
+        assert_eq!(Json::Num("1.0").as_u64(), None);
+        assert_eq!(Json::Num("1e3").as_i64(), None);
+    }
+
+    #[test]
+    fn rejects_invalid_json_with_a_position() {
+        for (bad, at) in [
+            ("", 0),
+            ("{", 1),
+            ("{\"a\" 1}", 5),
+            ("[1,]", 3),
+            ("01", 1),
+            ("1.", 2),
+            ("-", 1),
+            ("\"abc", 4),
+            ("\"\\x\"", 3),
+            ("\"\\ud800\"", 7),
+            ("\"a\u{1}\"", 2),
+            ("tru", 0),
+            ("{} x", 3),
+            ("{'a':1}", 1),
+        ] {
+            let err = parse(bad).unwrap_err();
+            assert_eq!(err.at, at, "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let deep = "[".repeat(100_000);
+        assert_eq!(parse(&deep).unwrap_err().what, "nesting too deep");
+        let ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert!(parse(&ok).is_ok());
+    }
+
+    #[test]
+    fn agrees_with_serde_json_on_valid_documents() {
+        for text in [
+            r#"{"type":"corridor_update","success_rate":99.5,"n":[1,2,{"x":null}]}"#,
+            r#""\u0041\u00df\u6771\ud801\udc37""#,
+            "[]",
+            "-0.0e-0",
+        ] {
+            assert!(parse(text).is_ok(), "{text}");
+            assert!(
+                serde_json::from_str::<serde_json::Value>(text).is_ok(),
+                "{text}"
+            );
+        }
+        let ours = parse(r#""\u0041\u00df\u6771\ud801\udc37""#).unwrap();
+        let theirs: String = serde_json::from_str(r#""\u0041\u00df\u6771\ud801\udc37""#).unwrap();
+        assert_eq!(ours.as_str(), Some(theirs.as_str()));
+    }
+}

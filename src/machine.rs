@@ -1,0 +1,731 @@
+//! The connection state machine, sans-IO.
+//!
+//! [`Machine::handle`] takes an [`Event`] and the current time and returns the
+//! [`Action`]s the browser glue must perform. No socket, timer or JS value is
+//! touched here; see the crate docs for the state/transition table.
+//!
+//! An [`Action::Close`] always means "close and forget this socket": the
+//! machine treats the socket as gone at once and the glue ignores anything
+//! the old socket still reports (generation counter).
+
+use crate::backoff::Backoff;
+use crate::filter::{Filter, FilterError, Registry, SubscriberId, TopicPlan, TopicSet};
+use crate::frame::{self, FrameError, Kind};
+use crate::protocol::{ClientMessage, Topic};
+use crate::status::{ClientError, ConnectionState, ErrorCode, ResyncEvent, Status};
+use crate::url;
+use std::collections::VecDeque;
+use std::rc::Rc;
+
+/// Heartbeat assumed until the server's `connected` says otherwise, ms. 30 000.
+pub const DEFAULT_HEARTBEAT_MS: u64 = 30_000;
+/// Close code for a normal, client-initiated close (RFC 6455). 1000.
+pub const CLOSE_NORMAL: u16 = 1000;
+/// Close code when the peer went silent (heartbeat or connect timeout). 4000.
+pub const CLOSE_TIMEOUT: u16 = crate::protocol::close_code::HEARTBEAT_TIMEOUT;
+
+/// Settings of the machine; see `ClientOptions` for the JS side.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Base socket URL, without token or `since`. Default `ws://localhost:8080/ws`.
+    pub url: String,
+    /// Sent as `?token=`; never put in errors or logs. Default none.
+    pub token: Option<String>,
+    /// First `Acquire` opens the socket. Default true.
+    pub auto_connect: bool,
+    /// Reconnect after a lost connection. Default true.
+    pub auto_reconnect: bool,
+    /// Delay policy and attempt limit. Default [`Backoff::default`].
+    pub backoff: Backoff,
+    /// How long a connection must stay open before attempts reset, ms. Default 5000.
+    pub stable_after_ms: u64,
+    /// Silence allowed, in heartbeats, before the socket is declared dead. Default 2.5.
+    pub heartbeat_timeout_factor: f64,
+    /// How long opening a socket may take, ms. Default 10 000.
+    pub connect_timeout_ms: u64,
+    /// Messages kept while not open, count. Default 100.
+    pub send_queue_limit: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            url: "ws://localhost:8080/ws".into(),
+            token: None,
+            auto_connect: true,
+            auto_reconnect: true,
+            backoff: Backoff::default(),
+            stable_after_ms: 5_000,
+            heartbeat_timeout_factor: 2.5,
+            connect_timeout_ms: 10_000,
+            send_queue_limit: 100,
+        }
+    }
+}
+
+/// The machine's timers; at most one of each kind is pending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Timer {
+    /// Next reconnect attempt.
+    Reconnect,
+    /// Socket took too long to open.
+    ConnectTimeout,
+    /// Check for silence from the server.
+    Heartbeat,
+    /// Connection has been open long enough to reset the attempt counter.
+    Stable,
+    /// Deferred close after the last release, so a release immediately
+    /// followed by an acquire (React StrictMode) keeps the same socket.
+    Linger,
+}
+
+/// Something that happened, fed to [`Machine::handle`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    /// A consumer started using the connection.
+    Acquire,
+    /// A consumer stopped using the connection.
+    Release,
+    /// Explicit `connect()`; also leaves `gave_up` and `closed`.
+    Connect,
+    /// Explicit `disconnect()`: close, no reconnect until `Connect`.
+    Disconnect,
+    /// Consumer text to send (queued while not open).
+    Send(String),
+    /// Consumer asked for a `ping` frame stamped with the current time.
+    Ping,
+    /// The socket opened.
+    Opened,
+    /// A text frame arrived.
+    Frame(String),
+    /// The socket closed (or failed to open).
+    Closed {
+        /// Close code (1006 for an abnormal close).
+        code: u16,
+        /// Close reason, possibly empty.
+        reason: String,
+    },
+    /// A timer fired.
+    Timer(Timer),
+    /// The browser reports the network is back.
+    Online,
+    /// The browser reports the network is gone.
+    Offline,
+    /// The tab became visible again (or the page was restored from the bfcache).
+    Visible {
+        /// Whether the current socket, if any, is still in the OPEN state.
+        socket_open: bool,
+    },
+}
+
+/// A frame to hand to some subscribers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Delivery {
+    /// The frame's JSON text as received.
+    pub text: Rc<str>,
+    /// The frame's type.
+    pub kind: Kind,
+    /// The `seq` of an update frame.
+    pub seq: Option<u64>,
+    /// Subscribers to call, in registration order (never empty).
+    pub to: Vec<SubscriberId>,
+}
+
+/// Something the glue must do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Action {
+    /// Open a new socket to this URL (it carries the token: never log it).
+    Open(String),
+    /// Send a text frame on the open socket.
+    Send(String),
+    /// Close the current socket and forget it.
+    Close {
+        /// Close code (1000 or 4000).
+        code: u16,
+        /// Close reason.
+        reason: String,
+    },
+    /// Start (or restart) a timer, ms from now.
+    SetTimer(Timer, u64),
+    /// Cancel a timer if pending.
+    CancelTimer(Timer),
+    /// The status changed: call `onStatus` callbacks.
+    Status(Status),
+    /// Call these subscribers with this frame.
+    Deliver(Delivery),
+    /// Call `onError` callbacks.
+    Error(ClientError),
+    /// Call `onResync` callbacks.
+    Resync(ResyncEvent),
+}
+
+/// The connection state machine of the page's one socket.
+pub struct Machine {
+    config: Config,
+    rng: Box<dyn FnMut() -> f64>,
+    state: ConnectionState,
+    refs: u32,
+    failures: u32,
+    delay_ms: Option<u64>,
+    next_attempt_at: Option<u64>,
+    online: bool,
+    socket: bool,
+    linger: bool,
+    connection_id: Option<String>,
+    heartbeat_ms: u64,
+    last_frame_at: f64,
+    last_seq: Option<u64>,
+    server_head: Option<u64>,
+    queue: VecDeque<String>,
+    registry: Registry,
+    sent_topics: Option<TopicSet>,
+    last_message: Option<Rc<str>>,
+    reported: Status,
+}
+
+impl Machine {
+    /// A machine in state `idle`. `rng` returns values in `[0, 1)` for the
+    /// backoff jitter (`Math.random` in the browser, fixed values in tests).
+    pub fn new(config: Config, rng: Box<dyn FnMut() -> f64>) -> Self {
+        let mut m = Machine {
+            config,
+            rng,
+            state: ConnectionState::Idle,
+            refs: 0,
+            failures: 0,
+            delay_ms: None,
+            next_attempt_at: None,
+            online: true,
+            socket: false,
+            linger: false,
+            connection_id: None,
+            heartbeat_ms: DEFAULT_HEARTBEAT_MS,
+            last_frame_at: 0.0,
+            last_seq: None,
+            server_head: None,
+            queue: VecDeque::new(),
+            registry: Registry::default(),
+            sent_topics: None,
+            last_message: None,
+            reported: Status {
+                state: ConnectionState::Idle,
+                attempt: 0,
+                delay_ms: None,
+                next_attempt_at: None,
+                connection_id: None,
+                last_seq: None,
+            },
+        };
+        m.reported = m.status();
+        m
+    }
+
+    /// Replace the settings; they take effect on the next connection attempt.
+    pub fn configure(&mut self, config: Config) {
+        self.config = config;
+    }
+
+    /// The current settings.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The current status.
+    pub fn status(&self) -> Status {
+        Status {
+            state: self.state,
+            attempt: match self.state {
+                ConnectionState::Connecting | ConnectionState::Reconnecting => self.failures,
+                _ => 0,
+            },
+            delay_ms: self.delay_ms,
+            next_attempt_at: self.next_attempt_at,
+            connection_id: self.connection_id.clone(),
+            last_seq: self.last_seq,
+        }
+    }
+
+    /// Whether the socket is open.
+    pub fn is_connected(&self) -> bool {
+        self.state == ConnectionState::Open
+    }
+
+    /// `seq` of the last update delivered.
+    pub fn last_seq(&self) -> Option<u64> {
+        self.last_seq
+    }
+
+    /// Text of the last frame other than `ping`/`pong`.
+    pub fn last_message(&self) -> Option<Rc<str>> {
+        self.last_message.clone()
+    }
+
+    /// Consumers currently holding the connection (count).
+    pub fn refs(&self) -> u32 {
+        self.refs
+    }
+
+    /// Messages waiting for the socket to open (count).
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+
+    /// Register subscriber `id`; when open, tell the server about new topics.
+    pub fn subscribe(
+        &mut self,
+        id: SubscriberId,
+        filter: &Filter,
+    ) -> Result<Vec<Action>, FilterError> {
+        self.registry.add(id, filter)?;
+        let mut out = Vec::new();
+        self.sync_topics(&mut out);
+        Ok(out)
+    }
+
+    /// Remove subscriber `id`; when open, tell the server about dropped topics.
+    pub fn unsubscribe(&mut self, id: SubscriberId) -> Vec<Action> {
+        let mut out = Vec::new();
+        if self.registry.remove(id) {
+            self.sync_topics(&mut out);
+        }
+        out
+    }
+
+    /// Back to a fresh `idle` machine with the same settings: closes the
+    /// socket, forgets subscribers, queue, consumers and the resume point
+    /// (the browser's online state is kept).
+    pub fn reset(&mut self) -> Vec<Action> {
+        let mut out = Vec::new();
+        self.shut_down(ConnectionState::Idle, "reset", &mut out);
+        if self.linger {
+            self.linger = false;
+            out.push(Action::CancelTimer(Timer::Linger));
+        }
+        self.refs = 0;
+        self.registry.clear();
+        self.queue.clear();
+        self.last_seq = None;
+        self.server_head = None;
+        self.last_message = None;
+        // `online` stays: it is the browser's state, not the client's.
+        self.report(&mut out);
+        out
+    }
+
+    /// Feed one event; `now` is the `Date.now()` clock in ms.
+    pub fn handle(&mut self, now: f64, event: Event) -> Vec<Action> {
+        let mut out = Vec::new();
+        match event {
+            Event::Acquire => {
+                self.refs += 1;
+                if self.linger {
+                    self.linger = false;
+                    out.push(Action::CancelTimer(Timer::Linger));
+                }
+                if self.config.auto_connect && self.state == ConnectionState::Idle {
+                    self.failures = 0;
+                    self.start_connect(now, &mut out);
+                }
+            }
+            Event::Release => {
+                if self.refs > 0 {
+                    self.refs -= 1;
+                    if self.refs == 0 {
+                        self.linger = true;
+                        out.push(Action::SetTimer(Timer::Linger, 0));
+                    }
+                }
+            }
+            Event::Timer(Timer::Linger) => {
+                self.linger = false;
+                if self.refs == 0 {
+                    self.shut_down(ConnectionState::Idle, "released", &mut out);
+                }
+            }
+            Event::Connect => match self.state {
+                ConnectionState::Connecting | ConnectionState::Open => {}
+                ConnectionState::Reconnecting => {
+                    out.push(Action::CancelTimer(Timer::Reconnect));
+                    self.start_connect(now, &mut out);
+                }
+                _ => {
+                    self.failures = 0;
+                    self.start_connect(now, &mut out);
+                }
+            },
+            Event::Disconnect => {
+                self.shut_down(ConnectionState::Closed, "client disconnect", &mut out)
+            }
+            Event::Send(text) => self.send(text, &mut out),
+            Event::Ping => {
+                let ping = ClientMessage::Ping {
+                    timestamp: now as i64,
+                };
+                self.send(ping.to_json(), &mut out);
+            }
+            Event::Opened => self.opened(now, &mut out),
+            Event::Frame(text) => self.frame(now, text, &mut out),
+            Event::Closed { code, reason } => {
+                if self.socket {
+                    self.socket = false;
+                    let message = if self.state == ConnectionState::Open {
+                        format!("connection closed by peer (code {code}) {reason}")
+                    } else {
+                        format!("could not connect to {}", url::redact(&self.config.url))
+                    };
+                    out.push(Action::Error(ClientError::new(
+                        ErrorCode::SocketError,
+                        message.trim_end(),
+                    )));
+                    self.lost(now, &mut out);
+                }
+            }
+            Event::Timer(Timer::Reconnect) => {
+                if self.state == ConnectionState::Reconnecting {
+                    self.start_connect(now, &mut out);
+                }
+            }
+            Event::Timer(Timer::ConnectTimeout) => {
+                if self.state == ConnectionState::Connecting && self.socket {
+                    out.push(Action::Error(ClientError::new(
+                        ErrorCode::ConnectTimeout,
+                        format!(
+                            "socket did not open within {} ms",
+                            self.config.connect_timeout_ms
+                        ),
+                    )));
+                    self.drop_socket(CLOSE_TIMEOUT, "connect timeout", &mut out);
+                    self.lost(now, &mut out);
+                }
+            }
+            Event::Timer(Timer::Heartbeat) => self.check_heartbeat(now, &mut out),
+            Event::Timer(Timer::Stable) => {
+                if self.state == ConnectionState::Open {
+                    self.failures = 0;
+                }
+            }
+            Event::Online => {
+                self.online = true;
+                if self.state == ConnectionState::Reconnecting {
+                    out.push(Action::CancelTimer(Timer::Reconnect));
+                    self.start_connect(now, &mut out);
+                }
+            }
+            Event::Offline => {
+                self.online = false;
+                if self.state == ConnectionState::Reconnecting && self.delay_ms.is_some() {
+                    out.push(Action::CancelTimer(Timer::Reconnect));
+                    self.delay_ms = None;
+                    self.next_attempt_at = None;
+                }
+            }
+            Event::Visible { socket_open } => {
+                if self.state == ConnectionState::Open && !socket_open {
+                    self.drop_socket(CLOSE_NORMAL, "socket found dead", &mut out);
+                    self.lost(now, &mut out);
+                }
+                if self.state == ConnectionState::Reconnecting && self.online {
+                    out.push(Action::CancelTimer(Timer::Reconnect));
+                    self.start_connect(now, &mut out);
+                }
+            }
+        }
+        self.report(&mut out);
+        out
+    }
+
+    fn report(&mut self, out: &mut Vec<Action>) {
+        let now = self.status();
+        let changed = now.state != self.reported.state
+            || now.attempt != self.reported.attempt
+            || now.delay_ms != self.reported.delay_ms
+            || now.connection_id != self.reported.connection_id;
+        // `last_seq` moves with every update; it is read through `status()`.
+        self.reported = now.clone();
+        if changed {
+            out.push(Action::Status(now));
+        }
+    }
+
+    fn start_connect(&mut self, now: f64, out: &mut Vec<Action>) {
+        if !self.online {
+            // No attempt while offline: `Online` starts it.
+            self.state = ConnectionState::Reconnecting;
+            self.delay_ms = None;
+            self.next_attempt_at = None;
+            return;
+        }
+        let _ = now;
+        let url = url::with_query(
+            &self.config.url,
+            self.config.token.as_deref(),
+            self.last_seq,
+        );
+        self.state = ConnectionState::Connecting;
+        self.delay_ms = None;
+        self.next_attempt_at = None;
+        self.socket = true;
+        self.sent_topics = None;
+        out.push(Action::Open(url));
+        out.push(Action::SetTimer(
+            Timer::ConnectTimeout,
+            self.config.connect_timeout_ms,
+        ));
+    }
+
+    fn heartbeat_timeout_ms(&self) -> f64 {
+        self.heartbeat_ms as f64 * self.config.heartbeat_timeout_factor
+    }
+
+    fn opened(&mut self, now: f64, out: &mut Vec<Action>) {
+        if self.state != ConnectionState::Connecting || !self.socket {
+            return;
+        }
+        self.state = ConnectionState::Open;
+        self.last_frame_at = now;
+        out.push(Action::CancelTimer(Timer::ConnectTimeout));
+        out.push(Action::SetTimer(
+            Timer::Heartbeat,
+            self.heartbeat_timeout_ms().ceil() as u64,
+        ));
+        out.push(Action::SetTimer(Timer::Stable, self.config.stable_after_ms));
+        self.sync_topics(out);
+        out.extend(self.queue.drain(..).map(Action::Send));
+    }
+
+    fn send(&mut self, text: String, out: &mut Vec<Action>) {
+        if self.state == ConnectionState::Open {
+            out.push(Action::Send(text));
+        } else if self.queue.len() < self.config.send_queue_limit {
+            self.queue.push_back(text);
+        } else {
+            out.push(Action::Error(ClientError::new(
+                ErrorCode::QueueOverflow,
+                format!(
+                    "send queue full ({} messages) while disconnected; message dropped",
+                    self.config.send_queue_limit
+                ),
+            )));
+        }
+    }
+
+    /// Bring the server's topic set of this connection in line with the subscribers.
+    fn sync_topics(&mut self, out: &mut Vec<Action>) {
+        if self.state != ConnectionState::Open {
+            return;
+        }
+        let all: TopicSet = [Topic::Snapshots, Topic::Corridors, Topic::Anchors]
+            .into_iter()
+            .collect();
+        let target = match (self.registry.plan(), &self.sent_topics) {
+            // Never subscribed on this connection: the server already sends everything.
+            (TopicPlan::Everything, None) => return,
+            (TopicPlan::Everything, Some(_)) => all.clone(),
+            (TopicPlan::Only(topics), _) => topics,
+        };
+        let sent = self.sent_topics.clone().unwrap_or_else(|| all.clone());
+        let fresh = self.sent_topics.is_none();
+        let add: Vec<Topic> = if fresh {
+            target.iter().cloned().collect()
+        } else {
+            target.difference(&sent)
+        };
+        let remove: Vec<Topic> = if fresh {
+            Vec::new()
+        } else {
+            sent.difference(&target)
+        };
+        if !add.is_empty() {
+            out.push(Action::Send(
+                ClientMessage::Subscribe { topics: add }.to_json(),
+            ));
+        }
+        if !remove.is_empty() {
+            out.push(Action::Send(
+                ClientMessage::Unsubscribe { topics: remove }.to_json(),
+            ));
+        }
+        self.sent_topics = Some(target);
+    }
+
+    fn frame(&mut self, now: f64, text: String, out: &mut Vec<Action>) {
+        if self.state != ConnectionState::Open {
+            return;
+        }
+        self.last_frame_at = now;
+        let frame = match frame::classify(&text) {
+            Ok(frame) => frame,
+            Err(FrameError::Unknown(kind)) => {
+                out.push(Action::Error(ClientError::new(
+                    ErrorCode::UnknownType,
+                    format!("ignored a frame of unknown type \"{kind}\""),
+                )));
+                return;
+            }
+            Err(FrameError::Malformed(why)) => {
+                let preview: String = text.chars().take(80).collect();
+                out.push(Action::Error(ClientError::new(
+                    ErrorCode::MalformedFrame,
+                    format!("ignored a malformed frame ({why}): {preview}"),
+                )));
+                return;
+            }
+        };
+        let Some(kind) = frame.kind else { return };
+        match kind {
+            Kind::Ping => {
+                let pong = ClientMessage::Pong {
+                    timestamp: frame.timestamp.unwrap_or_default(),
+                };
+                out.push(Action::Send(pong.to_json()));
+            }
+            Kind::Connected => {
+                self.connection_id = frame.connection_id.clone();
+                self.server_head = frame.seq;
+                if let Some(ms) = frame.heartbeat_ms.filter(|ms| *ms > 0) {
+                    self.heartbeat_ms = ms;
+                    out.push(Action::SetTimer(
+                        Timer::Heartbeat,
+                        self.heartbeat_timeout_ms().ceil() as u64,
+                    ));
+                }
+            }
+            Kind::Error => {
+                let message = frame.message.as_deref().unwrap_or_default();
+                let text = match &frame.code {
+                    Some(code) => format!("server error {code}: {message}"),
+                    None => format!("server error: {message}"),
+                };
+                out.push(Action::Error(ClientError::new(
+                    ErrorCode::ServerError,
+                    text,
+                )));
+            }
+            Kind::ResyncRequired => {
+                // Updates after this point follow the server's current head,
+                // which may be below our old resume point (e.g. a reset store).
+                self.last_seq = self.server_head;
+                out.push(Action::Resync(ResyncEvent {
+                    reason: frame.reason.clone(),
+                }));
+            }
+            Kind::SnapshotUpdate | Kind::CorridorUpdate | Kind::AnchorUpdate => {
+                if let Some(seq) = frame.seq {
+                    if self.last_seq.is_some_and(|last| seq <= last) {
+                        return; // Already delivered (replay overlap): never twice.
+                    }
+                    self.last_seq = Some(seq);
+                }
+            }
+            Kind::Pong => {}
+        }
+        let text: Rc<str> = text.into();
+        if !matches!(kind, Kind::Ping | Kind::Pong) {
+            self.last_message = Some(text.clone());
+        }
+        let to = self.registry.route(kind, frame.key.as_deref());
+        if !to.is_empty() {
+            let seq = frame.seq.filter(|_| {
+                matches!(
+                    kind,
+                    Kind::SnapshotUpdate | Kind::CorridorUpdate | Kind::AnchorUpdate
+                )
+            });
+            out.push(Action::Deliver(Delivery {
+                text,
+                kind,
+                seq,
+                to,
+            }));
+        }
+    }
+
+    fn check_heartbeat(&mut self, now: f64, out: &mut Vec<Action>) {
+        if self.state != ConnectionState::Open {
+            return;
+        }
+        let timeout = self.heartbeat_timeout_ms();
+        let silent = now - self.last_frame_at;
+        if silent + 1.0 < timeout {
+            // Frames arrived since the timer was set: check again when the
+            // current silence would reach the limit. Cheaper than re-arming a
+            // browser timer on every frame.
+            out.push(Action::SetTimer(
+                Timer::Heartbeat,
+                (timeout - silent).ceil() as u64,
+            ));
+            return;
+        }
+        out.push(Action::Error(ClientError::new(
+            ErrorCode::HeartbeatTimeout,
+            format!("no frame from the server for {} ms", silent as u64),
+        )));
+        self.drop_socket(CLOSE_TIMEOUT, "heartbeat timeout", out);
+        self.lost(now, out);
+    }
+
+    fn drop_socket(&mut self, code: u16, reason: &str, out: &mut Vec<Action>) {
+        if self.socket {
+            self.socket = false;
+            out.push(Action::Close {
+                code,
+                reason: reason.into(),
+            });
+        }
+    }
+
+    /// The socket is gone without the user asking: schedule the next attempt or give up.
+    fn lost(&mut self, now: f64, out: &mut Vec<Action>) {
+        for t in [Timer::ConnectTimeout, Timer::Heartbeat, Timer::Stable] {
+            out.push(Action::CancelTimer(t));
+        }
+        self.connection_id = None;
+        if !self.config.auto_reconnect {
+            self.state = ConnectionState::Closed;
+            return;
+        }
+        if self.config.backoff.is_exhausted_by(self.failures) {
+            self.state = ConnectionState::GaveUp;
+            out.push(Action::Error(ClientError::new(
+                ErrorCode::GaveUp,
+                format!(
+                    "gave up after {} reconnect attempts; call connect() to retry",
+                    self.failures
+                ),
+            )));
+            return;
+        }
+        let delay = self.config.backoff.delay_ms(self.failures, (self.rng)());
+        self.failures += 1;
+        self.state = ConnectionState::Reconnecting;
+        if self.online {
+            self.delay_ms = Some(delay);
+            self.next_attempt_at = Some((now.max(0.0) as u64).saturating_add(delay));
+            out.push(Action::SetTimer(Timer::Reconnect, delay));
+        } else {
+            self.delay_ms = None;
+            self.next_attempt_at = None;
+        }
+    }
+
+    fn shut_down(&mut self, state: ConnectionState, reason: &str, out: &mut Vec<Action>) {
+        self.drop_socket(CLOSE_NORMAL, reason, out);
+        for t in [
+            Timer::Reconnect,
+            Timer::ConnectTimeout,
+            Timer::Heartbeat,
+            Timer::Stable,
+        ] {
+            out.push(Action::CancelTimer(t));
+        }
+        self.state = state;
+        self.failures = 0;
+        self.delay_ms = None;
+        self.next_attempt_at = None;
+        self.connection_id = None;
+    }
+}
+
+#[cfg(test)]
+#[path = "machine_tests.rs"]
+mod tests;

@@ -1,0 +1,739 @@
+//! Transition tests of the state machine: one test per behaviour.
+
+use super::*;
+use crate::status::ConnectionState::*;
+
+const URL: &str = "ws://h:1/ws";
+
+fn config() -> Config {
+    Config {
+        url: URL.into(),
+        ..Config::default()
+    }
+}
+
+/// Jitter of 0.5: attempt n waits exactly half its ceiling.
+fn machine_with(config: Config) -> Machine {
+    Machine::new(config, Box::new(|| 0.5))
+}
+
+fn machine() -> Machine {
+    machine_with(config())
+}
+
+/// A machine with an open socket, `connected` received (heartbeat 1000 ms).
+fn open_machine() -> Machine {
+    let mut m = machine();
+    m.handle(0.0, Event::Acquire);
+    m.handle(0.0, Event::Opened);
+    m.handle(
+        0.0,
+        Event::Frame(
+            r#"{"type":"connected","connection_id":"c1","heartbeat_ms":1000,"seq":0}"#.into(),
+        ),
+    );
+    m
+}
+
+fn corridor(seq: u64, key: &str) -> Event {
+    Event::Frame(format!(
+        r#"{{"type":"corridor_update","corridor_id":"i","corridor_key":"{key}","success_rate":1,"volume_usd":2,"total_transactions":3,"seq":{seq}}}"#
+    ))
+}
+
+fn closed() -> Event {
+    Event::Closed {
+        code: 1006,
+        reason: String::new(),
+    }
+}
+
+fn opens(actions: &[Action]) -> Vec<&str> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Open(url) => Some(url.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn sends(actions: &[Action]) -> Vec<&str> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Send(t) => Some(t.as_str()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn errors(actions: &[Action]) -> Vec<ErrorCode> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Error(e) => Some(e.code),
+            _ => None,
+        })
+        .collect()
+}
+
+fn delivered_seqs(actions: &[Action]) -> Vec<u64> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Deliver(d) => d.seq,
+            _ => None,
+        })
+        .collect()
+}
+
+fn statuses(actions: &[Action]) -> Vec<ConnectionState> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Status(s) => Some(s.state),
+            _ => None,
+        })
+        .collect()
+}
+
+fn has_timer(actions: &[Action], timer: Timer, ms: u64) -> bool {
+    actions.contains(&Action::SetTimer(timer, ms))
+}
+
+#[test]
+fn starts_idle_and_first_acquire_opens_the_socket() {
+    let mut m = machine();
+    assert_eq!(m.status().state, Idle);
+    let a = m.handle(0.0, Event::Acquire);
+    assert_eq!(opens(&a), [URL]);
+    assert!(has_timer(&a, Timer::ConnectTimeout, 10_000));
+    assert_eq!(statuses(&a), [Connecting]);
+}
+
+#[test]
+fn acquire_without_auto_connect_stays_idle_until_connect() {
+    let mut m = machine_with(Config {
+        auto_connect: false,
+        ..config()
+    });
+    assert!(opens(&m.handle(0.0, Event::Acquire)).is_empty());
+    assert_eq!(opens(&m.handle(0.0, Event::Connect)), [URL]);
+}
+
+#[test]
+fn second_acquire_shares_the_socket() {
+    let mut m = machine();
+    m.handle(0.0, Event::Acquire);
+    assert!(opens(&m.handle(0.0, Event::Acquire)).is_empty());
+    assert_eq!(m.refs(), 2);
+}
+
+#[test]
+fn releasing_one_of_two_consumers_keeps_the_socket() {
+    let mut m = open_machine();
+    m.handle(0.0, Event::Acquire);
+    let a = m.handle(0.0, Event::Release);
+    assert!(!a.iter().any(|a| matches!(a, Action::Close { .. })));
+    assert!(!has_timer(&a, Timer::Linger, 0));
+    assert_eq!(m.status().state, Open);
+}
+
+#[test]
+fn last_release_closes_after_linger_and_goes_idle() {
+    let mut m = open_machine();
+    let a = m.handle(0.0, Event::Release);
+    assert!(has_timer(&a, Timer::Linger, 0));
+    let a = m.handle(1.0, Event::Timer(Timer::Linger));
+    assert!(a.contains(&Action::Close {
+        code: CLOSE_NORMAL,
+        reason: "released".into()
+    }));
+    assert_eq!(statuses(&a), [Idle]);
+}
+
+#[test]
+fn release_then_acquire_keeps_one_socket() {
+    // React StrictMode mounts, unmounts and mounts again synchronously.
+    let mut m = machine();
+    let mut all = m.handle(0.0, Event::Acquire);
+    all.extend(m.handle(0.0, Event::Release));
+    all.extend(m.handle(0.0, Event::Acquire));
+    all.extend(m.handle(0.0, Event::Timer(Timer::Linger)));
+    assert_eq!(opens(&all).len(), 1);
+    assert!(all.contains(&Action::CancelTimer(Timer::Linger)));
+    assert!(!all.iter().any(|a| matches!(a, Action::Close { .. })));
+}
+
+#[test]
+fn extra_release_is_ignored() {
+    let mut m = machine();
+    assert!(m.handle(0.0, Event::Release).is_empty());
+    assert_eq!(m.refs(), 0);
+}
+
+#[test]
+fn open_cancels_connect_timeout_and_arms_heartbeat_and_stable_timers() {
+    let mut m = machine();
+    m.handle(0.0, Event::Acquire);
+    let a = m.handle(0.0, Event::Opened);
+    assert!(a.contains(&Action::CancelTimer(Timer::ConnectTimeout)));
+    assert!(has_timer(&a, Timer::Heartbeat, 75_000));
+    assert!(has_timer(&a, Timer::Stable, 5_000));
+    assert_eq!(statuses(&a), [Open]);
+}
+
+#[test]
+fn connected_sets_connection_id_and_heartbeat() {
+    let mut m = machine();
+    m.handle(0.0, Event::Acquire);
+    m.handle(0.0, Event::Opened);
+    let a = m.handle(
+        0.0,
+        Event::Frame(r#"{"type":"connected","connection_id":"abc","heartbeat_ms":1000}"#.into()),
+    );
+    assert!(has_timer(&a, Timer::Heartbeat, 2_500));
+    assert_eq!(m.status().connection_id.as_deref(), Some("abc"));
+    assert!(a
+        .iter()
+        .any(|a| matches!(a, Action::Status(s) if s.connection_id.as_deref() == Some("abc"))));
+}
+
+#[test]
+fn answers_ping_with_pong_of_the_same_timestamp() {
+    let mut m = open_machine();
+    let a = m.handle(
+        5.0,
+        Event::Frame(r#"{"type":"ping","timestamp":77}"#.into()),
+    );
+    assert_eq!(sends(&a), [r#"{"type":"pong","timestamp":77}"#]);
+    assert!(!a.iter().any(|a| matches!(a, Action::Deliver(_))));
+}
+
+#[test]
+fn consumer_ping_carries_the_current_time() {
+    let mut m = open_machine();
+    let a = m.handle(1234.0, Event::Ping);
+    assert_eq!(sends(&a), [r#"{"type":"ping","timestamp":1234}"#]);
+}
+
+#[test]
+fn delivers_updates_to_matching_subscribers_only() {
+    let mut m = open_machine();
+    m.subscribe(1, &Filter::default()).unwrap();
+    let f: Filter = serde_json::from_str(r#"{"corridorKeys":["B"]}"#).unwrap();
+    m.subscribe(2, &f).unwrap();
+    let a = m.handle(1.0, corridor(1, "A"));
+    let to: Vec<_> = a
+        .iter()
+        .filter_map(|a| match a {
+            Action::Deliver(d) => Some(d.to.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(to, [vec![1]]);
+}
+
+#[test]
+fn frame_nobody_wants_produces_no_delivery() {
+    let mut m = open_machine();
+    let f: Filter = serde_json::from_str(r#"{"types":["anchor_update"]}"#).unwrap();
+    m.subscribe(1, &f).unwrap();
+    let a = m.handle(1.0, corridor(1, "A"));
+    assert!(a.is_empty(), "{a:?}");
+    assert_eq!(m.last_seq(), Some(1));
+}
+
+#[test]
+fn duplicate_and_old_seqs_are_not_delivered_twice() {
+    let mut m = open_machine();
+    m.subscribe(1, &Filter::default()).unwrap();
+    let mut seqs = Vec::new();
+    for s in [1, 2, 2, 1, 3] {
+        seqs.extend(delivered_seqs(&m.handle(1.0, corridor(s, "A"))));
+    }
+    assert_eq!(seqs, [1, 2, 3]);
+}
+
+#[test]
+fn reconnect_resumes_with_since_of_last_delivered_seq() {
+    let mut m = open_machine();
+    m.handle(1.0, corridor(41, "A"));
+    m.handle(2.0, closed());
+    let a = m.handle(600.0, Event::Timer(Timer::Reconnect));
+    assert_eq!(opens(&a), ["ws://h:1/ws?since=41"]);
+}
+
+#[test]
+fn token_is_sent_url_encoded_before_since() {
+    let mut m = machine_with(Config {
+        token: Some("a b".into()),
+        ..config()
+    });
+    m.handle(0.0, Event::Acquire);
+    m.handle(0.0, Event::Opened);
+    m.handle(1.0, corridor(5, "A"));
+    m.handle(2.0, closed());
+    let a = m.handle(600.0, Event::Timer(Timer::Reconnect));
+    assert_eq!(opens(&a), ["ws://h:1/ws?token=a%20b&since=5"]);
+}
+
+#[test]
+fn socket_error_is_reported_without_the_token() {
+    let mut m = machine_with(Config {
+        token: Some("s3cret".into()),
+        ..config()
+    });
+    m.handle(0.0, Event::Acquire);
+    let a = m.handle(1.0, closed());
+    let text = format!("{a:?}");
+    assert_eq!(errors(&a), [ErrorCode::SocketError]);
+    assert!(!text.contains("s3cret"));
+}
+
+#[test]
+fn lost_connection_schedules_backoff_with_jitter() {
+    let mut m = open_machine();
+    let a = m.handle(100.0, closed());
+    // Attempt 1 of 5: ceiling 1000 ms, jitter 0.5.
+    assert!(has_timer(&a, Timer::Reconnect, 500));
+    let s = m.status();
+    assert_eq!(
+        (s.state, s.attempt, s.delay_ms),
+        (Reconnecting, 1, Some(500))
+    );
+    assert_eq!(s.next_attempt_at, Some(600));
+    assert!(a.contains(&Action::CancelTimer(Timer::Heartbeat)));
+}
+
+#[test]
+fn reconnect_timer_opens_a_new_socket() {
+    let mut m = open_machine();
+    m.handle(100.0, closed());
+    let a = m.handle(600.0, Event::Timer(Timer::Reconnect));
+    assert_eq!(opens(&a).len(), 1);
+    assert_eq!((m.status().state, m.status().attempt), (Connecting, 1));
+}
+
+#[test]
+fn delays_grow_until_gave_up_after_max_attempts() {
+    let mut m = machine();
+    let mut a = m.handle(0.0, Event::Acquire);
+    let mut delays = Vec::new();
+    for _ in 0..5 {
+        a = m.handle(0.0, closed());
+        delays.push(m.status().delay_ms.unwrap());
+        m.handle(0.0, Event::Timer(Timer::Reconnect));
+    }
+    assert_eq!(delays, [500, 1_000, 2_000, 4_000, 8_000]);
+    assert!(!errors(&a).contains(&ErrorCode::GaveUp));
+    let a = m.handle(0.0, closed());
+    assert_eq!(m.status().state, GaveUp);
+    assert_eq!(errors(&a), [ErrorCode::SocketError, ErrorCode::GaveUp]);
+    assert!(opens(&m.handle(0.0, Event::Timer(Timer::Reconnect))).is_empty());
+}
+
+#[test]
+fn unlimited_attempts_never_give_up() {
+    let mut m = machine_with(Config {
+        backoff: Backoff {
+            max_attempts: None,
+            ..Backoff::default()
+        },
+        ..config()
+    });
+    m.handle(0.0, Event::Acquire);
+    for _ in 0..50 {
+        m.handle(0.0, closed());
+        assert_eq!(m.status().state, Reconnecting);
+        m.handle(0.0, Event::Timer(Timer::Reconnect));
+    }
+    assert_eq!(m.status().delay_ms, None);
+    assert_eq!(m.status().attempt, 50);
+}
+
+#[test]
+fn connect_after_gave_up_starts_over() {
+    let mut m = machine_with(Config {
+        backoff: Backoff {
+            max_attempts: Some(0),
+            ..Backoff::default()
+        },
+        ..config()
+    });
+    m.handle(0.0, Event::Acquire);
+    m.handle(0.0, closed());
+    assert_eq!(m.status().state, GaveUp);
+    let a = m.handle(0.0, Event::Connect);
+    assert_eq!(opens(&a).len(), 1);
+    assert_eq!(m.status().attempt, 0);
+}
+
+#[test]
+fn server_that_drops_at_once_does_not_reset_attempts() {
+    let mut m = machine();
+    m.handle(0.0, Event::Acquire);
+    for _ in 0..5 {
+        m.handle(0.0, Event::Opened);
+        m.handle(10.0, closed());
+        m.handle(10.0, Event::Timer(Timer::Reconnect));
+    }
+    m.handle(20.0, Event::Opened);
+    m.handle(30.0, closed());
+    assert_eq!(m.status().state, GaveUp);
+}
+
+#[test]
+fn connection_open_for_stable_time_resets_attempts() {
+    let mut m = machine();
+    m.handle(0.0, Event::Acquire);
+    m.handle(0.0, closed());
+    m.handle(0.0, Event::Timer(Timer::Reconnect));
+    m.handle(0.0, closed());
+    m.handle(0.0, Event::Timer(Timer::Reconnect));
+    m.handle(0.0, Event::Opened);
+    m.handle(5_000.0, Event::Timer(Timer::Stable));
+    m.handle(6_000.0, closed());
+    assert_eq!(m.status().attempt, 1);
+    assert_eq!(m.status().delay_ms, Some(500));
+}
+
+#[test]
+fn auto_reconnect_off_closes_on_loss() {
+    let mut m = machine_with(Config {
+        auto_reconnect: false,
+        ..config()
+    });
+    m.handle(0.0, Event::Acquire);
+    m.handle(0.0, Event::Opened);
+    let a = m.handle(1.0, closed());
+    assert_eq!(statuses(&a), [Closed]);
+    assert!(!a
+        .iter()
+        .any(|a| matches!(a, Action::SetTimer(Timer::Reconnect, _))));
+}
+
+#[test]
+fn connect_timeout_closes_and_schedules_reconnect() {
+    let mut m = machine();
+    m.handle(0.0, Event::Acquire);
+    let a = m.handle(10_000.0, Event::Timer(Timer::ConnectTimeout));
+    assert_eq!(errors(&a), [ErrorCode::ConnectTimeout]);
+    assert!(a.contains(&Action::Close {
+        code: CLOSE_TIMEOUT,
+        reason: "connect timeout".into()
+    }));
+    assert_eq!(m.status().state, Reconnecting);
+    // The old socket's late close event changes nothing.
+    assert!(m.handle(10_001.0, closed()).is_empty());
+}
+
+#[test]
+fn heartbeat_timeout_closes_and_reconnects() {
+    let mut m = open_machine();
+    let a = m.handle(2_500.0, Event::Timer(Timer::Heartbeat));
+    assert_eq!(errors(&a), [ErrorCode::HeartbeatTimeout]);
+    assert!(a.contains(&Action::Close {
+        code: CLOSE_TIMEOUT,
+        reason: "heartbeat timeout".into()
+    }));
+    assert_eq!(m.status().state, Reconnecting);
+}
+
+#[test]
+fn heartbeat_timer_rearms_when_frames_arrived() {
+    let mut m = open_machine();
+    m.handle(
+        2_000.0,
+        Event::Frame(r#"{"type":"ping","timestamp":1}"#.into()),
+    );
+    let a = m.handle(2_500.0, Event::Timer(Timer::Heartbeat));
+    assert!(errors(&a).is_empty());
+    assert!(has_timer(&a, Timer::Heartbeat, 2_000));
+    assert_eq!(m.status().state, Open);
+}
+
+#[test]
+fn messages_sent_while_disconnected_are_flushed_on_open_after_subscribe() {
+    let mut m = machine();
+    let f: Filter = serde_json::from_str(r#"{"types":["anchor_update"]}"#).unwrap();
+    m.subscribe(1, &f).unwrap();
+    m.handle(0.0, Event::Send("one".into()));
+    m.handle(0.0, Event::Send("two".into()));
+    m.handle(0.0, Event::Acquire);
+    let a = m.handle(0.0, Event::Opened);
+    assert_eq!(
+        sends(&a),
+        [r#"{"type":"subscribe","topics":["anchors"]}"#, "one", "two"]
+    );
+    assert_eq!(m.queued(), 0);
+}
+
+#[test]
+fn send_queue_overflow_is_reported_and_keeps_the_oldest() {
+    let mut m = machine_with(Config {
+        send_queue_limit: 2,
+        ..config()
+    });
+    m.handle(0.0, Event::Send("1".into()));
+    m.handle(0.0, Event::Send("2".into()));
+    let a = m.handle(0.0, Event::Send("3".into()));
+    assert_eq!(errors(&a), [ErrorCode::QueueOverflow]);
+    m.handle(0.0, Event::Acquire);
+    assert_eq!(sends(&m.handle(0.0, Event::Opened)), ["1", "2"]);
+}
+
+#[test]
+fn send_while_open_goes_out_at_once() {
+    let mut m = open_machine();
+    assert_eq!(sends(&m.handle(0.0, Event::Send("x".into()))), ["x"]);
+}
+
+#[test]
+fn subscribe_is_resent_after_every_reconnect() {
+    let mut m = open_machine();
+    let f: Filter = serde_json::from_str(r#"{"corridorKeys":["A"]}"#).unwrap();
+    let a = m.subscribe(1, &f).unwrap();
+    let expected = r#"{"type":"subscribe","topics":["corridor:A"]}"#;
+    assert_eq!(sends(&a), [expected]);
+    m.handle(1.0, closed());
+    m.handle(600.0, Event::Timer(Timer::Reconnect));
+    assert_eq!(sends(&m.handle(601.0, Event::Opened)), [expected]);
+}
+
+#[test]
+fn topic_changes_while_open_send_only_the_difference() {
+    let mut m = open_machine();
+    let a: Filter = serde_json::from_str(r#"{"corridorKeys":["A"]}"#).unwrap();
+    let b: Filter = serde_json::from_str(r#"{"anchorIds":["x"]}"#).unwrap();
+    m.subscribe(1, &a).unwrap();
+    let got = m.subscribe(2, &b).unwrap();
+    assert_eq!(
+        sends(&got),
+        [r#"{"type":"subscribe","topics":["anchor:x"]}"#]
+    );
+    let got = m.unsubscribe(1);
+    assert_eq!(
+        sends(&got),
+        [r#"{"type":"unsubscribe","topics":["corridor:A"]}"#]
+    );
+    // Back to "everything": re-add the three whole kinds, drop the key topic.
+    let got = m.subscribe(3, &Filter::default()).unwrap();
+    assert_eq!(
+        sends(&got),
+        [
+            r#"{"type":"subscribe","topics":["snapshots","corridors","anchors"]}"#,
+            r#"{"type":"unsubscribe","topics":["anchor:x"]}"#
+        ]
+    );
+}
+
+#[test]
+fn everything_plan_sends_no_subscribe() {
+    let mut m = machine();
+    m.subscribe(1, &Filter::default()).unwrap();
+    m.handle(0.0, Event::Acquire);
+    assert!(sends(&m.handle(0.0, Event::Opened)).is_empty());
+}
+
+#[test]
+fn bad_filter_is_rejected() {
+    let mut m = machine();
+    let f: Filter = serde_json::from_str(r#"{"types":["nope"]}"#).unwrap();
+    assert!(m.subscribe(1, &f).is_err());
+}
+
+#[test]
+fn malformed_frame_is_reported_and_socket_stays_open() {
+    let mut m = open_machine();
+    m.subscribe(1, &Filter::default()).unwrap();
+    let a = m.handle(1.0, Event::Frame("{not json".into()));
+    assert_eq!(errors(&a), [ErrorCode::MalformedFrame]);
+    assert_eq!(m.status().state, Open);
+    assert_eq!(delivered_seqs(&m.handle(2.0, corridor(1, "A"))), [1]);
+}
+
+#[test]
+fn unknown_type_is_reported_by_name_and_not_delivered() {
+    let mut m = open_machine();
+    m.subscribe(1, &Filter::default()).unwrap();
+    let a = m.handle(1.0, Event::Frame(r#"{"type":"market_update"}"#.into()));
+    assert_eq!(errors(&a), [ErrorCode::UnknownType]);
+    assert!(format!("{a:?}").contains("market_update"));
+    assert!(!a.iter().any(|a| matches!(a, Action::Deliver(_))));
+}
+
+#[test]
+fn server_error_frame_is_reported_and_delivered() {
+    let mut m = open_machine();
+    m.subscribe(1, &Filter::default()).unwrap();
+    let a = m.handle(
+        1.0,
+        Event::Frame(r#"{"type":"error","message":"bad","code":"invalid_topic"}"#.into()),
+    );
+    assert_eq!(errors(&a), [ErrorCode::ServerError]);
+    assert!(a.iter().any(|a| matches!(a, Action::Deliver(_))));
+}
+
+#[test]
+fn resync_required_emits_resync_and_restarts_from_server_head() {
+    let mut m = machine();
+    m.subscribe(1, &Filter::default()).unwrap();
+    m.handle(0.0, Event::Acquire);
+    m.handle(0.0, Event::Opened);
+    m.handle(0.0, corridor(50, "A"));
+    m.handle(0.0, closed());
+    m.handle(0.0, Event::Timer(Timer::Reconnect));
+    m.handle(0.0, Event::Opened);
+    // The server's store was reset: its head (3) is below our resume point.
+    m.handle(
+        0.0,
+        Event::Frame(r#"{"type":"connected","connection_id":"c","seq":3}"#.into()),
+    );
+    let a = m.handle(
+        0.0,
+        Event::Frame(r#"{"type":"resync_required","reason":"future_seq"}"#.into()),
+    );
+    assert!(a.contains(&Action::Resync(ResyncEvent {
+        reason: Some("future_seq".into())
+    })));
+    assert_eq!(delivered_seqs(&m.handle(0.0, corridor(4, "A"))), [4]);
+}
+
+#[test]
+fn offline_means_no_attempts_and_online_reconnects_at_once() {
+    let mut m = open_machine();
+    m.handle(1.0, Event::Offline);
+    let a = m.handle(2.0, closed());
+    assert!(!a
+        .iter()
+        .any(|a| matches!(a, Action::SetTimer(Timer::Reconnect, _))));
+    assert_eq!(
+        (m.status().state, m.status().delay_ms),
+        (Reconnecting, None)
+    );
+    let a = m.handle(3.0, Event::Online);
+    assert_eq!(opens(&a).len(), 1);
+}
+
+#[test]
+fn going_offline_cancels_a_pending_attempt() {
+    let mut m = open_machine();
+    m.handle(1.0, closed());
+    let a = m.handle(2.0, Event::Offline);
+    assert!(a.contains(&Action::CancelTimer(Timer::Reconnect)));
+    assert!(opens(&m.handle(600.0, Event::Timer(Timer::Reconnect))).is_empty());
+}
+
+#[test]
+fn first_connect_while_offline_waits_for_online() {
+    let mut m = machine();
+    m.handle(0.0, Event::Offline);
+    assert!(opens(&m.handle(0.0, Event::Acquire)).is_empty());
+    assert_eq!(m.status().state, Reconnecting);
+    assert_eq!(opens(&m.handle(0.0, Event::Online)).len(), 1);
+}
+
+#[test]
+fn online_while_waiting_on_backoff_connects_at_once() {
+    let mut m = open_machine();
+    m.handle(1.0, closed());
+    let a = m.handle(2.0, Event::Online);
+    assert!(a.contains(&Action::CancelTimer(Timer::Reconnect)));
+    assert_eq!(opens(&a).len(), 1);
+}
+
+#[test]
+fn visible_tab_with_dead_socket_reconnects_at_once() {
+    let mut m = open_machine();
+    let a = m.handle(1.0, Event::Visible { socket_open: false });
+    assert!(a.iter().any(|a| matches!(a, Action::Close { .. })));
+    assert_eq!(opens(&a).len(), 1);
+    assert_eq!(m.status().state, Connecting);
+}
+
+#[test]
+fn visible_tab_with_live_socket_changes_nothing() {
+    let mut m = open_machine();
+    assert!(m
+        .handle(1.0, Event::Visible { socket_open: true })
+        .is_empty());
+}
+
+#[test]
+fn visible_tab_while_waiting_on_backoff_connects_at_once() {
+    let mut m = open_machine();
+    m.handle(1.0, closed());
+    let a = m.handle(2.0, Event::Visible { socket_open: false });
+    assert_eq!(opens(&a).len(), 1);
+}
+
+#[test]
+fn disconnect_closes_and_stays_closed() {
+    let mut m = open_machine();
+    let a = m.handle(1.0, Event::Disconnect);
+    assert!(a.contains(&Action::Close {
+        code: CLOSE_NORMAL,
+        reason: "client disconnect".into()
+    }));
+    assert!(a.contains(&Action::CancelTimer(Timer::Reconnect)));
+    assert_eq!(statuses(&a), [Closed]);
+    assert!(opens(&m.handle(2.0, Event::Online)).is_empty());
+    assert!(opens(&m.handle(2.0, Event::Acquire)).is_empty());
+    assert_eq!(opens(&m.handle(3.0, Event::Connect)).len(), 1);
+}
+
+#[test]
+fn connect_while_open_does_nothing() {
+    let mut m = open_machine();
+    assert!(m.handle(1.0, Event::Connect).is_empty());
+}
+
+#[test]
+fn connect_while_reconnecting_skips_the_wait() {
+    let mut m = open_machine();
+    m.handle(1.0, closed());
+    let a = m.handle(2.0, Event::Connect);
+    assert!(a.contains(&Action::CancelTimer(Timer::Reconnect)));
+    assert_eq!(opens(&a).len(), 1);
+}
+
+#[test]
+fn frames_and_opens_of_a_forgotten_socket_are_ignored() {
+    let mut m = open_machine();
+    m.handle(1.0, Event::Disconnect);
+    assert!(m.handle(2.0, corridor(1, "A")).is_empty());
+    assert!(m.handle(2.0, Event::Opened).is_empty());
+    assert!(m.handle(2.0, closed()).is_empty());
+}
+
+#[test]
+fn status_is_emitted_on_state_change_not_on_every_message() {
+    let mut m = open_machine();
+    m.subscribe(1, &Filter::default()).unwrap();
+    let a = m.handle(1.0, corridor(1, "A"));
+    assert!(statuses(&a).is_empty());
+    assert_eq!(m.status().last_seq, Some(1));
+}
+
+#[test]
+fn last_message_keeps_the_latest_frame_but_not_pings() {
+    let mut m = open_machine();
+    m.handle(1.0, corridor(1, "A"));
+    m.handle(2.0, Event::Frame(r#"{"type":"ping","timestamp":1}"#.into()));
+    assert!(m.last_message().unwrap().contains("corridor_update"));
+}
+
+#[test]
+fn reset_returns_to_a_fresh_idle_machine() {
+    let mut m = open_machine();
+    m.subscribe(1, &Filter::default()).unwrap();
+    m.handle(1.0, corridor(9, "A"));
+    let a = m.reset();
+    assert!(a.iter().any(|a| matches!(a, Action::Close { .. })));
+    assert_eq!(statuses(&a), [Idle]);
+    assert_eq!((m.refs(), m.last_seq()), (0, None));
+    assert!(m.last_message().is_none());
+    assert_eq!(opens(&m.handle(2.0, Event::Acquire)), [URL]);
+}

@@ -1,0 +1,217 @@
+//! Which URL the socket opens.
+//!
+//! Order: an explicit `url`, else the `NEXT_PUBLIC_WS_URL` value the shim
+//! passes in (`envUrl`), else the page's host name with `port` (default 8080),
+//! `ws:` or `wss:` following the page's `http:`/`https:`, path `/ws`. The
+//! token and the resume point are added as query parameters when the socket
+//! opens; error messages only ever show [`redact`]ed URLs.
+
+use std::fmt;
+
+/// Default port of the WebSocket server when neither URL is given. 8080.
+pub const DEFAULT_PORT: u16 = 8080;
+
+/// The parts of the page's `location` the resolution needs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageLocation {
+    /// `location.protocol`, e.g. `"https:"`.
+    pub protocol: String,
+    /// `location.hostname`, e.g. `"example.com"` or `"[::1]"`.
+    pub hostname: String,
+}
+
+/// Why no socket URL could be made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum UrlError {
+    /// The given URL does not start with `ws://` or `wss://` or has no host.
+    NotWebSocket(String),
+    /// No URL was given and there is no page location to derive one from.
+    NoLocation,
+}
+
+impl fmt::Display for UrlError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            UrlError::NotWebSocket(url) => write!(
+                f,
+                "WebSocket URL \"{}\" must start with ws:// or wss:// and name a host",
+                redact(url)
+            ),
+            UrlError::NoLocation => f.write_str(
+                "no WebSocket URL given and no page location to derive one from; pass `url`",
+            ),
+        }
+    }
+}
+
+impl std::error::Error for UrlError {}
+
+/// The base socket URL (no token, no resume point).
+///
+/// `url` wins, then `env_url`; empty strings count as absent, because an unset
+/// `NEXT_PUBLIC_*` variable reaches the shim as `""`.
+pub fn resolve(
+    url: Option<&str>,
+    env_url: Option<&str>,
+    port: Option<u16>,
+    page: Option<&PageLocation>,
+) -> Result<String, UrlError> {
+    let given = [url, env_url]
+        .into_iter()
+        .flatten()
+        .map(str::trim)
+        .find(|s| !s.is_empty());
+    if let Some(url) = given {
+        let rest = url
+            .strip_prefix("wss://")
+            .or_else(|| url.strip_prefix("ws://"));
+        return match rest {
+            Some(rest) if !rest.is_empty() && !rest.starts_with(['/', '?', '#']) => {
+                Ok(url.to_owned())
+            }
+            _ => Err(UrlError::NotWebSocket(url.to_owned())),
+        };
+    }
+    let page = page.ok_or(UrlError::NoLocation)?;
+    if page.hostname.is_empty() {
+        return Err(UrlError::NoLocation);
+    }
+    let scheme = if page.protocol == "https:" {
+        "wss"
+    } else {
+        "ws"
+    };
+    let port = port.unwrap_or(DEFAULT_PORT);
+    Ok(format!("{scheme}://{}:{port}/ws", page.hostname))
+}
+
+/// `base` with `token` and `since` appended as query parameters.
+pub fn with_query(base: &str, token: Option<&str>, since: Option<u64>) -> String {
+    let mut url = base.to_owned();
+    let mut sep = if base.contains('?') { '&' } else { '?' };
+    if let Some(token) = token.filter(|t| !t.is_empty()) {
+        url.push(sep);
+        url.push_str("token=");
+        url.push_str(&encode_component(token));
+        sep = '&';
+    }
+    if let Some(since) = since {
+        url.push(sep);
+        url.push_str("since=");
+        url.push_str(&since.to_string());
+    }
+    url
+}
+
+/// `url` with the value of any `token` query parameter replaced by `***`.
+pub fn redact(url: &str) -> String {
+    let Some((head, query)) = url.split_once('?') else {
+        return url.to_owned();
+    };
+    let query: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some(("token", _)) => "token=***".to_owned(),
+            _ => pair.to_owned(),
+        })
+        .collect();
+    format!("{head}?{}", query.join("&"))
+}
+
+/// Percent-encode everything but RFC 3986 unreserved characters, as JS
+/// `encodeURIComponent` does for the characters a token may contain.
+fn encode_component(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page(protocol: &str, host: &str) -> PageLocation {
+        PageLocation {
+            protocol: protocol.into(),
+            hostname: host.into(),
+        }
+    }
+
+    #[test]
+    fn explicit_url_wins_over_env_and_page() {
+        let p = page("https:", "dash.example");
+        let got = resolve(Some("ws://a:1/ws"), Some("ws://b:2/ws"), Some(9), Some(&p));
+        assert_eq!(got.unwrap(), "ws://a:1/ws");
+    }
+
+    #[test]
+    fn env_url_is_used_when_no_explicit_url() {
+        let got = resolve(None, Some("wss://b/ws"), None, None);
+        assert_eq!(got.unwrap(), "wss://b/ws");
+        let got = resolve(Some(""), Some("wss://b/ws"), None, None);
+        assert_eq!(got.unwrap(), "wss://b/ws");
+    }
+
+    #[test]
+    fn page_host_with_default_port_and_scheme_of_the_page() {
+        let got = resolve(None, Some(""), None, Some(&page("http:", "localhost")));
+        assert_eq!(got.unwrap(), "ws://localhost:8080/ws");
+        let got = resolve(None, None, Some(443), Some(&page("https:", "dash.example")));
+        assert_eq!(got.unwrap(), "wss://dash.example:443/ws");
+        let got = resolve(None, None, None, Some(&page("http:", "[::1]")));
+        assert_eq!(got.unwrap(), "ws://[::1]:8080/ws");
+    }
+
+    #[test]
+    fn non_websocket_urls_are_rejected_without_showing_the_token() {
+        for bad in ["http://a/ws", "ws://", "ws:///ws", "localhost:8080"] {
+            assert!(
+                matches!(
+                    resolve(Some(bad), None, None, None),
+                    Err(UrlError::NotWebSocket(_))
+                ),
+                "{bad}"
+            );
+        }
+        let err = resolve(Some("https://h/ws?token=s3cret"), None, None, None).unwrap_err();
+        assert!(!err.to_string().contains("s3cret"), "{err}");
+    }
+
+    #[test]
+    fn no_url_and_no_page_is_an_error() {
+        assert_eq!(resolve(None, None, None, None), Err(UrlError::NoLocation));
+        let blank = page("file:", "");
+        assert_eq!(
+            resolve(None, None, None, Some(&blank)),
+            Err(UrlError::NoLocation)
+        );
+    }
+
+    #[test]
+    fn token_is_url_encoded_and_since_appended() {
+        assert_eq!(
+            with_query("ws://h/ws", Some("a b&c=d/é"), Some(42)),
+            "ws://h/ws?token=a%20b%26c%3Dd%2F%C3%A9&since=42"
+        );
+        assert_eq!(
+            with_query("ws://h/ws?x=1", None, Some(0)),
+            "ws://h/ws?x=1&since=0"
+        );
+        assert_eq!(with_query("ws://h/ws", Some(""), None), "ws://h/ws");
+    }
+
+    #[test]
+    fn redact_hides_only_the_token() {
+        assert_eq!(
+            redact("ws://h/ws?token=abc&since=3"),
+            "ws://h/ws?token=***&since=3"
+        );
+        assert_eq!(redact("ws://h/ws"), "ws://h/ws");
+    }
+}

@@ -1,0 +1,249 @@
+//! Control server for the wasm client's browser tests (loopback only).
+//!
+//! Runs the real `stellar-insights-server` binary as a child process (1 s
+//! heartbeat, SQLite database in a given directory) and lets the tests in the
+//! browser stop, start and restart it over HTTP. It also serves WebSocket
+//! fixtures no real server would produce: a silent peer and a misbehaving one.
+//!
+//! Usage: `stellar-insights-testkit --server-bin PATH --server-port N
+//! --control-port N --data-dir DIR`. SIGTERM or SIGINT stop the child and exit.
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::process::{Child, Command};
+use tokio::sync::Mutex;
+use tower_http::cors::CorsLayer;
+
+/// Command-line settings.
+#[derive(Debug, Clone)]
+struct Args {
+    server_bin: PathBuf,
+    server_port: u16,
+    control_port: u16,
+    data_dir: PathBuf,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut it = std::env::args().skip(1);
+    let (mut bin, mut port, mut control, mut dir) = (None, None, None, None);
+    while let Some(flag) = it.next() {
+        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        match flag.as_str() {
+            "--server-bin" => bin = Some(PathBuf::from(value)),
+            "--server-port" => port = Some(value.parse().map_err(|_| "bad --server-port")?),
+            "--control-port" => control = Some(value.parse().map_err(|_| "bad --control-port")?),
+            "--data-dir" => dir = Some(PathBuf::from(value)),
+            _ => return Err(format!("unknown flag {flag}")),
+        }
+    }
+    Ok(Args {
+        server_bin: bin.ok_or("--server-bin is required")?,
+        server_port: port.ok_or("--server-port is required")?,
+        control_port: control.ok_or("--control-port is required")?,
+        data_dir: dir.ok_or("--data-dir is required")?,
+    })
+}
+
+struct Kit {
+    args: Args,
+    child: Mutex<Option<Child>>,
+}
+
+impl Kit {
+    async fn start(&self) -> Result<(), String> {
+        let mut child = self.child.lock().await;
+        if let Some(c) = child.as_mut() {
+            if c.try_wait().map_err(|e| e.to_string())?.is_none() {
+                return Ok(()); // already running
+            }
+        }
+        let db = self.args.data_dir.join("server.db");
+        let spawned = Command::new(&self.args.server_bin)
+            .env("SERVER_HOST", "127.0.0.1")
+            .env("SERVER_PORT", self.args.server_port.to_string())
+            .env("DATABASE_URL", format!("sqlite://{}", db.display()))
+            .env("WS_PING_INTERVAL_SECS", "1")
+            .env("RUST_LOG", "warn")
+            .current_dir(&self.args.data_dir)
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .map_err(|e| format!("cannot start {}: {e}", self.args.server_bin.display()))?;
+        // The script's cleanup reads this in case the kit itself is killed.
+        if let Some(pid) = spawned.id() {
+            let _ = std::fs::write(self.args.data_dir.join("server.pid"), pid.to_string());
+        }
+        *child = Some(spawned);
+        // Listening means ready: the server binds only after its store is open.
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", self.args.server_port))
+                .await
+                .is_ok()
+            {
+                return Ok(());
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        Err("server did not start listening within 5 s".into())
+    }
+
+    async fn stop(&self) -> Result<(), String> {
+        let Some(mut child) = self.child.lock().await.take() else {
+            return Ok(());
+        };
+        // SIGTERM first so the server closes its sockets with 1001 like a real
+        // deployment; SIGKILL only if it does not exit in time.
+        if let Some(pid) = child.id() {
+            let _ = Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status()
+                .await;
+        }
+        match tokio::time::timeout(Duration::from_secs(8), child.wait()).await {
+            Ok(_) => Ok(()),
+            Err(_) => child.kill().await.map_err(|e| e.to_string()),
+        }
+    }
+}
+
+type Shared = Arc<Kit>;
+
+fn reply(result: Result<(), String>) -> (StatusCode, String) {
+    match result {
+        Ok(()) => (StatusCode::OK, "ok".into()),
+        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e),
+    }
+}
+
+async fn stop(State(kit): State<Shared>) -> (StatusCode, String) {
+    reply(kit.stop().await)
+}
+
+async fn start(State(kit): State<Shared>) -> (StatusCode, String) {
+    reply(kit.start().await)
+}
+
+async fn restart(State(kit): State<Shared>) -> (StatusCode, String) {
+    let stopped = kit.stop().await;
+    reply(stopped.and(kit.start().await))
+}
+
+fn now_ms() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis())
+        .unwrap_or(0)
+}
+
+/// Accepts, announces a 200 ms heartbeat, then never sends again.
+async fn silent(ws: WebSocketUpgrade) -> Response {
+    ws.on_upgrade(|mut socket: WebSocket| async move {
+        let hello = r#"{"type":"connected","connection_id":"silent","protocol":1,"heartbeat_ms":200,"seq":0}"#;
+        if socket.send(Message::Text(hello.into())).await.is_err() {
+            return;
+        }
+        while let Some(Ok(_)) = socket.recv().await {}
+    })
+}
+
+/// Sends a malformed frame, an unknown type and a valid update, then keeps
+/// the connection alive with pings until the client leaves.
+async fn misbehaving(ws: WebSocketUpgrade) -> Response {
+    ws.on_upgrade(|mut socket: WebSocket| async move {
+        let frames = [
+            r#"{"type":"connected","connection_id":"misbehaving","protocol":1,"heartbeat_ms":1000,"seq":0}"#,
+            "{not json",
+            r#"{"type":"market_update","price":1}"#,
+            r#"{"type":"corridor_update","corridor_id":"c1","corridor_key":"MAL:GA->FORMED:GB","success_rate":99.5,"volume_usd":10.0,"total_transactions":4,"seq":1}"#,
+        ];
+        for frame in frames {
+            if socket.send(Message::Text(frame.into())).await.is_err() {
+                return;
+            }
+        }
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tokio::select! {
+                msg = socket.recv() => if !matches!(msg, Some(Ok(_))) { return },
+                _ = tick.tick() => {
+                    let ping = format!(r#"{{"type":"ping","timestamp":{}}}"#, now_ms());
+                    if socket.send(Message::Text(ping.into())).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    })
+}
+
+fn app(kit: Shared) -> Router {
+    Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .route("/server/stop", post(stop))
+        .route("/server/start", post(start))
+        .route("/server/restart", post(restart))
+        .route("/fixture/silent", get(silent))
+        .route("/fixture/misbehaving", get(misbehaving))
+        .layer(CorsLayer::permissive())
+        .with_state(kit)
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .expect("install SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {},
+        _ = term.recv() => {},
+    }
+}
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let args = match parse_args() {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("stellar-insights-testkit: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    // The child runs in the data directory: a relative binary path would break.
+    let args = Args {
+        server_bin: std::fs::canonicalize(&args.server_bin).unwrap_or(args.server_bin),
+        ..args
+    };
+    let kit = Arc::new(Kit {
+        args: args.clone(),
+        child: Mutex::new(None),
+    });
+    if let Err(e) = kit.start().await {
+        eprintln!("stellar-insights-testkit: {e}");
+        return std::process::ExitCode::FAILURE;
+    }
+    let listener = match tokio::net::TcpListener::bind(("127.0.0.1", args.control_port)).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("stellar-insights-testkit: cannot bind control port: {e}");
+            let _ = kit.stop().await;
+            return std::process::ExitCode::FAILURE;
+        }
+    };
+    let served = axum::serve(listener, app(kit.clone()))
+        .with_graceful_shutdown(shutdown_signal())
+        .await;
+    let stopped = kit.stop().await;
+    match (served, stopped) {
+        (Ok(()), Ok(())) => std::process::ExitCode::SUCCESS,
+        (s, t) => {
+            eprintln!("stellar-insights-testkit: serve {s:?}, stop {t:?}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

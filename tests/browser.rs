@@ -1,0 +1,411 @@
+//! The wasm client in real Chromium against the real server (and the
+//! testkit's fixtures). Run through `scripts/test-browser.sh`.
+//!
+//! The client is a page-global singleton: every test starts with `reset()`.
+#![cfg(target_arch = "wasm32")]
+
+mod common;
+
+use common::*;
+use stellar_insights_ws::bindings as ws;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn ok<T>(r: Result<T, JsError>) -> T {
+    r.unwrap_or_else(|e| panic!("{:?}", JsValue::from(e)))
+}
+
+/// Resets the client when dropped, so no callback of a finished test (whose
+/// closures are gone) is still registered.
+struct Fresh;
+
+impl Drop for Fresh {
+    fn drop(&mut self) {
+        ws::reset();
+    }
+}
+
+/// `reset()`, then `configure({url, ...extra})`. Bind the result first in the
+/// test (`let _client = fresh(..)`): it drops last and resets again.
+#[must_use]
+fn fresh(url: &str, extra: &[(&str, JsValue)]) -> Fresh {
+    ws::reset();
+    let mut pairs = vec![("url", JsValue::from_str(url))];
+    pairs.extend(extra.iter().cloned());
+    ok(ws::configure(object(&pairs)));
+    Fresh
+}
+
+fn filter_types(types: &[&str]) -> JsValue {
+    object(&[("types", strings(types))])
+}
+
+fn state() -> String {
+    str_field(&ws::status(), "state")
+}
+
+/// States of recorded statuses, consecutive repeats merged (a status is also
+/// emitted when only `connectionId` changes).
+fn states(statuses: &Recorder) -> Vec<String> {
+    let mut states = statuses.strs("state");
+    states.dedup();
+    states
+}
+
+fn codes(errors: &Recorder) -> Vec<String> {
+    errors.strs("code")
+}
+
+fn dispatch_window_event(name: &str) {
+    let event = web_sys::Event::new(name).unwrap();
+    web_sys::window().unwrap().dispatch_event(&event).unwrap();
+}
+
+async fn wait_open_connections(expected: i64, ms: u32) -> i64 {
+    let start = js_sys::Date::now();
+    loop {
+        let n = open_connections().await;
+        if n == expected || js_sys::Date::now() - start > ms as f64 {
+            return n;
+        }
+        sleep(20).await;
+    }
+}
+
+#[wasm_bindgen_test]
+async fn connects_and_receives_connected() {
+    let _client = fresh(&server_ws(), &[]);
+    let connected = Recorder::new();
+    let _sub = ok(ws::subscribe(
+        filter_types(&["connected"]),
+        connected.function(),
+    ));
+    ws::acquire();
+    assert!(
+        wait_for(5_000, || connected.len() == 1).await,
+        "no connected frame"
+    );
+    let frame = &connected.all()[0];
+    assert_eq!(str_field(frame, "type"), "connected");
+    assert_eq!(num_field(frame, "protocol"), 1.0);
+    assert_eq!(num_field(frame, "heartbeat_ms"), 1_000.0);
+    assert!(ws::is_connected());
+    assert_eq!(ws::connection_id(), Some(str_field(frame, "connection_id")));
+    assert_eq!(state(), "open");
+}
+
+#[wasm_bindgen_test]
+async fn answers_ping_so_the_server_keeps_it_open_with_a_1s_heartbeat() {
+    let _client = fresh(&server_ws(), &[]);
+    let statuses = Recorder::new();
+    let _s = ws::on_status(statuses.function());
+    ws::acquire();
+    assert!(wait_for(5_000, || ws::connection_id().is_some()).await);
+    let id = ws::connection_id();
+    // The server closes a client silent for 2.5 heartbeats (2.5 s).
+    sleep(4_000).await;
+    assert!(ws::is_connected());
+    assert_eq!(ws::connection_id(), id, "the connection was replaced");
+    assert_eq!(states(&statuses), ["connecting", "open"]);
+}
+
+#[wasm_bindgen_test]
+async fn type_filter_and_key_filter_deliver_exactly_the_matching_updates() {
+    let _client = fresh(&server_ws(), &[]);
+    let seen = Recorder::new();
+    let _seen = ok(ws::subscribe(
+        filter_types(&["corridor_update"]),
+        seen.function(),
+    ));
+    ws::acquire();
+    assert!(wait_for(5_000, ws::is_connected).await);
+    let (id1, key1) = create_corridor("KA").await;
+    let (id2, key2) = create_corridor("KB").await;
+    // Both creations delivered before the filtered subscribers start.
+    assert!(wait_for(5_000, || seen.len() == 2).await);
+    let anchors = Recorder::new();
+    let keyed = Recorder::new();
+    let corridors = Recorder::new();
+    let _a = ok(ws::subscribe(
+        filter_types(&["anchor_update"]),
+        anchors.function(),
+    ));
+    let keyed_filter = object(&[("corridorKeys", strings(&[&key1]))]);
+    let _k = ok(ws::subscribe(keyed_filter, keyed.function()));
+    let _c = ok(ws::subscribe(
+        filter_types(&["corridor_update"]),
+        corridors.function(),
+    ));
+    sleep(200).await; // let `subscribe` reach the server
+    update_corridor(&id2, 5).await;
+    update_corridor(&id1, 7).await;
+    let anchor_id = create_anchor().await;
+    assert!(
+        wait_for(5_000, || anchors.len() >= 1
+            && keyed.len() >= 1
+            && corridors.len() >= 2)
+        .await
+    );
+    sleep(300).await; // anything extra would arrive now
+    assert_eq!(anchors.strs("type"), ["anchor_update"]);
+    assert_eq!(anchors.strs("anchor_id"), [anchor_id]);
+    assert_eq!(keyed.strs("corridor_key"), std::slice::from_ref(&key1));
+    assert_eq!(num_field(&keyed.all()[0], "total_transactions"), 7.0);
+    assert_eq!(corridors.strs("corridor_key"), [key2, key1]);
+}
+
+#[wasm_bindgen_test]
+async fn two_subscribers_share_one_socket() {
+    let _client = fresh(&server_ws(), &[]);
+    assert_eq!(
+        wait_open_connections(0, 3_000).await,
+        0,
+        "sockets of earlier tests still open"
+    );
+    let a = Recorder::new();
+    let b = Recorder::new();
+    ws::acquire();
+    ws::acquire();
+    let _a = ok(ws::subscribe(
+        filter_types(&["corridor_update"]),
+        a.function(),
+    ));
+    let _b = ok(ws::subscribe(
+        filter_types(&["corridor_update"]),
+        b.function(),
+    ));
+    assert!(wait_for(5_000, ws::is_connected).await);
+    assert_eq!(wait_open_connections(1, 2_000).await, 1);
+    create_corridor("SH").await;
+    assert!(wait_for(5_000, || a.len() == 1 && b.len() == 1).await);
+    assert_eq!(open_connections().await, 1);
+}
+
+#[wasm_bindgen_test]
+async fn releasing_one_consumer_keeps_the_socket_for_the_other() {
+    let _client = fresh(&server_ws(), &[]);
+    ws::acquire();
+    ws::acquire();
+    assert!(wait_for(5_000, || ws::connection_id().is_some()).await);
+    let id = ws::connection_id();
+    ws::release();
+    sleep(300).await;
+    assert!(ws::is_connected());
+    assert_eq!(ws::connection_id(), id);
+    let rec = Recorder::new();
+    let _s = ok(ws::subscribe(
+        filter_types(&["corridor_update"]),
+        rec.function(),
+    ));
+    create_corridor("RL").await;
+    assert!(
+        wait_for(5_000, || rec.len() == 1).await,
+        "remaining consumer gets nothing"
+    );
+    ws::release();
+    assert!(wait_for(1_000, || state() == "idle").await);
+    assert!(!ws::is_connected());
+}
+
+#[wasm_bindgen_test]
+async fn reconnects_after_server_restart_and_resumes_once_in_order() {
+    let _client = fresh(&server_ws(), &[("reconnectInterval", 100.into())]);
+    control("server/start").await; // in case an earlier run left it stopped
+    let updates = Recorder::new();
+    let connected = Recorder::new();
+    let _u = ok(ws::subscribe(
+        filter_types(&["corridor_update"]),
+        updates.function(),
+    ));
+    let _c = ok(ws::subscribe(
+        filter_types(&["connected"]),
+        connected.function(),
+    ));
+    ws::acquire();
+    assert!(wait_for(5_000, ws::is_connected).await);
+    let (id, _) = create_corridor("RS").await;
+    assert!(wait_for(5_000, || updates.len() == 1).await);
+    // Offline: the client must not try to reconnect, so the next updates are
+    // certainly written while it is away and must come back as a replay.
+    dispatch_window_event("offline");
+    control("server/stop").await;
+    assert!(wait_for(5_000, || state() == "reconnecting").await);
+    control("server/start").await;
+    for total in 1..=3 {
+        update_corridor(&id, total).await;
+    }
+    sleep(300).await;
+    assert_eq!(state(), "reconnecting", "attempted while offline");
+    dispatch_window_event("online");
+    assert!(
+        wait_for(5_000, || updates.len() >= 4).await,
+        "replay missing"
+    );
+    sleep(500).await;
+    let all = updates.all();
+    let seqs: Vec<f64> = all.iter().map(|u| num_field(u, "seq")).collect();
+    assert_eq!(seqs.len(), 4, "duplicates or extras: {seqs:?}");
+    assert!(
+        seqs.windows(2).all(|w| w[0] < w[1]),
+        "out of order: {seqs:?}"
+    );
+    let totals: Vec<f64> = all[1..]
+        .iter()
+        .map(|u| num_field(u, "total_transactions"))
+        .collect();
+    assert_eq!(totals, [1.0, 2.0, 3.0]);
+    assert_eq!(connected.len(), 2);
+    assert_eq!(field(&connected.all()[1], "resumed").as_bool(), Some(true));
+    assert_eq!(ws::last_seq(), Some(seqs[3]));
+}
+
+#[wasm_bindgen_test]
+async fn gives_up_after_max_reconnect_attempts_against_a_closed_port() {
+    let _client = fresh(
+        &closed_port_ws(),
+        &[
+            ("maxReconnectAttempts", 2.into()),
+            ("reconnectInterval", 50.into()),
+            ("maxReconnectDelay", 100.into()),
+        ],
+    );
+    let errors = Recorder::new();
+    let statuses = Recorder::new();
+    let _e = ws::on_error(errors.function());
+    let _s = ws::on_status(statuses.function());
+    ws::acquire();
+    assert!(
+        wait_for(10_000, || state() == "gave_up").await,
+        "never gave up"
+    );
+    let codes = codes(&errors);
+    assert_eq!(
+        codes.iter().filter(|c| *c == "socket_error").count(),
+        3,
+        "{codes:?}"
+    );
+    assert_eq!(codes.last().map(String::as_str), Some("gave_up"));
+    let attempts: Vec<f64> = statuses
+        .all()
+        .iter()
+        .filter(|s| str_field(s, "state") == "reconnecting")
+        .map(|s| num_field(s, "attempt"))
+        .collect();
+    assert_eq!(attempts, [1.0, 2.0]);
+    sleep(300).await;
+    assert_eq!(state(), "gave_up", "attempted again after giving up");
+}
+
+#[wasm_bindgen_test]
+async fn heartbeat_timeout_reconnects_when_the_server_goes_silent() {
+    let _client = fresh(&fixture_ws("silent"), &[("reconnectInterval", 50.into())]);
+    let errors = Recorder::new();
+    let connected = Recorder::new();
+    let _e = ws::on_error(errors.function());
+    let _c = ok(ws::subscribe(
+        filter_types(&["connected"]),
+        connected.function(),
+    ));
+    ws::acquire();
+    // heartbeat_ms 200 → declared dead after 500 ms of silence.
+    assert!(
+        wait_for(5_000, || connected.len() >= 2).await,
+        "did not reconnect"
+    );
+    assert!(
+        errors.has("code", "heartbeat_timeout"),
+        "{:?}",
+        codes(&errors)
+    );
+}
+
+#[wasm_bindgen_test]
+async fn throwing_callback_does_not_stop_delivery_to_others() {
+    let _client = fresh(&server_ws(), &[]);
+    let errors = Recorder::new();
+    let _e = ws::on_error(errors.function());
+    let thrower = js_sys::Function::new_with_args("msg", "throw new Error('subscriber exploded')");
+    let good = Recorder::new();
+    let _t = ok(ws::subscribe(filter_types(&["corridor_update"]), thrower));
+    let _g = ok(ws::subscribe(
+        filter_types(&["corridor_update"]),
+        good.function(),
+    ));
+    ws::acquire();
+    assert!(wait_for(5_000, ws::is_connected).await);
+    create_corridor("TH").await;
+    create_corridor("TH").await;
+    assert!(
+        wait_for(5_000, || good.len() == 2).await,
+        "delivery stopped"
+    );
+    let thrown: Vec<String> = errors
+        .all()
+        .iter()
+        .filter(|e| str_field(e, "code") == "callback_error")
+        .map(|e| str_field(e, "message"))
+        .collect();
+    assert_eq!(thrown.len(), 2, "{thrown:?}");
+    assert!(thrown[0].contains("subscriber exploded"), "{thrown:?}");
+    assert!(ws::is_connected());
+}
+
+#[wasm_bindgen_test]
+async fn malformed_frame_is_reported_and_the_socket_stays_open() {
+    let _client = fresh(&fixture_ws("misbehaving"), &[]);
+    let errors = Recorder::new();
+    let statuses = Recorder::new();
+    let updates = Recorder::new();
+    let _e = ws::on_error(errors.function());
+    let _s = ws::on_status(statuses.function());
+    let _u = ok(ws::subscribe(
+        filter_types(&["corridor_update"]),
+        updates.function(),
+    ));
+    ws::acquire();
+    assert!(
+        wait_for(5_000, || updates.len() == 1).await,
+        "valid update after bad frames lost"
+    );
+    assert_eq!(codes(&errors), ["malformed_frame", "unknown_type"]);
+    assert!(errors.all()[1].is_object());
+    assert!(str_field(&errors.all()[1], "message").contains("market_update"));
+    sleep(1_500).await;
+    assert!(ws::is_connected());
+    assert_eq!(states(&statuses), ["connecting", "open"]);
+}
+
+fn wasm_memory_bytes() -> u32 {
+    wasm_bindgen::memory()
+        .unchecked_into::<js_sys::WebAssembly::Memory>()
+        .buffer()
+        .unchecked_into::<js_sys::ArrayBuffer>()
+        .byte_length()
+}
+
+#[wasm_bindgen_test]
+async fn connect_disconnect_cycles_leave_wasm_memory_unchanged() {
+    let _client = fresh(&server_ws(), &[]);
+    let mut after_warmup = 0;
+    for cycle in 0..200 {
+        ws::connect();
+        assert!(
+            wait_for(3_000, ws::is_connected).await,
+            "cycle {cycle} did not open"
+        );
+        ws::disconnect();
+        assert_eq!(state(), "closed");
+        if cycle == 19 {
+            after_warmup = wasm_memory_bytes();
+        }
+    }
+    assert_eq!(wasm_memory_bytes(), after_warmup, "wasm memory grew");
+    assert_eq!(
+        wait_open_connections(0, 3_000).await,
+        0,
+        "server still sees sockets"
+    );
+}
