@@ -38,6 +38,8 @@ pub struct Outcome {
     pub server_cpu: f64,
     /// Load generator CPU while writing, % of one core.
     pub loadgen_cpu: f64,
+    /// REST write round trips, µs, sorted.
+    pub write_rtt_us: Vec<u32>,
     /// Merged client results.
     pub totals: Totals,
 }
@@ -97,6 +99,11 @@ pub async fn measure(
         rss_peak: after.hwm,
         server_cpu: cpu_percent(connected, after, wall),
         loadgen_cpu: cpu_percent(me_before, me_after, wall),
+        write_rtt_us: {
+            let mut v = writes.rtt_us;
+            v.sort_unstable();
+            v
+        },
         totals,
     })
 }

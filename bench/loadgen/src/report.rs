@@ -25,12 +25,13 @@ fn verdict(ok: bool) -> &'static str {
 /// One line per fan-out run, for the terminal.
 pub fn fanout_row_text(o: &fanout::Outcome) -> String {
     format!(
-        "N={} deliveries/s={:.0} p50={:.1}ms p99={:.1}ms max={:.1}ms gaps={} dups={} rss={}MiB peak={}MiB server_cpu={:.0}% loadgen_cpu={:.0}%",
+        "N={} deliveries/s={:.0} p50={:.1}ms p99={:.1}ms max={:.1}ms write_p50={:.1}ms gaps={} dups={} rss={}MiB peak={}MiB server_cpu={:.0}% loadgen_cpu={:.0}%",
         o.clients,
         o.deliveries_per_sec(),
         o.latency_ms(50.0),
         o.latency_ms(99.0),
         o.latency_ms(100.0),
+        f64::from(percentile(&o.write_rtt_us, 50.0)) / 1000.0,
         o.totals.missing,
         o.totals.duplicates,
         mib(o.rss_connected),
@@ -54,6 +55,11 @@ pub fn fanout(outcomes: &[fanout::Outcome]) -> String {
                 format!("{:.2}", o.latency_ms(50.0)),
                 format!("{:.2}", o.latency_ms(99.0)),
                 format!("{:.2}", o.latency_ms(100.0)),
+                format!(
+                    "{:.2} / {:.2}",
+                    f64::from(percentile(&o.write_rtt_us, 50.0)) / 1000.0,
+                    f64::from(percentile(&o.write_rtt_us, 99.0)) / 1000.0
+                ),
                 format!("{} / {}", o.totals.missing, o.totals.duplicates),
                 mib(o.rss_idle),
                 mib(o.rss_connected),

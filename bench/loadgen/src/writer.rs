@@ -15,8 +15,11 @@ use crate::client::now_us;
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// What the writer did.
-#[derive(Debug, Default, Clone, Copy)]
+#[derive(Debug, Default, Clone)]
 pub struct WriteReport {
+    /// Round trip of each successful write (request sent to answer read), µs:
+    /// the REST and SQLite commit share of the delivery latency.
+    pub rtt_us: Vec<u32>,
     /// Writes the server answered with 200.
     pub ok: u64,
     /// Writes refused or lost (e.g. while the server was down).
@@ -107,8 +110,14 @@ impl Writer {
                 "successful_transactions": count,
                 "volume_usd": sent_ms,
             });
+            let sent = Instant::now();
             match self.http.put(&url).json(&body).send().await {
-                Ok(r) if r.status().is_success() => report.ok += 1,
+                Ok(r) if r.status().is_success() => {
+                    report.ok += 1;
+                    report
+                        .rtt_us
+                        .push(sent.elapsed().as_micros().min(u32::MAX as u128) as u32);
+                }
                 _ => report.failed += 1,
             }
         }
