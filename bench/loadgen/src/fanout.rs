@@ -22,22 +22,24 @@ pub struct Outcome {
     pub clients: usize,
     /// Writes per second asked for.
     pub rate: u32,
-    /// Writes that succeeded, and the writing time in s.
+    /// Writes that succeeded.
     pub writes_ok: u64,
     /// Writing time, s.
     pub write_secs: f64,
-    /// Time to connect every client.
+    /// Time to connect every client, s.
     pub connect_secs: f64,
-    /// Server RSS before any client, after all connected, and its peak, bytes.
+    /// Server RSS before any client connected, bytes.
     pub rss_idle: u64,
-    /// Server RSS with every client connected, before writes.
+    /// Server RSS with every client connected, before writes, bytes.
     pub rss_connected: u64,
-    /// Server peak RSS (`VmHWM`) at the end of writing.
+    /// Server peak RSS (`VmHWM`) at the end of writing, bytes.
     pub rss_peak: u64,
-    /// Server CPU while writing, % of one core.
-    pub server_cpu: f64,
-    /// Load generator CPU while writing, % of one core.
-    pub loadgen_cpu: f64,
+    /// Span the CPU figures cover (writing plus 200 ms), s.
+    pub cpu_wall: f64,
+    /// Server CPU while writing, % of one core: (user, kernel).
+    pub server_cpu: (f64, f64),
+    /// Load generator CPU while writing, % of one core: (user, kernel).
+    pub loadgen_cpu: (f64, f64),
     /// REST write round trips, µs, sorted.
     pub write_rtt_us: Vec<u32>,
     /// Merged client results.
@@ -50,14 +52,24 @@ impl Outcome {
         self.totals.deliveries as f64 / self.write_secs.max(f64::EPSILON)
     }
 
+    /// Server CPU time per delivery while writing, µs (user + kernel).
+    pub fn server_us_per_delivery(&self) -> f64 {
+        let (user, sys) = self.server_cpu;
+        (user + sys) / 100.0 * self.cpu_wall * 1e6 / (self.totals.deliveries.max(1) as f64)
+    }
+
     /// Latency percentile, ms.
     pub fn latency_ms(&self, p: f64) -> f64 {
         f64::from(percentile(&self.totals.latencies_us, p)) / 1000.0
     }
 }
 
-fn cpu_percent(before: ProcStats, after: ProcStats, wall: f64) -> f64 {
-    100.0 * (after.cpu_secs - before.cpu_secs) / wall.max(f64::EPSILON)
+fn cpu_percent(before: ProcStats, after: ProcStats, wall: f64) -> (f64, f64) {
+    let pct = |secs: f64| 100.0 * secs / wall.max(f64::EPSILON);
+    (
+        pct(after.user_secs - before.user_secs),
+        pct(after.sys_secs - before.sys_secs),
+    )
 }
 
 /// Runs one fan-out measurement: `clients` clients, `rate` writes/s for `secs` s.
@@ -97,6 +109,7 @@ pub async fn measure(
         rss_idle: idle.rss,
         rss_connected: connected.rss,
         rss_peak: after.hwm,
+        cpu_wall: wall,
         server_cpu: cpu_percent(connected, after, wall),
         loadgen_cpu: cpu_percent(me_before, me_after, wall),
         write_rtt_us: {

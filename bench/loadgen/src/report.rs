@@ -25,7 +25,7 @@ fn verdict(ok: bool) -> &'static str {
 /// One line per fan-out run, for the terminal.
 pub fn fanout_row_text(o: &fanout::Outcome) -> String {
     format!(
-        "N={} deliveries/s={:.0} p50={:.1}ms p99={:.1}ms max={:.1}ms write_p50={:.1}ms gaps={} dups={} rss={}MiB peak={}MiB server_cpu={:.0}% loadgen_cpu={:.0}%",
+        "N={} deliveries/s={:.0} p50={:.1}ms p99={:.1}ms max={:.1}ms write_p50={:.1}ms gaps={} dups={} rss={}MiB peak={}MiB server_cpu={:.0}+{:.0}% ({:.1}us/delivery) loadgen_cpu={:.0}+{:.0}%",
         o.clients,
         o.deliveries_per_sec(),
         o.latency_ms(50.0),
@@ -36,8 +36,11 @@ pub fn fanout_row_text(o: &fanout::Outcome) -> String {
         o.totals.duplicates,
         mib(o.rss_connected),
         mib(o.rss_peak),
-        o.server_cpu,
-        o.loadgen_cpu
+        o.server_cpu.0,
+        o.server_cpu.1,
+        o.server_us_per_delivery(),
+        o.loadgen_cpu.0,
+        o.loadgen_cpu.1,
     )
 }
 
@@ -65,8 +68,9 @@ pub fn fanout(outcomes: &[fanout::Outcome]) -> String {
                 mib(o.rss_connected),
                 mib(o.rss_peak),
                 format!("{per_conn:.1}"),
-                format!("{:.0}", o.server_cpu),
-                format!("{:.0}", o.loadgen_cpu),
+                format!("{:.0} + {:.0}", o.server_cpu.0, o.server_cpu.1),
+                format!("{:.1}", o.server_us_per_delivery()),
+                format!("{:.0} + {:.0}", o.loadgen_cpu.0, o.loadgen_cpu.1),
                 format!("{:.1}", o.connect_secs),
             ]
         })
@@ -93,7 +97,7 @@ pub fn fanout(outcomes: &[fanout::Outcome]) -> String {
     out.push_str(
         "\n\nLatency = client receive time − the writer's send time carried in `volume_usd` (same process, same clock): \
          REST write, SQLite commit, relay, fan-out and the client's read, all included. \
-         CPU % is of one core while writing (200 % = both cores); RSS from `/proc/<pid>/status` of the server process \
+         CPU % is of one core while writing (200 % = both cores), split user + kernel from `/proc/<pid>/stat`; RSS from `/proc/<pid>/status` of the server process \
          (release build, its own process). \"missing / dup\" counts seqs skipped or never received / received twice, over all clients.\n",
     );
     if let Some(o) = outcomes

@@ -28,8 +28,10 @@ pub struct ProcStats {
     pub rss: u64,
     /// Peak resident set size since start (`VmHWM`), bytes.
     pub hwm: u64,
-    /// User + system CPU time since start, seconds.
-    pub cpu_secs: f64,
+    /// User-mode CPU time since start, seconds.
+    pub user_secs: f64,
+    /// Kernel-mode CPU time since start, seconds.
+    pub sys_secs: f64,
 }
 
 impl Server {
@@ -147,13 +149,15 @@ pub fn proc_stats(pid: u32) -> Option<ProcStats> {
     // Fields after the parenthesised command name; utime and stime are 14 and 15 (1-based).
     let rest = &stat[stat.rfind(')')? + 2..];
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
     // SAFETY: sysconf has no preconditions.
     let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
     Some(ProcStats {
         rss: kib("VmRSS:"),
         hwm: kib("VmHWM:"),
-        cpu_secs: ticks as f64 / hz,
+        user_secs: utime as f64 / hz,
+        sys_secs: stime as f64 / hz,
     })
 }
 
