@@ -62,6 +62,6 @@ mod tests {
     #[test]
     fn histogram_counts_per_bin_from_origin() {
         assert_eq!(histogram(&[5, 100, 150, 420], 0, 100), vec![1, 2, 0, 0, 1]);
-        assert_eq!(histogram(&[5, 120], 50, 100), vec![1, 1]);
+        assert_eq!(histogram(&[5, 160], 50, 100), vec![1, 1]);
     }
 }
