@@ -162,6 +162,9 @@ pub struct Totals {
     pub head: u64,
     /// All live-update latencies, µs, sorted.
     pub latencies_us: Vec<u32>,
+    /// Per update, time from the first client to the last client receiving it, µs, sorted:
+    /// the fan-out's own duration, without the REST write before it.
+    pub spread_us: Vec<u32>,
     /// Updates received, all clients.
     pub deliveries: u64,
     /// Seqs a client skipped, or never received before the end (all clients).
@@ -180,10 +183,37 @@ pub struct Totals {
     pub errors: Vec<String>,
 }
 
+/// Max − min latency across clients of the i-th stamped update. Every client
+/// joined before the writes and got the same updates in the same order (any
+/// gap is reported separately), so the i-th latency of each is the same update.
+fn spread(reports: &[Report]) -> Vec<u32> {
+    let longest = reports
+        .iter()
+        .map(|r| r.latencies_us.len())
+        .max()
+        .unwrap_or(0);
+    let mut lo = vec![u32::MAX; longest];
+    let mut hi = vec![0u32; longest];
+    for r in reports {
+        for (i, &l) in r.latencies_us.iter().enumerate() {
+            lo[i] = lo[i].min(l);
+            hi[i] = hi[i].max(l);
+        }
+    }
+    let mut out: Vec<u32> = hi
+        .iter()
+        .zip(&lo)
+        .map(|(h, l)| h.saturating_sub(*l))
+        .collect();
+    out.sort_unstable();
+    out
+}
+
 impl Totals {
     fn new(reports: Vec<Report>, head: u64) -> Totals {
         let mut t = Totals {
             head,
+            spread_us: spread(&reports),
             ..Totals::default()
         };
         for r in reports {
@@ -220,5 +250,32 @@ impl Totals {
         check(self.gave_up as u64, "clients gave up");
         p.extend(self.errors.iter().cloned());
         p
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spread_is_last_minus_first_client_per_update() {
+        let client = |l: &[u32]| Report {
+            latencies_us: l.to_vec(),
+            ..Report::default()
+        };
+        let reports = [client(&[10, 50]), client(&[30, 20]), client(&[15])];
+        // Update 0: 10..30 → 20; update 1: 20..50 → 30.
+        assert_eq!(spread(&reports), vec![20, 30]);
+    }
+
+    #[test]
+    fn a_client_short_of_the_last_seq_counts_the_missing_tail() {
+        let behind = Report {
+            last_seq: 7,
+            ..Report::default()
+        };
+        let t = Totals::new(vec![behind], 10);
+        assert_eq!(t.missing, 3);
+        assert_eq!(t.problems(), vec!["3 missing updates".to_owned()]);
     }
 }

@@ -25,12 +25,13 @@ fn verdict(ok: bool) -> &'static str {
 /// One line per fan-out run, for the terminal.
 pub fn fanout_row_text(o: &fanout::Outcome) -> String {
     format!(
-        "N={} deliveries/s={:.0} p50={:.1}ms p99={:.1}ms max={:.1}ms write_p50={:.1}ms gaps={} dups={} rss={}MiB peak={}MiB server_cpu={:.0}+{:.0}% ({:.1}us/delivery) loadgen_cpu={:.0}+{:.0}%",
+        "N={} deliveries/s={:.0} p50={:.1}ms p99={:.1}ms max={:.1}ms spread_p50={:.1}ms write_p50={:.1}ms gaps={} dups={} rss={}MiB peak={}MiB server_cpu={:.0}+{:.0}% ({:.1}us/delivery) loadgen_cpu={:.0}+{:.0}%",
         o.clients,
         o.deliveries_per_sec(),
         o.latency_ms(50.0),
         o.latency_ms(99.0),
         o.latency_ms(100.0),
+        f64::from(percentile(&o.totals.spread_us, 50.0)) / 1000.0,
         f64::from(percentile(&o.write_rtt_us, 50.0)) / 1000.0,
         o.totals.missing,
         o.totals.duplicates,
@@ -58,6 +59,11 @@ pub fn fanout(outcomes: &[fanout::Outcome]) -> String {
                 format!("{:.2}", o.latency_ms(50.0)),
                 format!("{:.2}", o.latency_ms(99.0)),
                 format!("{:.2}", o.latency_ms(100.0)),
+                format!(
+                    "{:.2} / {:.2}",
+                    f64::from(percentile(&o.totals.spread_us, 50.0)) / 1000.0,
+                    f64::from(percentile(&o.totals.spread_us, 99.0)) / 1000.0
+                ),
                 format!(
                     "{:.2} / {:.2}",
                     f64::from(percentile(&o.write_rtt_us, 50.0)) / 1000.0,
@@ -97,6 +103,8 @@ pub fn fanout(outcomes: &[fanout::Outcome]) -> String {
     out.push_str(
         "\n\nLatency = client receive time − the writer's send time carried in `volume_usd` (same process, same clock): \
          REST write, SQLite commit, relay, fan-out and the client's read, all included. \
+         \"first→last client\" is, per update, the gap between the first and the last client receiving it: the fan-out alone. \
+         \"REST write\" is the writer's PUT round trip (HTTP + SQLite commit). \
          CPU % is of one core while writing (200 % = both cores), split user + kernel from `/proc/<pid>/stat`; RSS from `/proc/<pid>/status` of the server process \
          (release build, its own process). \"missing / dup\" counts seqs skipped or never received / received twice, over all clients.\n",
     );
