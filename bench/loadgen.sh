@@ -38,6 +38,6 @@ cargo build --quiet --release -p stellar-insights-server
 cargo build --quiet -p stellar-insights-loadgen --profile loadgen \
   --config 'profile.loadgen.inherits="release"' --config 'profile.loadgen.opt-level=3' \
   --config 'profile.loadgen.lto="thin"' --config 'profile.loadgen.codegen-units=16'
-exec "$target/loadgen/stellar-insights-loadgen" "$mode" \
-  --server-bin "$target/release/stellar-insights-server" \
-  --results bench/RESULTS.md --command "bench/loadgen.sh $mode${*:+ $*}" "$@"
+# Results path and command text go through the environment: the process's command line stays short.
+export LOADGEN_RESULTS=bench/RESULTS.md LOADGEN_COMMAND="bench/loadgen.sh $mode${*:+ $*}"
+exec "$target/loadgen/stellar-insights-loadgen" "$mode" --server-bin "$target/release/stellar-insights-server" "$@"

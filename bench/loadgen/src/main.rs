@@ -8,6 +8,9 @@
 //! common: [--server-bin PATH] [--source-ips N] [--results bench/RESULTS.md] [--command TEXT]
 //! ```
 //!
+//! `LOADGEN_RESULTS` and `LOADGEN_COMMAND` in the environment are defaults for
+//! `--results` and `--command` (`bench/loadgen.sh` sets them).
+//!
 //! Exit status 1 when any client saw a gap, a duplicate, a resync or a failed
 //! resume (correctness); timing targets are reported, never enforced. Exit 2
 //! on bad arguments or when the run itself cannot happen.
@@ -65,8 +68,9 @@ fn parse(argv: &[String]) -> Result<Args, String> {
             server_bin: PathBuf::from("target/release/stellar-insights-server"),
             source_ips: 8,
         },
-        results: None,
-        command: format!("stellar-insights-loadgen {}", argv.join(" ")),
+        results: std::env::var_os("LOADGEN_RESULTS").map(PathBuf::from),
+        command: std::env::var("LOADGEN_COMMAND")
+            .unwrap_or_else(|_| format!("stellar-insights-loadgen {}", argv.join(" "))),
         mode,
     };
     let mut it = argv[1..].iter();
