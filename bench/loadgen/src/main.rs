@@ -141,6 +141,7 @@ async fn run(a: &Args) -> Result<Vec<String>, String> {
             "open-file limit {nofile} is too low for {most} clients: raise ulimit -n"
         ));
     }
+    let load_before = load_average();
     let mut problems = Vec::new();
     match a.mode.as_str() {
         "fanout" => {
@@ -157,7 +158,7 @@ async fn run(a: &Args) -> Result<Vec<String>, String> {
                 eprintln!("{}", report::fanout_row_text(&o));
                 outcomes.push(o);
             }
-            let body = report::fanout(&outcomes);
+            let body = format!("{}\n{}", report::fanout(&outcomes), load_note(&load_before));
             println!("{body}");
             if let Some(path) = &a.results {
                 results::write_section(
@@ -178,7 +179,7 @@ async fn run(a: &Args) -> Result<Vec<String>, String> {
             );
             let o = storm::measure(&a.opts, n, a.rate, a.warm_secs, storm_backoff()).await?;
             problems.extend(o.totals.problems());
-            let body = report::storm(&o);
+            let body = format!("{}\n{}", report::storm(&o), load_note(&load_before));
             println!("{body}");
             if let Some(path) = &a.results {
                 results::write_section(
@@ -219,6 +220,23 @@ async fn run(a: &Args) -> Result<Vec<String>, String> {
         }
     }
     Ok(problems)
+}
+
+/// The 1-, 5- and 15-minute load averages (`/proc/loadavg`).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Other jobs share the cores (and skew latency): say how busy the machine was.
+fn load_note(before: &str) -> String {
+    format!(
+        "Machine load average (1, 5, 15 min) at the start: {before}; at the end: {}. \
+         Above 2 on this 2-core machine, other processes were competing for the CPU.\n",
+        load_average()
+    )
 }
 
 /// The wasm client's default policy (base 1 s, cap 30 s, full jitter) without
