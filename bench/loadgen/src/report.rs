@@ -47,82 +47,88 @@ pub fn fanout_row_text(o: &fanout::Outcome) -> String {
 
 /// The fan-out section: one row per N, then the targets.
 pub fn fanout(outcomes: &[fanout::Outcome]) -> String {
-    let rows: Vec<Vec<String>> = outcomes
-        .iter()
-        .map(|o| {
-            let per_conn =
-                o.rss_connected.saturating_sub(o.rss_idle) as f64 / o.clients as f64 / 1024.0;
-            vec![
-                o.clients.to_string(),
-                format!("{:.1}", o.writes_ok as f64 / o.write_secs.max(f64::EPSILON)),
-                format!("{:.0}", o.deliveries_per_sec()),
-                format!("{:.2}", o.latency_ms(50.0)),
-                format!("{:.2}", o.latency_ms(99.0)),
-                format!("{:.2}", o.latency_ms(100.0)),
-                format!(
-                    "{:.2} / {:.2}",
-                    f64::from(percentile(&o.totals.spread_us, 50.0)) / 1000.0,
-                    f64::from(percentile(&o.totals.spread_us, 99.0)) / 1000.0
-                ),
-                format!(
-                    "{:.2} / {:.2}",
-                    f64::from(percentile(&o.write_rtt_us, 50.0)) / 1000.0,
-                    f64::from(percentile(&o.write_rtt_us, 99.0)) / 1000.0
-                ),
-                format!("{} / {}", o.totals.missing, o.totals.duplicates),
-                mib(o.rss_idle),
-                mib(o.rss_connected),
-                mib(o.rss_peak),
-                format!("{per_conn:.1}"),
-                format!("{:.0} + {:.0}", o.server_cpu.0, o.server_cpu.1),
-                format!("{:.1}", o.server_us_per_delivery()),
-                format!("{:.0} + {:.0}", o.loadgen_cpu.0, o.loadgen_cpu.1),
-                format!("{:.1}", o.connect_secs),
-            ]
-        })
-        .collect();
-    let mut out = table(
-        &[
-            "clients",
-            "writes/s",
-            "deliveries/s",
-            "p50 ms",
-            "p99 ms",
-            "max ms",
-            "missing / dup",
-            "RSS idle MiB",
-            "RSS connected MiB",
-            "RSS peak MiB",
-            "KiB / conn",
-            "server CPU %",
-            "loadgen CPU %",
-            "connect s",
-        ],
-        &rows,
-    );
-    out.push_str(
-        "\n\nLatency = client receive time − the writer's send time carried in `volume_usd` (same process, same clock): \
-         REST write, SQLite commit, relay, fan-out and the client's read, all included. \
-         \"first→last client\" is, per update, the gap between the first and the last client receiving it: the fan-out alone. \
-         \"REST write\" is the writer's PUT round trip (HTTP + SQLite commit). \
-         CPU % is of one core while writing (200 % = both cores), split user + kernel from `/proc/<pid>/stat`; RSS from `/proc/<pid>/status` of the server process \
-         (release build, its own process). \"missing / dup\" counts seqs skipped or never received / received twice, over all clients.\n",
-    );
-    if let Some(o) = outcomes
+    let rows: Vec<Vec<String>> = outcomes.iter().map(fanout_row).collect();
+    let mut out = table(&FANOUT_HEADERS, &rows);
+    out.push_str(FANOUT_NOTES);
+    fanout_targets(outcomes, &mut out);
+    out
+}
+
+const FANOUT_HEADERS: [&str; 17] = [
+    "clients",
+    "writes/s",
+    "deliveries/s",
+    "p50 ms",
+    "p99 ms",
+    "max ms",
+    "first→last client p50 / p99 ms",
+    "REST write p50 / p99 ms",
+    "missing / dup",
+    "RSS idle MiB",
+    "RSS connected MiB",
+    "RSS peak MiB",
+    "KiB / conn",
+    "server CPU % user + kernel",
+    "server CPU µs / delivery",
+    "loadgen CPU % user + kernel",
+    "connect s",
+];
+
+const FANOUT_NOTES: &str = "\n\nLatency = client receive time − the writer's send time carried in `volume_usd` (same process, same clock): \
+    REST write, SQLite commit, relay, fan-out and the client's read, all included. \
+    \"first→last client\" is, per update, the gap between the first and the last client receiving it: the fan-out alone. \
+    \"REST write\" is the writer's PUT round trip (HTTP + SQLite commit). \
+    CPU % is of one core while writing (200 % = both cores), split user + kernel from `/proc/<pid>/stat`; \
+    RSS from `/proc/<pid>/status` of the server process (release build, its own process). \
+    \"missing / dup\" counts seqs skipped or never received / received twice, over all clients.\n";
+
+fn ms_pair(sorted_us: &[u32]) -> String {
+    format!(
+        "{:.2} / {:.2}",
+        f64::from(percentile(sorted_us, 50.0)) / 1000.0,
+        f64::from(percentile(sorted_us, 99.0)) / 1000.0
+    )
+}
+
+fn fanout_row(o: &fanout::Outcome) -> Vec<String> {
+    let per_conn = o.rss_connected.saturating_sub(o.rss_idle) as f64 / o.clients as f64 / 1024.0;
+    vec![
+        o.clients.to_string(),
+        format!("{:.1}", o.writes_ok as f64 / o.write_secs.max(f64::EPSILON)),
+        format!("{:.0}", o.deliveries_per_sec()),
+        format!("{:.2}", o.latency_ms(50.0)),
+        format!("{:.2}", o.latency_ms(99.0)),
+        format!("{:.2}", o.latency_ms(100.0)),
+        ms_pair(&o.totals.spread_us),
+        ms_pair(&o.write_rtt_us),
+        format!("{} / {}", o.totals.missing, o.totals.duplicates),
+        mib(o.rss_idle),
+        mib(o.rss_connected),
+        mib(o.rss_peak),
+        format!("{per_conn:.1}"),
+        format!("{:.0} + {:.0}", o.server_cpu.0, o.server_cpu.1),
+        format!("{:.1}", o.server_us_per_delivery()),
+        format!("{:.0} + {:.0}", o.loadgen_cpu.0, o.loadgen_cpu.1),
+        format!("{:.1}", o.connect_secs),
+    ]
+}
+
+fn fanout_targets(outcomes: &[fanout::Outcome], out: &mut String) {
+    let Some(o) = outcomes
         .iter()
         .find(|o| o.clients == 10_000 && o.rate == 10)
-    {
-        let p99 = o.latency_ms(99.0);
-        let peak = o.rss_peak as f64 / MIB;
-        let clean = o.totals.problems().is_empty();
-        out.push_str(&format!(
-            "\nTargets at N = 10 000, R = 10: p99 ≤ {TARGET_P99_MS} ms: {p99:.1} ms, {}; zero gaps: {}; server RSS ≤ {TARGET_RSS_MIB} MB: peak {peak:.1} MiB, {}.\n",
-            verdict(p99 <= TARGET_P99_MS),
-            verdict(clean),
-            verdict(peak <= TARGET_RSS_MIB),
-        ));
-    }
-    out
+    else {
+        return;
+    };
+    let p99 = o.latency_ms(99.0);
+    let peak = o.rss_peak as f64 / MIB;
+    let clean = o.totals.problems().is_empty();
+    out.push_str(&format!(
+        "\nTargets at N = 10 000, R = 10: p99 ≤ {TARGET_P99_MS} ms: {p99:.1} ms, {}; zero gaps: {}; server RSS ≤ {TARGET_RSS_MIB} MB: peak {peak:.1} MiB, {}.\n",
+        verdict(p99 <= TARGET_P99_MS),
+        verdict(clean),
+        verdict(peak <= TARGET_RSS_MIB),
+    ));
 }
 
 /// One line per storm, for the terminal.
@@ -236,4 +242,37 @@ pub fn storm(o: &storm::Outcome) -> String {
     }
     out.push_str("```\n");
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::harness::Totals;
+
+    #[test]
+    fn fanout_rows_have_one_cell_per_header() {
+        let o = fanout::Outcome {
+            clients: 10,
+            rate: 10,
+            writes_ok: 5,
+            write_secs: 1.0,
+            connect_secs: 0.1,
+            rss_idle: 1 << 20,
+            rss_connected: 2 << 20,
+            rss_peak: 3 << 20,
+            cpu_wall: 1.0,
+            server_cpu: (1.0, 2.0),
+            loadgen_cpu: (1.0, 1.0),
+            write_rtt_us: vec![1_000],
+            totals: Totals::default(),
+        };
+        assert_eq!(fanout_row(&o).len(), FANOUT_HEADERS.len());
+        let md = fanout(&[o]);
+        let widths: Vec<usize> = md
+            .lines()
+            .take(3)
+            .map(|l| l.matches(" | ").count())
+            .collect();
+        assert_eq!(widths, vec![16, 16, 16], "{md}");
+    }
 }
