@@ -20,6 +20,12 @@ use crate::error::ErrorBody;
 use crate::metrics::RejectReason;
 use crate::AppState;
 
+/// Read buffer of each connection, bytes. Value 4 KiB. tungstenite's default
+/// (128 KiB) is zero-filled on the first read, so it is resident for every
+/// connection: 1.3 GB at 10 000 clients. Clients send small frames; a larger
+/// one (up to `WS_MAX_FRAME_BYTES`) still fits, the buffer grows for it.
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+
 fn refuse(state: &AppState, reason: RejectReason, status: StatusCode, error: &str) -> Response {
     state.metrics.reject(reason);
     tracing::debug!(?reason, "websocket request refused");
@@ -135,6 +141,7 @@ pub async fn ws_handler(
     let max = state.config.ws_max_frame_bytes;
     ws.max_message_size(max)
         .max_frame_size(max)
+        .read_buffer_size(READ_BUFFER_BYTES)
         .on_upgrade(move |socket| {
             connection::run(
                 socket,

@@ -1,0 +1,355 @@
+//! One benchmark client: a WebSocket that checks `seq` continuity, records the
+//! delivery latency of every update, and (storm mode) reconnects with the wasm
+//! client's own backoff policy and resumes with `?since=`.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use futures_util::{SinkExt, StreamExt};
+use stellar_insights_ws::backoff::Backoff;
+use stellar_insights_ws::json::{self, Json};
+use stellar_insights_ws::protocol::{ClientMessage, ServerMessage};
+use stellar_insights_ws::url::with_query;
+use tokio::net::TcpSocket;
+use tokio::sync::watch;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How many times a client retries its first connection (not counted as storm attempts). Value 20.
+const FIRST_CONNECT_TRIES: u32 = 20;
+/// Read buffer per client socket, bytes. Value 8 KiB: frames are ~300 B, and
+/// 10 000 clients with tungstenite's 128 KiB default would cost the load generator 1.3 GB.
+const READ_BUFFER: usize = 8 * 1024;
+
+/// Microseconds since the Unix epoch: the clock the writer stamps updates with.
+pub fn now_us() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_micros() as u64)
+}
+
+/// What every client shares with the run that started it.
+pub struct Shared {
+    /// Server address.
+    pub server: SocketAddr,
+    /// Source addresses are spread over 127.0.0.1 ..= 127.0.0.<source_ips>. Default 1.
+    pub source_ips: u8,
+    /// Reconnect (and resume) after losing the connection; otherwise a loss is an error.
+    pub reconnect: bool,
+    /// Delay policy of reconnects: the wasm client's own.
+    pub backoff: Backoff,
+    /// Clients whose connection is currently established (`connected` received).
+    pub connected: AtomicUsize,
+    /// Reconnects that got their `connected` frame.
+    pub resumes: AtomicUsize,
+    /// Time (µs since the epoch) of every reconnect attempt, successful or not.
+    pub attempts: Mutex<Vec<u64>>,
+    /// Last seq the run expects every client to reach; set when writes end.
+    pub final_seq: watch::Receiver<Option<u64>>,
+    /// Turns true when the run gives up waiting: clients stop where they are.
+    pub stop: watch::Receiver<bool>,
+}
+
+/// What one client saw.
+#[derive(Debug, Default)]
+pub struct Report {
+    /// Delivery latency of each live `corridor_update`, µs.
+    pub latencies_us: Vec<u32>,
+    /// Updates received.
+    pub deliveries: u64,
+    /// Updates whose seq skipped ahead (each counts the missing seqs).
+    pub missing: u64,
+    /// Updates received at or below a seq already received.
+    pub duplicates: u64,
+    /// Seq of the first `connected` (the head when the client joined).
+    pub joined_at: u64,
+    /// Highest seq received.
+    pub last_seq: u64,
+    /// Reconnects whose `connected` did not say `resumed: true`.
+    pub not_resumed: u64,
+    /// `resync_required` frames (each means updates could not be replayed).
+    pub resyncs: u64,
+    /// Successful reconnects, each as µs since the epoch of its `connected`.
+    pub resumed_at: Vec<u64>,
+    /// The client hit the backoff's attempt limit.
+    pub gave_up: bool,
+    /// Protocol errors and unexpected frames, for the report.
+    pub errors: Vec<String>,
+}
+
+impl Report {
+    fn error(&mut self, e: String) {
+        if self.errors.len() < 5 {
+            self.errors.push(e);
+        }
+    }
+}
+
+type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
+
+async fn connect(shared: &Shared, index: usize, since: Option<u64>) -> Result<Ws, String> {
+    let host = 1 + (index % usize::from(shared.source_ips.max(1))) as u8;
+    let socket = TcpSocket::new_v4().map_err(|e| e.to_string())?;
+    socket
+        .bind(SocketAddr::new(
+            IpAddr::V4(Ipv4Addr::new(127, 0, 0, host)),
+            0,
+        ))
+        .map_err(|e| format!("bind 127.0.0.{host}: {e}"))?;
+    let stream = socket
+        .connect(shared.server)
+        .await
+        .map_err(|e| e.to_string())?;
+    let _ = stream.set_nodelay(true);
+    let url = with_query(&format!("ws://{}/ws", shared.server), None, since);
+    let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER);
+    let (ws, _) = tokio_tungstenite::client_async_with_config(
+        url,
+        MaybeTlsStream::Plain(stream),
+        Some(config),
+    )
+    .await
+    .map_err(|e| e.to_string())?;
+    Ok(ws)
+}
+
+/// How a session ended.
+enum End {
+    /// Reached the final seq, or told to stop.
+    Done,
+    /// The connection broke.
+    Lost,
+}
+
+/// Runs client `index` until it has the final seq or the run stops.
+pub async fn run(shared: Arc<Shared>, index: usize) -> Report {
+    let mut report = Report::default();
+    let mut first = true;
+    let mut failures = 0u32;
+    let mut stop = shared.stop.clone();
+    loop {
+        let since = (!first).then_some(report.last_seq);
+        if since.is_some() {
+            shared.attempts.lock().unwrap().push(now_us());
+        }
+        match connect(&shared, index, since).await {
+            Ok(ws) => {
+                failures = 0;
+                let end = session(&shared, ws, &mut report, first).await;
+                first = false;
+                match end {
+                    End::Done => return report,
+                    End::Lost if !shared.reconnect => {
+                        report.error("connection lost".into());
+                        return report;
+                    }
+                    End::Lost => {}
+                }
+            }
+            Err(e) if first && failures + 1 >= FIRST_CONNECT_TRIES => {
+                report.error(format!("cannot connect: {e}"));
+                return report;
+            }
+            Err(_) if first => {
+                failures += 1;
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+            Err(_) => {}
+        }
+        if shared.backoff.is_exhausted_by(failures) {
+            report.gave_up = true;
+            return report;
+        }
+        let delay = shared.backoff.delay_ms(failures, fastrand::f64());
+        failures += 1;
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(delay)) => {}
+            _ = stop.wait_for(|s| *s) => return report,
+        }
+    }
+}
+
+async fn session(shared: &Shared, mut ws: Ws, report: &mut Report, first: bool) -> End {
+    let mut final_seq = shared.final_seq.clone();
+    let mut stop = shared.stop.clone();
+    let mut online = Online(&shared.connected, false);
+    let done = |report: &Report, target: Option<u64>| target.is_some_and(|f| report.last_seq >= f);
+    loop {
+        let msg = tokio::select! {
+            msg = ws.next() => msg,
+            _ = final_seq.changed() => {
+                if done(report, *final_seq.borrow()) { break; }
+                continue;
+            }
+            _ = stop.wait_for(|s| *s) => break,
+        };
+        let text = match msg {
+            Some(Ok(Message::Text(text))) => text,
+            Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return End::Lost,
+            Some(Ok(_)) => continue,
+        };
+        let received = now_us();
+        if let Some((seq, sent_ms)) = fast_update(&text) {
+            on_update(report, seq, sent_ms, received);
+            if done(report, *final_seq.borrow()) {
+                break;
+            }
+            continue;
+        }
+        match ServerMessage::from_json(&text) {
+            Ok(ServerMessage::Connected { seq, resumed, .. }) => {
+                let head = seq.unwrap_or(0);
+                if first {
+                    report.joined_at = head;
+                    report.last_seq = head;
+                } else {
+                    report.resumed_at.push(received);
+                    shared.resumes.fetch_add(1, Ordering::Relaxed);
+                    if resumed != Some(true) {
+                        report.not_resumed += 1;
+                    }
+                }
+                online.set();
+            }
+            Ok(ServerMessage::Ping { timestamp }) => {
+                let pong = ClientMessage::Pong { timestamp }.to_json();
+                if ws.send(Message::text(pong)).await.is_err() {
+                    return End::Lost;
+                }
+            }
+            Ok(ServerMessage::ResyncRequired { reason }) => {
+                report.resyncs += 1;
+                report.error(format!("resync_required {reason:?}"));
+            }
+            Ok(msg) => match msg.seq() {
+                Some(seq) => {
+                    let sent_ms = match &msg {
+                        ServerMessage::CorridorUpdate(u) => Some(u.volume_usd),
+                        _ => None,
+                    };
+                    on_update(report, seq, sent_ms, received);
+                    if done(report, *final_seq.borrow()) {
+                        break;
+                    }
+                }
+                None => report.error(format!("unexpected frame {}", msg.type_name())),
+            },
+            Err(e) => report.error(format!("unparsable frame: {e}")),
+        }
+    }
+    let _ = ws.close(None).await;
+    End::Done
+}
+
+/// Counts the client in [`Shared::connected`] from its `connected` frame until the session ends.
+struct Online<'a>(&'a AtomicUsize, bool);
+
+impl Online<'_> {
+    fn set(&mut self) {
+        if !self.1 {
+            self.1 = true;
+            self.0.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+impl Drop for Online<'_> {
+    fn drop(&mut self) {
+        if self.1 {
+            self.0.fetch_sub(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// `(seq, volume_usd)` of an update frame, read with the wasm client's own
+/// JSON reader: it borrows instead of building a `ServerMessage`, which keeps
+/// the load generator's CPU per frame low (it shares the cores with the server).
+/// `None` for any other frame; those take the full typed parse.
+fn fast_update(text: &str) -> Option<(u64, Option<f64>)> {
+    let v = json::parse(text).ok()?;
+    let kind = v.get("type")?.as_str()?;
+    if !matches!(
+        kind,
+        "corridor_update" | "anchor_update" | "snapshot_update"
+    ) {
+        return None;
+    }
+    let seq = v.get("seq")?.as_u64()?;
+    let sent_ms = match (kind, v.get("volume_usd")) {
+        ("corridor_update", Some(Json::Num(n))) => Some(n.parse().ok()?),
+        ("corridor_update", _) => return None,
+        _ => None,
+    };
+    Some((seq, sent_ms))
+}
+
+fn on_update(report: &mut Report, seq: u64, sent_ms: Option<f64>, received_us: u64) {
+    report.deliveries += 1;
+    if seq <= report.last_seq {
+        report.duplicates += 1;
+        return;
+    }
+    report.missing += seq - report.last_seq - 1;
+    report.last_seq = seq;
+    if let Some(sent_ms) = sent_ms {
+        // The writer puts its send time (ms since the epoch, µs fraction) in volume_usd.
+        let sent_us = (sent_ms * 1000.0).round() as u64;
+        if sent_us > 0 && received_us >= sent_us {
+            report
+                .latencies_us
+                .push((received_us - sent_us).min(u32::MAX as u64) as u32);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stellar_insights_ws::protocol::CorridorUpdate;
+
+    #[test]
+    fn fast_read_agrees_with_the_typed_parse() {
+        let frame = ServerMessage::CorridorUpdate(CorridorUpdate {
+            corridor_id: "c".into(),
+            corridor_key: "USDC:G->EURC:G".into(),
+            success_rate: 100.0,
+            volume_usd: 1_764_106_000_123.456,
+            total_transactions: 7,
+            seq: Some(42),
+        })
+        .to_json();
+        assert_eq!(fast_update(&frame), Some((42, Some(1_764_106_000_123.456))));
+        assert_eq!(fast_update(r#"{"type":"ping","timestamp":1}"#), None);
+        // An update without seq is not taken as one: the typed parse reports it.
+        assert_eq!(
+            fast_update(r#"{"type":"snapshot_update","snapshot_id":"s"}"#),
+            None
+        );
+    }
+
+    #[test]
+    fn gaps_and_duplicates_are_counted_not_hidden() {
+        let mut r = Report {
+            last_seq: 10,
+            ..Report::default()
+        };
+        for seq in [11, 12, 15, 15, 13, 16] {
+            on_update(&mut r, seq, None, 0);
+        }
+        assert_eq!(r.missing, 2, "13 and 14 skipped between 12 and 15");
+        assert_eq!(r.duplicates, 2, "15 again, then 13 after 15");
+        assert_eq!(r.last_seq, 16);
+        assert_eq!(r.deliveries, 6);
+    }
+
+    #[test]
+    fn latency_is_receive_time_minus_the_stamped_send_time() {
+        let mut r = Report::default();
+        on_update(&mut r, 1, Some(1_000.5), 1_003_000);
+        assert_eq!(r.latencies_us, vec![2_500]);
+    }
+}

@@ -1,0 +1,122 @@
+//! Issue 5 §4: N clients on one server, R updates/s, latency and memory.
+
+use std::time::{Duration, Instant};
+
+use stellar_insights_ws::backoff::Backoff;
+use tokio::sync::watch;
+
+use crate::harness::{Options, Run, Totals};
+use crate::server::{proc_stats, ProcStats};
+use crate::stats::percentile;
+
+/// How long clients may take to receive the last update after writes stop. Value 20 s.
+const DRAIN: Duration = Duration::from_secs(20);
+/// Settle time between connecting the last client and the first write, so
+/// the connect burst's CPU is not billed to the broadcast. Value 2 s.
+const SETTLE: Duration = Duration::from_secs(2);
+
+/// One fan-out measurement.
+#[derive(Debug)]
+pub struct Outcome {
+    /// Clients.
+    pub clients: usize,
+    /// Writes per second asked for.
+    pub rate: u32,
+    /// Writes that succeeded.
+    pub writes_ok: u64,
+    /// Writing time, s.
+    pub write_secs: f64,
+    /// Time to connect every client, s.
+    pub connect_secs: f64,
+    /// Server RSS before any client connected, bytes.
+    pub rss_idle: u64,
+    /// Server RSS with every client connected, before writes, bytes.
+    pub rss_connected: u64,
+    /// Server peak RSS (`VmHWM`) at the end of writing, bytes.
+    pub rss_peak: u64,
+    /// Span the CPU figures cover (writing plus 200 ms), s.
+    pub cpu_wall: f64,
+    /// Server CPU while writing, % of one core: (user, kernel).
+    pub server_cpu: (f64, f64),
+    /// Load generator CPU while writing, % of one core: (user, kernel).
+    pub loadgen_cpu: (f64, f64),
+    /// REST write round trips, µs, sorted.
+    pub write_rtt_us: Vec<u32>,
+    /// Merged client results.
+    pub totals: Totals,
+}
+
+impl Outcome {
+    /// Deliveries per second over the writing time.
+    pub fn deliveries_per_sec(&self) -> f64 {
+        self.totals.deliveries as f64 / self.write_secs.max(f64::EPSILON)
+    }
+
+    /// Server CPU time per delivery while writing, µs (user + kernel).
+    pub fn server_us_per_delivery(&self) -> f64 {
+        let (user, sys) = self.server_cpu;
+        (user + sys) / 100.0 * self.cpu_wall * 1e6 / (self.totals.deliveries.max(1) as f64)
+    }
+
+    /// Latency percentile, ms.
+    pub fn latency_ms(&self, p: f64) -> f64 {
+        f64::from(percentile(&self.totals.latencies_us, p)) / 1000.0
+    }
+}
+
+fn cpu_percent(before: ProcStats, after: ProcStats, wall: f64) -> (f64, f64) {
+    let pct = |secs: f64| 100.0 * secs / wall.max(f64::EPSILON);
+    (
+        pct(after.user_secs - before.user_secs),
+        pct(after.sys_secs - before.sys_secs),
+    )
+}
+
+/// Runs one fan-out measurement: `clients` clients, `rate` writes/s for `secs` s.
+pub async fn measure(
+    opts: &Options,
+    clients: usize,
+    rate: u32,
+    secs: f64,
+) -> Result<Outcome, String> {
+    let mut run = Run::start(opts, clients, false, Backoff::default()).await?;
+    let idle = run.server.stats().unwrap_or_default();
+    let connect = run.connect(clients).await?;
+    tokio::time::sleep(SETTLE).await;
+    let connected = run.server.stats().unwrap_or_default();
+    let me = std::process::id();
+    let me_before = proc_stats(me).unwrap_or_default();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let started = Instant::now();
+    let stopper = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+        stop_tx.send_replace(true);
+    });
+    let writes = run.writer.run(&run.corridor, rate, stop_rx).await;
+    let _ = stopper.await;
+    // Let the last write's fan-out finish inside the CPU window.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let wall = started.elapsed().as_secs_f64();
+    let after = run.server.stats().unwrap_or_default();
+    let me_after = proc_stats(me).unwrap_or_default();
+    let totals = run.finish(DRAIN).await?;
+    Ok(Outcome {
+        clients,
+        rate,
+        writes_ok: writes.ok,
+        write_secs: writes.secs,
+        connect_secs: connect.as_secs_f64(),
+        rss_idle: idle.rss,
+        rss_connected: connected.rss,
+        rss_peak: after.hwm,
+        cpu_wall: wall,
+        server_cpu: cpu_percent(connected, after, wall),
+        loadgen_cpu: cpu_percent(me_before, me_after, wall),
+        write_rtt_us: {
+            let mut v = writes.rtt_us;
+            v.sort_unstable();
+            v
+        },
+        totals,
+    })
+}

@@ -1,0 +1,281 @@
+//! What both benchmarks share: a server child, a writer, N clients, and the
+//! end-of-run check that every client holds every update exactly once.
+
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use stellar_insights_ws::backoff::Backoff;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::client::{self, Report, Shared};
+use crate::server::Server;
+use crate::writer::Writer;
+
+/// Clients started at once while connecting; the next batch waits for this one. Value 500.
+const CONNECT_BATCH: usize = 500;
+/// Longest wait for one batch of clients to be connected. Value 60 s.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Options common to every run.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Server binary. Default `target/release/stellar-insights-server`.
+    pub server_bin: PathBuf,
+    /// Client source addresses: 127.0.0.1 ..= 127.0.0.<n>. Default 8.
+    pub source_ips: u8,
+}
+
+/// A server, its writer and a crowd of clients.
+pub struct Run {
+    /// The server child.
+    pub server: Server,
+    /// REST writer.
+    pub writer: Writer,
+    /// Corridor the writer updates.
+    pub corridor: String,
+    /// State shared with the clients.
+    pub shared: Arc<Shared>,
+    dir: PathBuf,
+    final_tx: watch::Sender<Option<u64>>,
+    stop_tx: watch::Sender<bool>,
+    clients: Vec<JoinHandle<Report>>,
+}
+
+fn free_port() -> Result<u16, String> {
+    TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .map_err(|e| format!("no free port: {e}"))
+}
+
+impl Run {
+    /// Starts a fresh server and creates the corridor; `reconnect` makes clients
+    /// reconnect with `backoff` (storm) instead of treating a loss as an error.
+    pub async fn start(
+        opts: &Options,
+        max_clients: usize,
+        reconnect: bool,
+        backoff: Backoff,
+    ) -> Result<Run, String> {
+        let dir = std::env::temp_dir().join(format!("stellar-loadgen-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()?));
+        let per_ip = max_clients.div_ceil(usize::from(opts.source_ips.max(1))) + 16;
+        let server = Server::start(&opts.server_bin, &dir, addr, per_ip).await?;
+        let writer = Writer::new(addr);
+        let corridor = writer.create_corridor().await?;
+        let (final_tx, final_rx) = watch::channel(None);
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let shared = Arc::new(Shared {
+            server: addr,
+            source_ips: opts.source_ips,
+            reconnect,
+            backoff,
+            connected: Default::default(),
+            resumes: Default::default(),
+            attempts: Mutex::new(Vec::new()),
+            final_seq: final_rx,
+            stop: stop_rx,
+        });
+        Ok(Run {
+            server,
+            writer,
+            corridor,
+            shared,
+            dir,
+            final_tx,
+            stop_tx,
+            clients: Vec::new(),
+        })
+    }
+
+    /// Connects clients in batches until `n` are connected.
+    pub async fn connect(&mut self, n: usize) -> Result<Duration, String> {
+        let started = Instant::now();
+        while self.clients.len() < n {
+            let batch = CONNECT_BATCH.min(n - self.clients.len());
+            for _ in 0..batch {
+                let index = self.clients.len();
+                self.clients
+                    .push(tokio::spawn(client::run(Arc::clone(&self.shared), index)));
+            }
+            let want = self.clients.len();
+            self.wait_for(CONNECT_TIMEOUT, |s| {
+                s.connected.load(Ordering::Relaxed) >= want
+            })
+            .await
+            .map_err(|_| {
+                format!(
+                    "only {} of {want} clients connected after {CONNECT_TIMEOUT:?}",
+                    self.shared.connected.load(Ordering::Relaxed)
+                )
+            })?;
+        }
+        Ok(started.elapsed())
+    }
+
+    /// Polls `cond` every 10 ms until it holds (Ok) or `timeout` passes (Err).
+    pub async fn wait_for(
+        &self,
+        timeout: Duration,
+        cond: impl Fn(&Shared) -> bool,
+    ) -> Result<(), ()> {
+        let until = Instant::now() + timeout;
+        while !cond(&self.shared) {
+            if Instant::now() > until {
+                return Err(());
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        Ok(())
+    }
+
+    /// Tells the clients the last seq, waits up to `drain` for them to reach it,
+    /// then stops the stragglers and collects every report.
+    pub async fn finish(self, drain: Duration) -> Result<Totals, String> {
+        let head = self.writer.head_seq().await?;
+        self.final_tx.send_replace(Some(head));
+        let stop = self.stop_tx;
+        let stopper = tokio::spawn(async move {
+            tokio::time::sleep(drain).await;
+            stop.send_replace(true);
+        });
+        let mut reports = Vec::with_capacity(self.clients.len());
+        for c in self.clients {
+            reports.push(c.await.map_err(|e| format!("client task failed: {e}"))?);
+        }
+        stopper.abort();
+        drop(self.server);
+        let _ = std::fs::remove_dir_all(&self.dir);
+        Ok(Totals::new(reports, head))
+    }
+}
+
+/// Every client's report, merged.
+#[derive(Debug, Default)]
+pub struct Totals {
+    /// Last seq issued at the end of the run.
+    pub head: u64,
+    /// All live-update latencies, µs, sorted.
+    pub latencies_us: Vec<u32>,
+    /// Per update, time from the first client to the last client receiving it, µs, sorted:
+    /// the fan-out's own duration, without the REST write before it.
+    pub spread_us: Vec<u32>,
+    /// Updates received, all clients.
+    pub deliveries: u64,
+    /// Seqs a client skipped, or never received before the end (all clients).
+    pub missing: u64,
+    /// Seqs received twice or out of order.
+    pub duplicates: u64,
+    /// `resync_required` frames.
+    pub resyncs: u64,
+    /// Reconnects not answered with `resumed: true`.
+    pub not_resumed: u64,
+    /// Clients that hit the backoff attempt limit.
+    pub gave_up: usize,
+    /// Per client, µs since the epoch of its first resumed `connected` (storm).
+    pub first_resume_us: Vec<u64>,
+    /// First few protocol errors.
+    pub errors: Vec<String>,
+}
+
+/// Max − min latency across clients of the i-th stamped update. Every client
+/// joined before the writes and got the same updates in the same order (any
+/// gap is reported separately), so the i-th latency of each is the same update.
+fn spread(reports: &[Report]) -> Vec<u32> {
+    let longest = reports
+        .iter()
+        .map(|r| r.latencies_us.len())
+        .max()
+        .unwrap_or(0);
+    let mut lo = vec![u32::MAX; longest];
+    let mut hi = vec![0u32; longest];
+    for r in reports {
+        for (i, &l) in r.latencies_us.iter().enumerate() {
+            lo[i] = lo[i].min(l);
+            hi[i] = hi[i].max(l);
+        }
+    }
+    let mut out: Vec<u32> = hi
+        .iter()
+        .zip(&lo)
+        .map(|(h, l)| h.saturating_sub(*l))
+        .collect();
+    out.sort_unstable();
+    out
+}
+
+impl Totals {
+    fn new(reports: Vec<Report>, head: u64) -> Totals {
+        let mut t = Totals {
+            head,
+            spread_us: spread(&reports),
+            ..Totals::default()
+        };
+        for r in reports {
+            t.latencies_us.extend_from_slice(&r.latencies_us);
+            t.deliveries += r.deliveries;
+            t.missing += r.missing + head.saturating_sub(r.last_seq);
+            t.duplicates += r.duplicates;
+            t.resyncs += r.resyncs;
+            t.not_resumed += r.not_resumed;
+            t.gave_up += usize::from(r.gave_up);
+            t.first_resume_us.extend(r.resumed_at.first());
+            for e in r.errors {
+                if t.errors.len() < 10 {
+                    t.errors.push(e);
+                }
+            }
+        }
+        t.latencies_us.sort_unstable();
+        t
+    }
+
+    /// Correctness problems (gaps, duplicates, failed resumes), empty when none.
+    pub fn problems(&self) -> Vec<String> {
+        let mut p = Vec::new();
+        let mut check = |n: u64, what: &str| {
+            if n > 0 {
+                p.push(format!("{n} {what}"));
+            }
+        };
+        check(self.missing, "missing updates");
+        check(self.duplicates, "duplicate updates");
+        check(self.resyncs, "resync_required frames");
+        check(self.not_resumed, "reconnects not resumed");
+        check(self.gave_up as u64, "clients gave up");
+        p.extend(self.errors.iter().cloned());
+        p
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spread_is_last_minus_first_client_per_update() {
+        let client = |l: &[u32]| Report {
+            latencies_us: l.to_vec(),
+            ..Report::default()
+        };
+        let reports = [client(&[10, 50]), client(&[30, 20]), client(&[15])];
+        // Update 0: 10..30 → 20; update 1: 20..50 → 30.
+        assert_eq!(spread(&reports), vec![20, 30]);
+    }
+
+    #[test]
+    fn a_client_short_of_the_last_seq_counts_the_missing_tail() {
+        let behind = Report {
+            last_seq: 7,
+            ..Report::default()
+        };
+        let t = Totals::new(vec![behind], 10);
+        assert_eq!(t.missing, 3);
+        assert_eq!(t.problems(), vec!["3 missing updates".to_owned()]);
+    }
+}

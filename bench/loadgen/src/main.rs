@@ -1,0 +1,314 @@
+//! `stellar-insights-loadgen`: fan-out load and reconnect-storm benchmarks of
+//! `stellar-insights-server`, on loopback only. See `bench/README.md`.
+//!
+//! ```text
+//! stellar-insights-loadgen fanout [--clients 1000,5000,10000] [--rate 10] [--secs 20]
+//! stellar-insights-loadgen storm  [--clients 2000] [--rate 10] [--warm-secs 5]
+//! stellar-insights-loadgen smoke
+//! common: [--server-bin PATH] [--source-ips N] [--results bench/RESULTS.md] [--command TEXT]
+//! ```
+//!
+//! `LOADGEN_RESULTS` and `LOADGEN_COMMAND` in the environment are defaults for
+//! `--results` and `--command` (`bench/loadgen.sh` sets them).
+//!
+//! Exit status 1 when any client saw a gap, a duplicate, a resync or a failed
+//! resume (correctness); timing targets are reported, never enforced. Exit 2
+//! on bad arguments or when the run itself cannot happen.
+
+mod client;
+mod fanout;
+mod harness;
+mod report;
+mod results;
+mod server;
+mod stats;
+mod storm;
+mod writer;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use stellar_insights_ws::backoff::Backoff;
+
+use harness::Options;
+
+/// Parsed command line.
+#[derive(Debug)]
+struct Args {
+    mode: String,
+    clients: Vec<usize>,
+    rate: u32,
+    secs: f64,
+    warm_secs: f64,
+    opts: Options,
+    results: Option<PathBuf>,
+    command: String,
+}
+
+fn parse(argv: &[String]) -> Result<Args, String> {
+    let mode = argv
+        .first()
+        .cloned()
+        .ok_or("missing mode: fanout, storm or smoke")?;
+    if !["fanout", "storm", "smoke"].contains(&mode.as_str()) {
+        return Err(format!(
+            "unknown mode {mode:?}: expected fanout, storm or smoke"
+        ));
+    }
+    let mut a = Args {
+        clients: if mode == "storm" {
+            vec![2000]
+        } else {
+            vec![1000, 5000, 10_000]
+        },
+        rate: 10,
+        secs: 20.0,
+        warm_secs: 5.0,
+        opts: Options {
+            server_bin: PathBuf::from("target/release/stellar-insights-server"),
+            source_ips: 8,
+        },
+        results: std::env::var_os("LOADGEN_RESULTS").map(PathBuf::from),
+        command: std::env::var("LOADGEN_COMMAND")
+            .unwrap_or_else(|_| format!("stellar-insights-loadgen {}", argv.join(" "))),
+        mode,
+    };
+    let mut it = argv[1..].iter();
+    while let Some(flag) = it.next() {
+        let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
+        let bad = |what: &str| format!("{flag} {value:?}: expected {what}");
+        match flag.as_str() {
+            "--clients" => {
+                a.clients = value
+                    .split(',')
+                    .map(|n| {
+                        n.trim()
+                            .parse()
+                            .ok()
+                            .filter(|&n: &usize| (1..=20_000).contains(&n))
+                    })
+                    .collect::<Option<_>>()
+                    .ok_or_else(|| bad("comma-separated counts 1..=20000"))?
+            }
+            "--rate" => {
+                a.rate = value
+                    .parse()
+                    .ok()
+                    .filter(|r| (1..=1000).contains(r))
+                    .ok_or_else(|| bad("1..=1000 writes/s"))?
+            }
+            "--secs" => {
+                a.secs = value
+                    .parse()
+                    .ok()
+                    .filter(|s| (0.5..=600.0).contains(s))
+                    .ok_or_else(|| bad("0.5..=600 s"))?
+            }
+            "--warm-secs" => {
+                a.warm_secs = value
+                    .parse()
+                    .ok()
+                    .filter(|s| (0.1..=600.0).contains(s))
+                    .ok_or_else(|| bad("0.1..=600 s"))?
+            }
+            "--server-bin" => a.opts.server_bin = PathBuf::from(value),
+            "--source-ips" => {
+                a.opts.source_ips = value
+                    .parse()
+                    .ok()
+                    .filter(|&n| n >= 1)
+                    .ok_or_else(|| bad("1..=255"))?
+            }
+            "--results" => a.results = Some(PathBuf::from(value)),
+            "--command" => a.command = value.clone(),
+            _ => return Err(format!("unknown option {flag}")),
+        }
+    }
+    if !a.opts.server_bin.is_file() {
+        return Err(format!(
+            "server binary {} not found: build it (cargo build --release -p stellar-insights-server) or pass --server-bin",
+            a.opts.server_bin.display()
+        ));
+    }
+    Ok(a)
+}
+
+async fn run(a: &Args) -> Result<Vec<String>, String> {
+    let nofile = server::raise_nofile();
+    let most = a.clients.iter().max().copied().unwrap_or(0) as u64;
+    if nofile < most + 256 {
+        return Err(format!(
+            "open-file limit {nofile} is too low for {most} clients: raise ulimit -n"
+        ));
+    }
+    let load_before = load_average();
+    let mut problems = Vec::new();
+    match a.mode.as_str() {
+        "fanout" => {
+            let mut outcomes = Vec::new();
+            for &n in &a.clients {
+                eprintln!("fanout: {n} clients, {} writes/s for {} s", a.rate, a.secs);
+                let o = fanout::measure(&a.opts, n, a.rate, a.secs).await?;
+                problems.extend(
+                    o.totals
+                        .problems()
+                        .into_iter()
+                        .map(|p| format!("N={n}: {p}")),
+                );
+                eprintln!("{}", report::fanout_row_text(&o));
+                outcomes.push(o);
+            }
+            let body = format!("{}\n{}", report::fanout(&outcomes), load_note(&load_before));
+            println!("{body}");
+            if let Some(path) = &a.results {
+                results::write_section(
+                    path,
+                    "loadgen",
+                    "Server fan-out (issue 5, section 4)",
+                    &a.command,
+                    &body,
+                )
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            }
+        }
+        "storm" => {
+            let n = a.clients[0];
+            eprintln!(
+                "storm: {n} clients, {} writes/s, kill after {} s",
+                a.rate, a.warm_secs
+            );
+            let o = storm::measure(&a.opts, n, a.rate, a.warm_secs, storm_backoff()).await?;
+            problems.extend(o.totals.problems());
+            let body = format!("{}\n{}", report::storm(&o), load_note(&load_before));
+            println!("{body}");
+            if let Some(path) = &a.results {
+                results::write_section(
+                    path,
+                    "storm",
+                    "Reconnect storm (issue 5, section 5)",
+                    &a.command,
+                    &body,
+                )
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            }
+        }
+        _ => {
+            // Small and short: checks correctness only, so a slow CI box cannot fail it.
+            let f = fanout::measure(&a.opts, 50, 20, 3.0).await?;
+            problems.extend(
+                f.totals
+                    .problems()
+                    .into_iter()
+                    .map(|p| format!("fanout: {p}")),
+            );
+            println!("smoke fanout: {}", report::fanout_row_text(&f));
+            let s = storm::measure(&a.opts, 50, 20, 1.0, storm_backoff()).await?;
+            problems.extend(
+                s.totals
+                    .problems()
+                    .into_iter()
+                    .map(|p| format!("storm: {p}")),
+            );
+            if s.totals.first_resume_us.len() < s.clients {
+                problems.push(format!(
+                    "storm: only {} of {} clients resumed",
+                    s.totals.first_resume_us.len(),
+                    s.clients
+                ));
+            }
+            println!("smoke storm: {}", report::storm_line(&s));
+        }
+    }
+    Ok(problems)
+}
+
+/// The 1-, 5- and 15-minute load averages (`/proc/loadavg`).
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// Other jobs share the cores (and skew latency): say how busy the machine was.
+fn load_note(before: &str) -> String {
+    format!(
+        "Machine load average (1, 5, 15 min) at the start: {before}; at the end: {}. \
+         Above 2 on this 2-core machine, other processes were competing for the CPU.\n",
+        load_average()
+    )
+}
+
+/// The wasm client's default policy (base 1 s, cap 30 s, full jitter) without
+/// its attempt limit of 5, so a slow restart shows up as late, not as lost.
+fn storm_backoff() -> Backoff {
+    Backoff {
+        max_attempts: None,
+        ..Backoff::default()
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let argv: Vec<String> = std::env::args().skip(1).collect();
+    let args = match parse(&argv) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("loadgen: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(&args).await {
+        Ok(problems) if problems.is_empty() => {
+            eprintln!("loadgen: no gaps, duplicates, resyncs or failed resumes");
+            ExitCode::SUCCESS
+        }
+        Ok(problems) => {
+            for p in problems {
+                eprintln!("loadgen: FAIL {p}");
+            }
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("loadgen: cannot run: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(s: &str) -> Vec<String> {
+        s.split_whitespace().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn rejects_unknown_modes_and_options_with_a_message() {
+        assert!(parse(&args("flood")).unwrap_err().contains("unknown mode"));
+        assert!(parse(&args("fanout --turbo 1"))
+            .unwrap_err()
+            .contains("unknown option --turbo"));
+        assert!(parse(&args("fanout --rate"))
+            .unwrap_err()
+            .contains("needs a value"));
+    }
+
+    #[test]
+    fn rejects_out_of_range_values_naming_the_option() {
+        let e = parse(&args("fanout --clients 10,0")).unwrap_err();
+        assert!(e.contains("--clients"), "{e}");
+        let e = parse(&args("storm --rate 0")).unwrap_err();
+        assert!(e.contains("--rate"), "{e}");
+    }
+
+    #[test]
+    fn missing_server_binary_says_how_to_build_it() {
+        let e = parse(&args("smoke --server-bin /nonexistent/server")).unwrap_err();
+        assert!(
+            e.contains("cargo build --release -p stellar-insights-server"),
+            "{e}"
+        );
+    }
+}

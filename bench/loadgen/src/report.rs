@@ -1,0 +1,278 @@
+//! Markdown for RESULTS.md and one-line summaries for the terminal.
+
+use crate::fanout;
+use crate::results::table;
+use crate::stats::percentile;
+use crate::storm::{self, WINDOW_US};
+
+const MIB: f64 = (1u64 << 20) as f64;
+/// Fan-out targets (issue 5 §4) at N = 10 000, R = 10.
+const TARGET_P99_MS: f64 = 50.0;
+const TARGET_RSS_MIB: f64 = 300.0;
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1}", bytes as f64 / MIB)
+}
+
+fn verdict(ok: bool) -> &'static str {
+    if ok {
+        "met"
+    } else {
+        "MISSED"
+    }
+}
+
+/// One line per fan-out run, for the terminal.
+pub fn fanout_row_text(o: &fanout::Outcome) -> String {
+    format!(
+        "N={} deliveries/s={:.0} p50={:.1}ms p99={:.1}ms max={:.1}ms spread_p50={:.1}ms write_p50={:.1}ms gaps={} dups={} rss={}MiB peak={}MiB server_cpu={:.0}+{:.0}% ({:.1}us/delivery) loadgen_cpu={:.0}+{:.0}%",
+        o.clients,
+        o.deliveries_per_sec(),
+        o.latency_ms(50.0),
+        o.latency_ms(99.0),
+        o.latency_ms(100.0),
+        f64::from(percentile(&o.totals.spread_us, 50.0)) / 1000.0,
+        f64::from(percentile(&o.write_rtt_us, 50.0)) / 1000.0,
+        o.totals.missing,
+        o.totals.duplicates,
+        mib(o.rss_connected),
+        mib(o.rss_peak),
+        o.server_cpu.0,
+        o.server_cpu.1,
+        o.server_us_per_delivery(),
+        o.loadgen_cpu.0,
+        o.loadgen_cpu.1,
+    )
+}
+
+/// The fan-out section: one row per N, then the targets.
+pub fn fanout(outcomes: &[fanout::Outcome]) -> String {
+    let rows: Vec<Vec<String>> = outcomes.iter().map(fanout_row).collect();
+    let mut out = table(&FANOUT_HEADERS, &rows);
+    out.push_str(FANOUT_NOTES);
+    fanout_targets(outcomes, &mut out);
+    out
+}
+
+const FANOUT_HEADERS: [&str; 17] = [
+    "clients",
+    "writes/s",
+    "deliveries/s",
+    "p50 ms",
+    "p99 ms",
+    "max ms",
+    "first→last client p50 / p99 ms",
+    "REST write p50 / p99 ms",
+    "missing / dup",
+    "RSS idle MiB",
+    "RSS connected MiB",
+    "RSS peak MiB",
+    "KiB / conn",
+    "server CPU % user + kernel",
+    "server CPU µs / delivery",
+    "loadgen CPU % user + kernel",
+    "connect s",
+];
+
+const FANOUT_NOTES: &str = "\n\nLatency = client receive time − the writer's send time carried in `volume_usd` (same process, same clock): \
+    REST write, SQLite commit, relay, fan-out and the client's read, all included. \
+    \"first→last client\" is, per update, the gap between the first and the last client receiving it: the fan-out alone. \
+    \"REST write\" is the writer's PUT round trip (HTTP + SQLite commit). \
+    CPU % is of one core while writing (200 % = both cores), split user + kernel from `/proc/<pid>/stat`; \
+    RSS from `/proc/<pid>/status` of the server process (release build, its own process). \
+    \"missing / dup\" counts seqs skipped or never received / received twice, over all clients.\n";
+
+fn ms_pair(sorted_us: &[u32]) -> String {
+    format!(
+        "{:.2} / {:.2}",
+        f64::from(percentile(sorted_us, 50.0)) / 1000.0,
+        f64::from(percentile(sorted_us, 99.0)) / 1000.0
+    )
+}
+
+fn fanout_row(o: &fanout::Outcome) -> Vec<String> {
+    let per_conn = o.rss_connected.saturating_sub(o.rss_idle) as f64 / o.clients as f64 / 1024.0;
+    vec![
+        o.clients.to_string(),
+        format!("{:.1}", o.writes_ok as f64 / o.write_secs.max(f64::EPSILON)),
+        format!("{:.0}", o.deliveries_per_sec()),
+        format!("{:.2}", o.latency_ms(50.0)),
+        format!("{:.2}", o.latency_ms(99.0)),
+        format!("{:.2}", o.latency_ms(100.0)),
+        ms_pair(&o.totals.spread_us),
+        ms_pair(&o.write_rtt_us),
+        format!("{} / {}", o.totals.missing, o.totals.duplicates),
+        mib(o.rss_idle),
+        mib(o.rss_connected),
+        mib(o.rss_peak),
+        format!("{per_conn:.1}"),
+        format!("{:.0} + {:.0}", o.server_cpu.0, o.server_cpu.1),
+        format!("{:.1}", o.server_us_per_delivery()),
+        format!("{:.0} + {:.0}", o.loadgen_cpu.0, o.loadgen_cpu.1),
+        format!("{:.1}", o.connect_secs),
+    ]
+}
+
+fn fanout_targets(outcomes: &[fanout::Outcome], out: &mut String) {
+    let Some(o) = outcomes
+        .iter()
+        .find(|o| o.clients == 10_000 && o.rate == 10)
+    else {
+        return;
+    };
+    let p99 = o.latency_ms(99.0);
+    let peak = o.rss_peak as f64 / MIB;
+    let clean = o.totals.problems().is_empty();
+    out.push_str(&format!(
+        "\nTargets at N = 10 000, R = 10: p99 ≤ {TARGET_P99_MS} ms: {p99:.1} ms, {}; zero gaps: {}; server RSS ≤ {TARGET_RSS_MIB} MB: peak {peak:.1} MiB, {}.\n",
+        verdict(p99 <= TARGET_P99_MS),
+        verdict(clean),
+        verdict(peak <= TARGET_RSS_MIB),
+    ));
+}
+
+/// One line per storm, for the terminal.
+pub fn storm_line(o: &storm::Outcome) -> String {
+    let last = o.resumed_ms.last().copied().unwrap_or(f64::NAN);
+    format!(
+        "N={} resumed={}/{} last_resume={last:.0}ms attempts={} busiest_100ms={:.1}% outage={:.0}ms missing={} dups={} not_resumed={}",
+        o.clients,
+        o.resumed_ms.len(),
+        o.clients,
+        o.attempts_us.len(),
+        100.0 * o.busiest_share(),
+        o.outage_ms,
+        o.totals.missing,
+        o.totals.duplicates,
+        o.totals.not_resumed,
+    )
+}
+
+/// The storm section: summary, targets and the attempt histogram.
+pub fn storm(o: &storm::Outcome) -> String {
+    let resumed: Vec<u32> = o.resumed_ms.iter().map(|&t| t as u32).collect();
+    let bins = o.bins();
+    let biggest_bin = bins.iter().copied().max().unwrap_or(0);
+    let attempts = o.attempts_us.len().max(1) as f64;
+    let limit_ms = o.backoff.cap_ms + 5_000;
+    let rows = vec![
+        vec!["clients".into(), o.clients.to_string()],
+        vec![
+            "writes/s during the run (ok / refused while down)".into(),
+            format!("{} ({} / {})", o.rate, o.writes_ok, o.writes_failed),
+        ],
+        vec![
+            "backoff (wasm client `Backoff`)".into(),
+            format!(
+                "base {} ms, cap {} ms, full jitter",
+                o.backoff.base_ms, o.backoff.cap_ms
+            ),
+        ],
+        vec![
+            "outage: SIGKILL to new server healthy".into(),
+            format!("{:.0} ms", o.outage_ms),
+        ],
+        vec![
+            "reconnect attempts (all, incl. refused)".into(),
+            o.attempts_us.len().to_string(),
+        ],
+        vec![
+            "busiest sliding 100 ms window".into(),
+            format!("{:.1} % of attempts", 100.0 * o.busiest_share()),
+        ],
+        vec![
+            "busiest aligned 100 ms bin".into(),
+            format!("{:.1} % of attempts", 100.0 * biggest_bin as f64 / attempts),
+        ],
+        vec![
+            "clients resumed".into(),
+            format!("{} / {}", o.resumed_ms.len(), o.clients),
+        ],
+        vec![
+            "resume time after kill p50 / p99 / max".into(),
+            format!(
+                "{} / {} / {} ms",
+                percentile(&resumed, 50.0),
+                percentile(&resumed, 99.0),
+                percentile(&resumed, 100.0)
+            ),
+        ],
+        vec![
+            "missing / duplicate updates, all clients".into(),
+            format!("{} / {}", o.totals.missing, o.totals.duplicates),
+        ],
+        vec![
+            "reconnects not `resumed: true`; resync_required".into(),
+            format!("{}; {}", o.totals.not_resumed, o.totals.resyncs),
+        ],
+        vec![
+            "last seq every client had to reach".into(),
+            o.totals.head.to_string(),
+        ],
+    ];
+    let mut out = table(&["measure", "value"], &rows);
+    out.push_str(&format!(
+        "\n\nTargets: all resumed within cap + 5 s = {limit_ms} ms of the kill: {}; no 100 ms window over 10 % of attempts: {}; no client missed an update: {}.\n",
+        verdict(o.all_resumed_in_time()),
+        verdict(o.busiest_share() <= 0.10),
+        verdict(o.totals.problems().is_empty()),
+    ));
+    let first_wave = WINDOW_US as f64 / 1000.0 / o.backoff.ceiling_ms(0).max(1) as f64;
+    out.push_str(&format!(
+        "\nThe policy's first wave draws each client's delay uniformly from [0, {} ms], so an average 100 ms window \
+         holds {:.1} % of it; the busiest window exceeds that mean by chance and by the kill-detection offset.\n",
+        o.backoff.ceiling_ms(0),
+        100.0 * first_wave
+    ));
+    out.push_str(&format!(
+        "\nReconnect attempts per {} ms after the kill:\n\n```\n",
+        WINDOW_US / 1000
+    ));
+    let scale = (biggest_bin as f64 / 50.0).max(1.0);
+    for (i, &n) in bins.iter().enumerate().take(100) {
+        let bar = "#".repeat((n as f64 / scale).round() as usize);
+        out.push_str(&format!(
+            "{:>6.1} s {:>5} {bar}\n",
+            i as f64 * WINDOW_US as f64 / 1e6,
+            n
+        ));
+    }
+    if bins.len() > 100 {
+        out.push_str(&format!("... {} more bins\n", bins.len() - 100));
+    }
+    out.push_str("```\n");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::harness::Totals;
+
+    #[test]
+    fn fanout_rows_have_one_cell_per_header() {
+        let o = fanout::Outcome {
+            clients: 10,
+            rate: 10,
+            writes_ok: 5,
+            write_secs: 1.0,
+            connect_secs: 0.1,
+            rss_idle: 1 << 20,
+            rss_connected: 2 << 20,
+            rss_peak: 3 << 20,
+            cpu_wall: 1.0,
+            server_cpu: (1.0, 2.0),
+            loadgen_cpu: (1.0, 1.0),
+            write_rtt_us: vec![1_000],
+            totals: Totals::default(),
+        };
+        assert_eq!(fanout_row(&o).len(), FANOUT_HEADERS.len());
+        let md = fanout(&[o]);
+        let widths: Vec<usize> = md
+            .lines()
+            .take(3)
+            .map(|l| l.matches(" | ").count())
+            .collect();
+        assert_eq!(widths, vec![16, 16, 16], "{md}");
+    }
+}
