@@ -39,7 +39,7 @@
 //! | any | `Send` | same | send when open, else queue; full queue → `queue_overflow` |
 //!
 //! Backoff: attempt *n* (1-based) waits a uniform random delay in
-//! `[0, min(cap, base · 2^(n-1))]`; after `maxReconnectAttempts` failed
+//! `[0, min(cap, base · 2^n)]`; after `maxReconnectAttempts` failed
 //! attempts without a connection that stayed open for `stableAfter` ms the
 //! client gives up.
 //!

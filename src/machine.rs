@@ -687,8 +687,8 @@ impl Machine {
             )));
             return;
         }
-        let delay = self.config.backoff.delay_ms(self.failures, (self.rng)());
         self.failures += 1;
+        let delay = self.config.backoff.delay_ms(self.failures, (self.rng)());
         self.state = ConnectionState::Reconnecting;
         if self.online {
             self.delay_ms = Some(delay);

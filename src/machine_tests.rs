@@ -296,14 +296,14 @@ fn socket_error_is_reported_without_the_token() {
 fn lost_connection_schedules_backoff_with_jitter() {
     let mut m = open_machine();
     let a = m.handle(100.0, closed());
-    // Attempt 1 of 5: ceiling 1000 ms, jitter 0.5.
-    assert!(has_timer(&a, Timer::Reconnect, 500));
+    // Attempt 1 of 5: ceiling 2 x 1000 ms, jitter 0.5.
+    assert!(has_timer(&a, Timer::Reconnect, 1_000));
     let s = m.status();
     assert_eq!(
         (s.state, s.attempt, s.delay_ms),
-        (Reconnecting, 1, Some(500))
+        (Reconnecting, 1, Some(1_000))
     );
-    assert_eq!(s.next_attempt_at, Some(600));
+    assert_eq!(s.next_attempt_at, Some(1_100));
     assert!(a.contains(&Action::CancelTimer(Timer::Heartbeat)));
 }
 
@@ -311,7 +311,7 @@ fn lost_connection_schedules_backoff_with_jitter() {
 fn reconnect_timer_opens_a_new_socket() {
     let mut m = open_machine();
     m.handle(100.0, closed());
-    let a = m.handle(600.0, Event::Timer(Timer::Reconnect));
+    let a = m.handle(1_100.0, Event::Timer(Timer::Reconnect));
     assert_eq!(opens(&a).len(), 1);
     assert_eq!((m.status().state, m.status().attempt), (Connecting, 1));
 }
@@ -326,7 +326,7 @@ fn delays_grow_until_gave_up_after_max_attempts() {
         delays.push(m.status().delay_ms.unwrap());
         m.handle(0.0, Event::Timer(Timer::Reconnect));
     }
-    assert_eq!(delays, [500, 1_000, 2_000, 4_000, 8_000]);
+    assert_eq!(delays, [1_000, 2_000, 4_000, 8_000, 15_000]);
     assert!(!errors(&a).contains(&ErrorCode::GaveUp));
     let a = m.handle(0.0, closed());
     assert_eq!(m.status().state, GaveUp);
@@ -396,7 +396,7 @@ fn connection_open_for_stable_time_resets_attempts() {
     m.handle(5_000.0, Event::Timer(Timer::Stable));
     m.handle(6_000.0, closed());
     assert_eq!(m.status().attempt, 1);
-    assert_eq!(m.status().delay_ms, Some(500));
+    assert_eq!(m.status().delay_ms, Some(1_000));
 }
 
 #[test]

@@ -164,8 +164,8 @@ pub async fn run(shared: Arc<Shared>, index: usize) -> Report {
             report.gave_up = true;
             return report;
         }
-        let delay = shared.backoff.delay_ms(failures, fastrand::f64());
         failures += 1;
+        let delay = shared.backoff.delay_ms(failures, fastrand::f64());
         tokio::select! {
             _ = tokio::time::sleep(Duration::from_millis(delay)) => {}
             _ = stop.wait_for(|s| *s) => return report,

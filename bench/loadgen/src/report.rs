@@ -217,11 +217,11 @@ pub fn storm(o: &storm::Outcome) -> String {
         verdict(o.busiest_share() <= 0.10),
         verdict(o.totals.problems().is_empty()),
     ));
-    let first_wave = WINDOW_US as f64 / 1000.0 / o.backoff.ceiling_ms(0).max(1) as f64;
+    let first_wave = WINDOW_US as f64 / 1000.0 / o.backoff.ceiling_ms(1).max(1) as f64;
     out.push_str(&format!(
         "\nThe policy's first wave draws each client's delay uniformly from [0, {} ms], so an average 100 ms window \
          holds {:.1} % of it; the busiest window exceeds that mean by chance and by the kill-detection offset.\n",
-        o.backoff.ceiling_ms(0),
+        o.backoff.ceiling_ms(1),
         100.0 * first_wave
     ));
     out.push_str(&format!(
