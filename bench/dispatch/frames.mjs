@@ -39,7 +39,7 @@ const account = (rand) => `G${Array.from({ length: 55 }, () => B32[Math.floor(ra
  * frame is always an update of the hot corridor: clients detect the end by
  * seeing `seq === count` there.
  */
-export function generate(count, seed = 5) {
+export function generate(count, seed = 5, { corridorsOnly = 0 } = {}) {
   const rand = prng(seed);
   const corridors = Array.from({ length: 1000 }, (_, i) => {
     const a = CODES[i % CODES.length];
@@ -56,6 +56,12 @@ export function generate(count, seed = 5) {
     `"success_rate":${f64(Math.round(rand() * 10000) / 100)},"volume_usd":${f64(Math.round(rand() * 1e9) / 100)},` +
     `"total_transactions":${Math.floor(rand() * 1e6)},"seq":${seq}}`;
   for (let seq = 1; seq <= count; seq++) {
+    if (corridorsOnly) {
+      // The renders bench: corridor updates only, spread over the first `corridorsOnly` corridors.
+      frames.push(corridorFrame(corridors[(seq - 1) % corridorsOnly], seq));
+      counts.corridor_update++;
+      continue;
+    }
     const r = rand();
     if (seq === count || r < 0.01) {
       frames.push(corridorFrame(hot, seq));

@@ -4,7 +4,9 @@
 // written to the TCP socket in one call, so the server costs nothing per
 // message and is never the bottleneck. `ws` only does the handshake and reads
 // the client's frames: the flood starts when the client sends
-// {"type":"bench_start"}; everything else (e.g. `subscribe`) is ignored.
+// {"type":"bench_start"}, at full speed, or paced when it adds `"rate"`
+// (frames per second, written every 10 ms); everything else (e.g.
+// `subscribe`) is ignored.
 import { createServer } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { extname, join, normalize } from 'node:path';
@@ -32,7 +34,23 @@ const TYPES = { '.html': 'text/html', '.js': 'text/javascript', '.mjs': 'text/ja
  * directories; `stream` is frames.mjs's `generate()` result.
  */
 export async function startServer({ files, stream }) {
-  const flood = Buffer.concat(stream.frames.map(wsFrame));
+  const encoded = stream.frames.map(wsFrame);
+  const flood = Buffer.concat(encoded);
+  const timers = new Set();
+  const paced = (socket, rate) => {
+    const t0 = performance.now();
+    let sent = 0;
+    const timer = setInterval(() => {
+      const due = Math.min(encoded.length, Math.floor(((performance.now() - t0) * rate) / 1000));
+      if (due > sent) socket.write(Buffer.concat(encoded.slice(sent, due)));
+      sent = due;
+      if (sent >= encoded.length || socket.destroyed) {
+        clearInterval(timer);
+        timers.delete(timer);
+      }
+    }, 10);
+    timers.add(timer);
+  };
   const http = createServer(async (req, res) => {
     const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
     for (const [prefix, dir] of Object.entries(files)) {
@@ -56,7 +74,11 @@ export async function startServer({ files, stream }) {
     wss.handleUpgrade(req, socket, head, (ws) => {
       ws.send(stream.connected);
       ws.on('message', (data) => {
-        if (String(data).includes('"bench_start"')) ws._socket.write(flood);
+        const text = String(data);
+        if (!text.includes('"bench_start"')) return;
+        const { rate } = JSON.parse(text);
+        if (rate) paced(ws._socket, rate);
+        else ws._socket.write(flood);
       });
     });
   });
@@ -66,6 +88,7 @@ export async function startServer({ files, stream }) {
     port,
     close: () =>
       new Promise((r) => {
+        for (const t of timers) clearInterval(t);
         for (const c of wss.clients) c.terminate();
         http.closeAllConnections?.();
         http.close(r);

@@ -11,14 +11,20 @@ export function launch() {
   return chromium.launch({ executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium', headless: true, args: CHROMIUM_FLAGS });
 }
 
-/** A CDP session on `page` whose `taskMs()` is the main thread's cumulative task time in ms. */
+/**
+ * A CDP session on `page` whose `read()` gives the renderer main thread's
+ * cumulative times in ms: `task` (wall time inside tasks, inflated when other
+ * processes preempt it) and `cpu` (the thread's CPU time, `ThreadTime`, the
+ * steadier figure on a shared machine).
+ */
 export async function mainThreadClock(page) {
   const cdp = await page.context().newCDPSession(page);
-  await cdp.send('Performance.enable');
+  await cdp.send('Performance.enable', { timeDomain: 'threadTicks' });
   return {
-    async taskMs() {
+    async read() {
       const { metrics } = await cdp.send('Performance.getMetrics');
-      return metrics.find((m) => m.name === 'TaskDuration').value * 1000;
+      const get = (name) => metrics.find((m) => m.name === name).value * 1000;
+      return { task: get('TaskDuration'), cpu: get('ThreadTime') };
     },
   };
 }
