@@ -28,9 +28,11 @@ copyFileSync(`${here}index.html`, `${out}index.html`);
 const built = await build({
   entryPoints: [`${here}page.jsx`], bundle: true, minify: true, format: 'esm', platform: 'browser', jsx: 'automatic',
   outfile: `${out}bundle.js`, logLevel: 'error',
-  alias: { '@': `${root}www/src`, 'stellar-insights-ws': `${root}pkg/stellar_insights_ws.js` },
-  // One React for the page and www's modules.
-  nodePaths: [`${here}../node_modules`],
+  // One React for the page and www's modules (www/node_modules may hold another copy).
+  alias: {
+    '@': `${root}www/src`, 'stellar-insights-ws': `${root}pkg/stellar_insights_ws.js`,
+    react: `${here}../node_modules/react`, 'react-dom': `${here}../node_modules/react-dom`,
+  },
   define: {
     'process.env.NODE_ENV': '"production"', 'process.env.NEXT_PUBLIC_WASM_HASH': '"bench"',
     ...Object.fromEntries(['WS_URL', 'WS_PORT', 'WS_TOKEN', 'API_URL'].map((k) => [`process.env.NEXT_PUBLIC_${k}`, 'undefined'])),
