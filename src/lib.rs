@@ -74,6 +74,7 @@
 pub mod backoff;
 pub mod filter;
 pub mod frame;
+pub mod heap;
 pub mod json;
 pub mod machine;
 pub mod options;
@@ -84,5 +85,10 @@ pub mod url;
 
 #[cfg(target_arch = "wasm32")]
 pub mod bindings;
+
+// Smaller than std's dlmalloc; see the module docs.
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static HEAP: heap::Heap = heap::Heap::new();
 #[cfg(target_arch = "wasm32")]
 mod browser;
