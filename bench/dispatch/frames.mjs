@@ -37,7 +37,8 @@ const account = (rand) => `G${Array.from({ length: 55 }, () => B32[Math.floor(ra
 /**
  * `count` update frames (seq 1..count) plus the `connected` frame. The last
  * frame is always an update of the hot corridor: clients detect the end by
- * seeing `seq === count` there.
+ * seeing `seq === count` there. With `corridorsOnly: n` (the renders bench)
+ * every frame is a corridor update, cycling over the first n corridors.
  */
 export function generate(count, seed = 5, { corridorsOnly = 0 } = {}) {
   const rand = prng(seed);
