@@ -321,3 +321,8 @@ mod tests {
         assert_eq!(Kind::from_name("unknown"), None);
     }
 }
+
+// proptest is a native-only dev-dependency.
+#[cfg(all(test, not(target_arch = "wasm32")))]
+#[path = "frame_props.rs"]
+mod props;

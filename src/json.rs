@@ -121,6 +121,14 @@ impl<'a> Parser<'a> {
         JsonError { what, at: self.at }
     }
 
+    /// The source from `from` to the current position. Both are always at
+    /// ASCII bytes, so `get` never fails; it is used instead of indexing
+    /// because str indexing's panic path pulls char `Debug` formatting and
+    /// Unicode tables (about 1 KB gzipped) into the wasm module.
+    fn text(&self, from: usize) -> &'a str {
+        self.src.get(from..self.at).unwrap_or_default()
+    }
+
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.at).copied()
     }
@@ -249,7 +257,7 @@ impl<'a> Parser<'a> {
                 return Err(self.error("invalid number"));
             }
         }
-        Ok(Json::Num(&self.src[start..self.at]))
+        Ok(Json::Num(self.text(start)))
     }
 
     fn hex4(&mut self) -> Result<u32, JsonError> {
@@ -274,7 +282,7 @@ impl<'a> Parser<'a> {
             };
             match b {
                 b'"' => {
-                    let tail = &self.src[run..self.at];
+                    let tail = self.text(run);
                     self.at += 1;
                     return Ok(match owned {
                         None => Cow::Borrowed(tail),
@@ -286,7 +294,7 @@ impl<'a> Parser<'a> {
                 }
                 b'\\' => {
                     let s = owned.get_or_insert_with(String::new);
-                    s.push_str(&self.src[run..self.at]);
+                    s.push_str(self.text(run));
                     self.at += 1;
                     let esc = self
                         .peek()
@@ -304,7 +312,7 @@ impl<'a> Parser<'a> {
                         b'u' => {
                             let hi = self.hex4()?;
                             let code = if (0xD800..0xDC00).contains(&hi) {
-                                if !self.src[self.at..].starts_with("\\u") {
+                                if !self.bytes[self.at..].starts_with(b"\\u") {
                                     return Err(self.error("lone surrogate in \\u escape"));
                                 }
                                 self.at += 2;

@@ -46,17 +46,21 @@
 //! ## Build, size and delivery path
 //!
 //! `wasm-pack build --target web --release` (wasm-pack 0.15.1, binaryen
-//! `wasm-opt` 108 with `-Oz` and the feature flags in
+//! 132's `wasm-opt` from `tools/`, with `-Oz` and the flags in
 //! `[package.metadata.wasm-pack.profile.release]`) writes `pkg/`. The
 //! workspace `[profile.release]` is size-tuned (`opt-level = "z"`, fat LTO,
 //! one codegen unit); `stellar-insights-server` overrides `opt-level = 3`.
 //! Its dependencies are compiled at "z", but with fat LTO the server's link
 //! step re-optimises the whole program at the binary crate's level (not
 //! benchmarked here; a `[profile.release.package."*"]` override would also
-//! grow the wasm, so it was not added). Measured 2026-11-25: `stellar_insights_ws_bg.wasm` 101 561 B
-//! (44 917 B gzip -9) + `stellar_insights_ws.js` 28 035 B (6 609 B gzip -9) =
-//! 51.5 KB gzipped, under the 60 KB limit (the 40 KB aim is not reached: what
-//! remains is mostly std's allocator, formatting and panic support). The
+//! grow the wasm, so it was not added). Measured 2026-11-25 (`cd bench && npm
+//! run size`): `stellar_insights_ws_bg.wasm` 36.9 KB gzip -9 + `stellar_insights_ws.js`
+//! 6.6 KB = 43.5 KB gzipped (the 40 KB aim is not reached; what remains is
+//! mostly the machine and glue, std's panic formatting, and wasm-bindgen's
+//! closure/ABI shims). It was 51.5 KB: the [`heap`] allocator replaced
+//! dlmalloc (-3.0 KB), the JSON reader stopped indexing `str` (whose panic
+//! path pulled char `Debug` and Unicode tables, -3.9 KB), and wasm-opt got
+//! the passes listed in Cargo.toml (-0.6 KB). The
 //! module has no serde code: frames are read by the crate's own [`json`]
 //! reader, JS options by `Reflect`, and outgoing frames are written by
 //! [`outgoing`]; with serde_json it was 93 KB gzipped.
@@ -74,6 +78,7 @@
 pub mod backoff;
 pub mod filter;
 pub mod frame;
+pub mod heap;
 pub mod json;
 pub mod machine;
 pub mod options;
@@ -84,5 +89,10 @@ pub mod url;
 
 #[cfg(target_arch = "wasm32")]
 pub mod bindings;
+
+// Smaller than std's dlmalloc; see the module docs.
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static HEAP: heap::Heap = heap::Heap::new();
 #[cfg(target_arch = "wasm32")]
 mod browser;

@@ -3,12 +3,22 @@
 // React external). Run: `cd bench && npm run size` after scripts/build-wasm.sh.
 import { build } from 'esbuild';
 import { gzipSync } from 'node:zlib';
+import { execFileSync } from 'node:child_process';
 import { readFileSync, existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { writeSection, table } from '../lib/results.mjs';
+import { breakdown } from './breakdown.mjs';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
-const gz = (buf) => gzipSync(buf, { level: 9 }).length;
+// The `gzip -9` command, as the issue states the target; Node's zlib at
+// level 9 comes out about 1 % larger. zlib only where gzip is missing.
+const gz = (buf) => {
+  try {
+    return execFileSync('gzip', ['-9', '-c'], { input: buf, maxBuffer: 1 << 26 }).length;
+  } catch {
+    return gzipSync(buf, { level: 9 }).length;
+  }
+};
 const kb = (n) => (n / 1000).toFixed(1);
 
 // What each alternative's user imports to get a reconnecting socket.
@@ -46,7 +56,12 @@ for (const [name, entry] of Object.entries(alternatives)) {
   rows.push([name, kb(code.length), kb(gz(code))]);
 }
 const target = 40_000;
-const body = `${table(['library', 'raw KB', 'gzip -9 KB'], rows)}\n\n` +
+let body = `${table(['library', 'raw KB', 'gzip -9 KB'], rows)}\n\n` +
   `Target for ours: <= ${kb(target)} KB gzipped: **${ours <= target ? 'met' : 'missed'}** (${kb(ours)} KB).`;
+const parts = breakdown(root);
+if (parts) {
+  body += '\n\nWhere the wasm code goes (function bodies by crate, before wasm-opt; `bench/size/breakdown.mjs`):\n\n' +
+    table(['crate / module', 'code KB', 'share %'], parts);
+}
 console.log(body);
 writeSection('size', 'Size (issue 5, section 3)', 'scripts/build-wasm.sh && cd bench && npm run size', body);

@@ -1,3 +1,4 @@
+import { memo } from 'react';
 import type { AnchorRow, CorridorRow } from '@/lib/dashboard';
 import { formatUsd, shortAccount, shortKey } from '@/lib/dashboard';
 
@@ -17,27 +18,36 @@ export function CorridorsTable({ rows, selected, onSelect }: { rows: CorridorRow
         <tbody>
           {rows.map((c) => (
             // Keyed by the change count so each live change remounts the row and replays the highlight.
-            <tr
-              key={`${c.id}:${c.flash}`}
-              data-testid="corridor-row"
-              data-key={c.corridor_key}
-              className={`${c.flash > 0 ? 'flash' : ''} ${selected === c.corridor_key ? 'selected' : ''}`}
-              onClick={() => onSelect(c.corridor_key)}
-            >
-              <td title={c.corridor_key} className="key">{shortKey(c.corridor_key)}</td>
-              <td className="num" data-col="success_rate">{c.success_rate.toFixed(2)}%</td>
-              <td className="num">
-                <span data-col="volume_usd">{formatUsd(c.volume_usd)}</span>
-                <span className="sub narrow-only">{c.total_transactions.toLocaleString('en-US')} tx</span>
-              </td>
-              <td className="num wide-only" data-col="total_transactions">{c.total_transactions.toLocaleString('en-US')}</td>
-            </tr>
+            <CorridorRowView key={`${c.id}:${c.flash}`} row={c} selected={selected === c.corridor_key} onSelect={onSelect} />
           ))}
         </tbody>
       </table>
     </div>
   );
 }
+
+/**
+ * One corridor row. Memoised: a live update replaces only its own row object,
+ * so the other rows skip rendering when the table re-renders.
+ */
+export const CorridorRowView = memo(function CorridorRowView({ row: c, selected, onSelect }: { row: CorridorRow; selected: boolean; onSelect: (key: string) => void }) {
+  return (
+    <tr
+      data-testid="corridor-row"
+      data-key={c.corridor_key}
+      className={`${c.flash > 0 ? 'flash' : ''} ${selected ? 'selected' : ''}`}
+      onClick={() => onSelect(c.corridor_key)}
+    >
+      <td title={c.corridor_key} className="key">{shortKey(c.corridor_key)}</td>
+      <td className="num" data-col="success_rate">{c.success_rate.toFixed(2)}%</td>
+      <td className="num">
+        <span data-col="volume_usd">{formatUsd(c.volume_usd)}</span>
+        <span className="sub narrow-only">{c.total_transactions.toLocaleString('en-US')} tx</span>
+      </td>
+      <td className="num wide-only" data-col="total_transactions">{c.total_transactions.toLocaleString('en-US')}</td>
+    </tr>
+  );
+});
 
 const STATUS_TEXT: Record<string, string> = { green: 'Healthy', yellow: 'Degraded', red: 'Failing' };
 

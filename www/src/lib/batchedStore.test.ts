@@ -1,4 +1,4 @@
-import { BatchedStore } from './batchedStore';
+import { BatchedStore, frameBatcher } from './batchedStore';
 
 function manualScheduler() {
   const queue: (() => void)[] = [];
@@ -51,5 +51,28 @@ describe('BatchedStore', () => {
     store.set(1);
     frames.runFrame();
     expect(notified).toBe(0);
+  });
+});
+
+describe('frameBatcher', () => {
+  it('flushes every store updated in a frame from one callback, so React commits once', () => {
+    const frames = manualScheduler();
+    const schedule = frameBatcher(frames.schedule);
+    const a = new BatchedStore(0, schedule);
+    const b = new BatchedStore(0, schedule);
+    const order: string[] = [];
+    a.subscribe(() => order.push('a'));
+    b.subscribe(() => order.push('b'));
+    a.set(1);
+    b.set(2);
+    a.set(3);
+    expect(frames.queue).toHaveLength(1);
+    frames.runFrame();
+    expect(order).toEqual(['a', 'b']);
+    expect([a.get(), b.get()]).toEqual([3, 2]);
+    b.set(4);
+    expect(frames.queue).toHaveLength(1);
+    frames.runFrame();
+    expect(order).toEqual(['a', 'b', 'b']);
   });
 });

@@ -5,11 +5,30 @@
 /** Runs `flush` later, once; by default on the next animation frame. */
 export type Scheduler = (flush: () => void) => void;
 
-/** requestAnimationFrame when there is one (browser), else a 16 ms timeout. */
-export const nextFrame: Scheduler = (flush) => {
-  if (typeof requestAnimationFrame === 'function') requestAnimationFrame(() => flush());
-  else setTimeout(flush, 16);
-};
+/**
+ * Coalesces flushes into one callback per frame, on `frame` (a
+ * requestAnimationFrame-like function). Every store on the page shares one:
+ * if each had its own callback, React would commit once per store per frame,
+ * since it renders between two callbacks of the same frame.
+ */
+export function frameBatcher(frame: (run: () => void) => void): Scheduler {
+  let queue: (() => void)[] = [];
+  const run = () => {
+    const flushes = queue;
+    queue = [];
+    for (const flush of flushes) flush();
+  };
+  return (flush) => {
+    queue.push(flush);
+    if (queue.length === 1) frame(run);
+  };
+}
+
+/** The page's one frame batcher: requestAnimationFrame when there is one (browser), else a 16 ms timeout. */
+export const nextFrame: Scheduler = frameBatcher((run) => {
+  if (typeof requestAnimationFrame === 'function') requestAnimationFrame(() => run());
+  else setTimeout(run, 16);
+});
 
 /** External store with frame-batched notifications. */
 export class BatchedStore<T> {

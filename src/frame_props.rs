@@ -1,0 +1,133 @@
+//! The shared protocol guarantee, checked at random: whatever
+//! `protocol::ServerMessage` the server serialises with serde, the client's
+//! own reader ([`super::classify`]) accepts it and reads the same routing
+//! fields (type, `seq`, key) and control fields.
+
+use super::*;
+use crate::protocol::{AnchorStatus, AnchorUpdate, CorridorUpdate, ServerMessage, SnapshotUpdate};
+use proptest::prelude::*;
+
+/// Any string, including quotes, backslashes, control characters and
+/// non-BMP characters, which serde escapes or writes raw.
+fn text() -> impl Strategy<Value = String> {
+    prop_oneof![any::<String>(), "[a-zA-Z0-9:>\\-\"\\\\\n\u{1F600}é]{0,40}"]
+}
+
+fn number() -> impl Strategy<Value = f64> {
+    // serde_json writes non-finite floats as null, which the protocol rejects
+    // on both sides; real metrics are finite.
+    any::<f64>().prop_filter("finite", |x| x.is_finite())
+}
+
+fn message() -> impl Strategy<Value = ServerMessage> {
+    let seq = proptest::option::of(any::<u64>());
+    prop_oneof![
+        (
+            text(),
+            proptest::option::of(any::<u32>()),
+            proptest::option::of(any::<u64>()),
+            seq.clone(),
+            proptest::option::of(any::<bool>())
+        )
+            .prop_map(|(connection_id, protocol, heartbeat_ms, seq, resumed)| {
+                ServerMessage::Connected {
+                    connection_id,
+                    protocol,
+                    heartbeat_ms,
+                    seq,
+                    resumed,
+                }
+            }),
+        any::<i64>().prop_map(|timestamp| ServerMessage::Ping { timestamp }),
+        any::<i64>().prop_map(|timestamp| ServerMessage::Pong { timestamp }),
+        (text(), any::<u64>(), text(), text(), seq.clone()).prop_map(
+            |(snapshot_id, epoch, timestamp, hash, seq)| {
+                ServerMessage::SnapshotUpdate(SnapshotUpdate {
+                    snapshot_id,
+                    epoch,
+                    timestamp,
+                    hash,
+                    seq,
+                })
+            }
+        ),
+        (
+            text(),
+            text(),
+            number(),
+            number(),
+            any::<u64>(),
+            seq.clone()
+        )
+            .prop_map(
+                |(corridor_id, corridor_key, success_rate, volume_usd, total_transactions, seq)| {
+                    ServerMessage::CorridorUpdate(CorridorUpdate {
+                        corridor_id,
+                        corridor_key,
+                        success_rate,
+                        volume_usd,
+                        total_transactions,
+                        seq,
+                    })
+                }
+            ),
+        (
+            text(),
+            text(),
+            number(),
+            prop_oneof![
+                Just(AnchorStatus::Green),
+                Just(AnchorStatus::Yellow),
+                Just(AnchorStatus::Red)
+            ],
+            seq
+        )
+            .prop_map(|(anchor_id, name, reliability_score, status, seq)| {
+                ServerMessage::AnchorUpdate(AnchorUpdate {
+                    anchor_id,
+                    name,
+                    reliability_score,
+                    status,
+                    seq,
+                })
+            }),
+        (text(), proptest::option::of(text()))
+            .prop_map(|(message, code)| ServerMessage::Error { message, code }),
+        proptest::option::of(text()).prop_map(|reason| ServerMessage::ResyncRequired { reason }),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn client_reader_reads_every_serde_serialised_server_message(msg in message()) {
+        let text = msg.to_json();
+        let frame = classify(&text).map_err(|e| TestCaseError::fail(format!("{e:?} for {text}")))?;
+        prop_assert_eq!(frame.kind.map(Kind::name), Some(msg.type_name()));
+        prop_assert_eq!(frame.seq, msg.seq().or(match &msg {
+            ServerMessage::Connected { seq, .. } => *seq,
+            _ => None,
+        }));
+        let (key, connection_id, heartbeat_ms, timestamp, message, code, reason) = match &msg {
+            ServerMessage::CorridorUpdate(u) => (Some(u.corridor_key.clone()), None, None, None, None, None, None),
+            ServerMessage::AnchorUpdate(u) => (Some(u.anchor_id.clone()), None, None, None, None, None, None),
+            ServerMessage::Connected { connection_id, heartbeat_ms, .. } => {
+                (None, Some(connection_id.clone()), *heartbeat_ms, None, None, None, None)
+            }
+            ServerMessage::Ping { timestamp } | ServerMessage::Pong { timestamp } => {
+                (None, None, None, Some(*timestamp), None, None, None)
+            }
+            ServerMessage::Error { message, code } => (None, None, None, None, Some(message.clone()), code.clone(), None),
+            ServerMessage::ResyncRequired { reason } => (None, None, None, None, None, None, reason.clone()),
+            _ => (None, None, None, None, None, None, None),
+        };
+        prop_assert_eq!(frame.key, key);
+        prop_assert_eq!(frame.connection_id, connection_id);
+        prop_assert_eq!(frame.heartbeat_ms, heartbeat_ms);
+        prop_assert_eq!(frame.timestamp, timestamp);
+        prop_assert_eq!(frame.message, message);
+        prop_assert_eq!(frame.code, code);
+        prop_assert_eq!(frame.reason, reason);
+    }
+}
