@@ -84,6 +84,7 @@ npm_ci() {
 setup_node() {
   command -v node >/dev/null || apt_install nodejs npm
   npm_ci "$ROOT/www"
+  npm_ci "$ROOT/bench"
 }
 
 setup_all() {

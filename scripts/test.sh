@@ -42,7 +42,10 @@ stage "cargo clippy (wasm32)" cargo clippy -p stellar-insights-ws --target wasm3
 stage "cargo test --workspace (incl. scale-out on Redis + PostgreSQL)" cargo test --workspace --locked
 stage "server suites on PostgreSQL" env TEST_STORE=postgres cargo test -p stellar-insights-server --locked \
   --test store --test rest --test websocket --test demo
+stage "build the wasm package (pkg/)" "$ROOT/scripts/build-wasm.sh"
 stage "load generator smoke: 50 clients, SIGKILL + resume (fails on gaps, never on timing)" "$ROOT/bench/loadgen.sh" smoke
+stage "bench smoke: client dispatch and renders in Chromium (fails on delivery, never on timing)" \
+  bash -c 'cd "$1" && npm run --silent dispatch:smoke && npm run --silent renders:smoke' _ "$ROOT/bench"
 stage "browser tests (wasm client in Chromium)" "$ROOT/scripts/test-browser.sh"
 stage "dashboard tests (vitest + Playwright e2e)" "$ROOT/scripts/test-www.sh"
 
