@@ -11,10 +11,28 @@ use tokio::process::{Child, Command};
 /// How long a (re)started server may take to answer `/health`. Value 30 s.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A running `stellar-insights-server` on loopback with its own SQLite file.
+/// Where an instance keeps its data and how it hears of other instances' writes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Storage {
+    /// A fresh SQLite file of its own and the in-process bus: the default deployment.
+    Sqlite,
+    /// A shared PostgreSQL database and the Redis bus (`server/SCALE.md`); every
+    /// instance of one deployment gets the same three values.
+    Shared {
+        /// `DATABASE_URL` of a database created for this run.
+        database_url: String,
+        /// `REDIS_URL`.
+        redis_url: String,
+        /// `REDIS_KEY_PREFIX`, unique per run so runs never see each other's keys.
+        key_prefix: String,
+    },
+}
+
+/// A running `stellar-insights-server` on loopback.
 pub struct Server {
     bin: PathBuf,
-    db: PathBuf,
+    /// Storage variables (`DATABASE_URL`, and `REDIS_*` when shared).
+    storage_env: Vec<(&'static str, String)>,
     /// Address the server listens on (fixed, so a restart reuses it).
     pub addr: SocketAddr,
     max_per_ip: usize,
@@ -35,21 +53,37 @@ pub struct ProcStats {
 }
 
 impl Server {
-    /// Starts `bin` on `addr` with a fresh database in `dir`, allowing
-    /// `max_per_ip` WebSocket connections per client address.
+    /// Starts `bin` on `addr` with `storage` (SQLite: a fresh file in `dir`),
+    /// allowing `max_per_ip` WebSocket connections per client address.
     pub async fn start(
         bin: &Path,
         dir: &Path,
+        storage: &Storage,
         addr: SocketAddr,
         max_per_ip: usize,
     ) -> Result<Server, String> {
-        let db = dir.join("loadgen.db");
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
-        }
+        let storage_env = match storage {
+            Storage::Sqlite => {
+                // One file per port: the instances of a run never share a SQLite file.
+                let db = dir.join(format!("loadgen-{}.db", addr.port()));
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+                }
+                vec![("DATABASE_URL", format!("sqlite://{}", db.display()))]
+            }
+            Storage::Shared {
+                database_url,
+                redis_url,
+                key_prefix,
+            } => vec![
+                ("DATABASE_URL", database_url.clone()),
+                ("REDIS_URL", redis_url.clone()),
+                ("REDIS_KEY_PREFIX", key_prefix.clone()),
+            ],
+        };
         let mut server = Server {
             bin: bin.to_owned(),
-            db,
+            storage_env,
             addr,
             max_per_ip,
             child: None,
@@ -62,7 +96,10 @@ impl Server {
         let child = Command::new(&self.bin)
             .env("SERVER_HOST", self.addr.ip().to_string())
             .env("SERVER_PORT", self.addr.port().to_string())
-            .env("DATABASE_URL", format!("sqlite://{}", self.db.display()))
+            // An exported REDIS_URL would put a SQLite instance on someone's bus.
+            .env_remove("REDIS_URL")
+            .env_remove("REDIS_KEY_PREFIX")
+            .envs(self.storage_env.iter().map(|(k, v)| (k, v)))
             .env("WS_MAX_CONNECTIONS_PER_IP", self.max_per_ip.to_string())
             // One broadcast slot per update; a storm's replay plus live writes fit easily.
             .env("WS_SEND_QUEUE", "4096")
