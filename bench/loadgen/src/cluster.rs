@@ -146,12 +146,12 @@ pub async fn measure(
         outcome: fanout::measure(opts, &[Storage::Sqlite], clients, rate, secs).await?,
     });
     for (n, tag) in [(1, "single"), (CLUSTER_INSTANCES, "cluster")] {
-        eprintln!("cluster: {n} instance(s), PostgreSQL + Redis");
+        let plural = if n == 1 { "" } else { "s" };
+        eprintln!("cluster: {n} instance{plural}, PostgreSQL + Redis");
         let scratch = Scratch::create(services, tag)?;
         let instances = vec![scratch.storage()?; n];
         let outcome = fanout::measure(opts, &instances, clients, rate, secs).await?;
         drop(scratch);
-        let plural = if n == 1 { "" } else { "s" };
         out.push(Measured {
             label: format!("{n} instance{plural}, PostgreSQL + Redis"),
             outcome,

@@ -211,7 +211,10 @@ const CLUSTER_NOTES: &str = "\n\nSame load generator and measurement as the fan-
     Latency = client receive time − the writer's send time (REST write, commit, relay through Redis, fan-out, the client's read). \
     CPU % is of one core while writing (200 % = both cores of this machine); RSS per instance from `/proc/<pid>/status`. \
     All instances, Redis, PostgreSQL and the load generator share this machine's cores, so the scaled-out figure \
-    measures correctness and overhead here, not capacity: more instances on the same two cores cannot deliver more.\n";
+    measures correctness and overhead here, not capacity: more instances on the same two cores cannot deliver more. \
+    At a fixed rate, deliveries/s = writes/s achieved × clients, so a deliveries/s ratio near 1 says the configuration \
+    kept up with the offered load, not how much more it could take. Redis and PostgreSQL CPU is not counted in the \
+    per-instance figures.\n";
 
 /// One line per storm, for the terminal.
 pub fn storm_line(o: &storm::Outcome) -> String {
