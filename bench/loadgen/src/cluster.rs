@@ -21,6 +21,24 @@ pub struct Services {
     pub postgres_url: String,
 }
 
+impl Services {
+    /// Fails fast, before any measurement, when either service does not answer.
+    pub fn check(&self) -> Result<(), String> {
+        psql(&self.postgres_url, "SELECT 1")
+            .map_err(|e| format!("PostgreSQL at {}: {e}", self.postgres_url))?;
+        let pong = run_tool(Command::new("redis-cli").args(["-u", &self.redis_url, "PING"]))
+            .map_err(|e| format!("Redis at {}: {e}", self.redis_url))?;
+        if pong.trim() != "PONG" {
+            return Err(format!(
+                "Redis at {} answered {:?} to PING",
+                self.redis_url,
+                pong.trim()
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// One measured configuration.
 #[derive(Debug)]
 pub struct Measured {
@@ -139,6 +157,7 @@ pub async fn measure(
     rate: u32,
     secs: f64,
 ) -> Result<Vec<Measured>, String> {
+    services.check()?;
     let mut out = Vec::new();
     eprintln!("cluster: 1 instance, SQLite");
     out.push(Measured {

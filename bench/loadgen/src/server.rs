@@ -62,25 +62,15 @@ impl Server {
         addr: SocketAddr,
         max_per_ip: usize,
     ) -> Result<Server, String> {
-        let storage_env = match storage {
-            Storage::Sqlite => {
-                // One file per port: the instances of a run never share a SQLite file.
-                let db = dir.join(format!("loadgen-{}.db", addr.port()));
+        let storage_env = storage_env(storage, dir, addr);
+        if matches!(storage, Storage::Sqlite) {
+            if let Some((_, url)) = storage_env.first() {
+                let file = url.trim_start_matches("sqlite://");
                 for suffix in ["", "-wal", "-shm"] {
-                    let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+                    let _ = std::fs::remove_file(format!("{file}{suffix}"));
                 }
-                vec![("DATABASE_URL", format!("sqlite://{}", db.display()))]
             }
-            Storage::Shared {
-                database_url,
-                redis_url,
-                key_prefix,
-            } => vec![
-                ("DATABASE_URL", database_url.clone()),
-                ("REDIS_URL", redis_url.clone()),
-                ("REDIS_KEY_PREFIX", key_prefix.clone()),
-            ],
-        };
+        }
         let mut server = Server {
             bin: bin.to_owned(),
             storage_env,
@@ -171,6 +161,27 @@ impl Drop for Server {
     }
 }
 
+/// The variables that put an instance on `storage`. SQLite: a file per port in
+/// `dir`, so instances of one run never share a file; shared: the same three
+/// values for every instance.
+fn storage_env(storage: &Storage, dir: &Path, addr: SocketAddr) -> Vec<(&'static str, String)> {
+    match storage {
+        Storage::Sqlite => {
+            let db = dir.join(format!("loadgen-{}.db", addr.port()));
+            vec![("DATABASE_URL", format!("sqlite://{}", db.display()))]
+        }
+        Storage::Shared {
+            database_url,
+            redis_url,
+            key_prefix,
+        } => vec![
+            ("DATABASE_URL", database_url.clone()),
+            ("REDIS_URL", redis_url.clone()),
+            ("REDIS_KEY_PREFIX", key_prefix.clone()),
+        ],
+    }
+}
+
 /// `/proc/<pid>` counters of any process (the load generator's own too).
 pub fn proc_stats(pid: u32) -> Option<ProcStats> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -213,4 +224,53 @@ pub fn raise_nofile() -> u64 {
         }
     }
     lim.rlim_cur
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_instances_get_a_file_per_port_and_no_redis() {
+        let dir = Path::new("/tmp/run");
+        let env = storage_env(&Storage::Sqlite, dir, "127.0.0.1:4100".parse().unwrap());
+        assert_eq!(
+            env,
+            vec![(
+                "DATABASE_URL",
+                "sqlite:///tmp/run/loadgen-4100.db".to_owned()
+            )]
+        );
+    }
+
+    #[test]
+    fn shared_instances_get_the_same_database_redis_and_prefix() {
+        let shared = Storage::Shared {
+            database_url: "postgres://postgres@127.0.0.1:5432/loadgen_1_cluster".into(),
+            redis_url: "redis://127.0.0.1:6379".into(),
+            key_prefix: "loadgen-1-cluster".into(),
+        };
+        let a = storage_env(
+            &shared,
+            Path::new("/tmp"),
+            "127.0.0.1:4101".parse().unwrap(),
+        );
+        let b = storage_env(
+            &shared,
+            Path::new("/tmp"),
+            "127.0.0.1:4102".parse().unwrap(),
+        );
+        assert_eq!(a, b, "the port must not change what instances share");
+        assert_eq!(
+            a,
+            vec![
+                (
+                    "DATABASE_URL",
+                    "postgres://postgres@127.0.0.1:5432/loadgen_1_cluster".to_owned()
+                ),
+                ("REDIS_URL", "redis://127.0.0.1:6379".to_owned()),
+                ("REDIS_KEY_PREFIX", "loadgen-1-cluster".to_owned()),
+            ]
+        );
+    }
 }
