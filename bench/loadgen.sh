@@ -8,14 +8,19 @@
 #                                          # rewrites the "loadgen" section of bench/RESULTS.md
 #   bench/loadgen.sh storm [options]       # 2000 clients, server SIGKILLed and restarted under writes;
 #                                          # rewrites the "storm" section of bench/RESULTS.md
+#   bench/loadgen.sh cluster [options]     # 1000 clients at 10 writes/s for 20 s on: 1 instance with SQLite,
+#                                          # 1 and 3 instances sharing PostgreSQL + Redis; rewrites the
+#                                          # "cluster" section. Uses TEST_REDIS_URL/TEST_POSTGRES_URL (or
+#                                          # --redis-url/--postgres-url), else starts its own throwaway
+#                                          # scripts/services.sh (own SERVICES_DIR) and stops it at the end
 #
 # Options go to the load generator (see bench/README.md), e.g. `fanout --clients 1000 --secs 10`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-}
 case "$mode" in
-  smoke|fanout|storm) shift ;;
-  *) echo "usage: bench/loadgen.sh smoke|fanout|storm [loadgen options]" >&2; exit 2 ;;
+  smoke|fanout|storm|cluster) shift ;;
+  *) echo "usage: bench/loadgen.sh smoke|fanout|storm|cluster [loadgen options]" >&2; exit 2 ;;
 esac
 target=${CARGO_TARGET_DIR:-target}
 
@@ -40,4 +45,17 @@ cargo build --quiet -p stellar-insights-loadgen --profile loadgen \
   --config 'profile.loadgen.lto="thin"' --config 'profile.loadgen.codegen-units=16'
 # Results path and command text go through the environment: the process's command line stays short.
 export LOADGEN_RESULTS=bench/RESULTS.md LOADGEN_COMMAND="bench/loadgen.sh $mode${*:+ $*}"
-exec "$target/loadgen/stellar-insights-loadgen" "$mode" --server-bin "$target/release/stellar-insights-server" "$@"
+loadgen=("$target/loadgen/stellar-insights-loadgen" "$mode" --server-bin "$target/release/stellar-insights-server" "$@")
+
+if [ "$mode" = cluster ] && [[ " $* " != *" --redis-url "* || " $* " != *" --postgres-url "* ]] &&
+  [ -z "${TEST_REDIS_URL:-}" -o -z "${TEST_POSTGRES_URL:-}" ]; then
+  # Our own directory: `services.sh stop` must not stop services another job started in the default one.
+  export SERVICES_DIR="${TMPDIR:-/tmp}/stellar-loadgen-services-$$"
+  trap 'scripts/services.sh stop' EXIT
+  set -a
+  eval "$(scripts/services.sh start)"
+  set +a
+  "${loadgen[@]}"
+  exit
+fi
+exec "${loadgen[@]}"

@@ -18,6 +18,8 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+use crate::harness::round_robin;
+
 /// How many times a client retries its first connection (not counted as storm attempts). Value 20.
 const FIRST_CONNECT_TRIES: u32 = 20;
 /// Read buffer per client socket, bytes. Value 8 KiB: frames are ~300 B, and
@@ -33,8 +35,8 @@ pub fn now_us() -> u64 {
 
 /// What every client shares with the run that started it.
 pub struct Shared {
-    /// Server address.
-    pub server: SocketAddr,
+    /// Server addresses; client `i` uses `servers[round_robin(i, len)]`, on every reconnect too.
+    pub servers: Vec<SocketAddr>,
     /// Source addresses are spread over 127.0.0.1 ..= 127.0.0.<source_ips>. Default 1.
     pub source_ips: u8,
     /// Reconnect (and resume) after losing the connection; otherwise a loss is an error.
@@ -92,6 +94,7 @@ type Ws = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn connect(shared: &Shared, index: usize, since: Option<u64>) -> Result<Ws, String> {
     let host = 1 + (index % usize::from(shared.source_ips.max(1))) as u8;
+    let server = shared.servers[round_robin(index, shared.servers.len())];
     let socket = TcpSocket::new_v4().map_err(|e| e.to_string())?;
     socket
         .bind(SocketAddr::new(
@@ -99,12 +102,9 @@ async fn connect(shared: &Shared, index: usize, since: Option<u64>) -> Result<Ws
             0,
         ))
         .map_err(|e| format!("bind 127.0.0.{host}: {e}"))?;
-    let stream = socket
-        .connect(shared.server)
-        .await
-        .map_err(|e| e.to_string())?;
+    let stream = socket.connect(server).await.map_err(|e| e.to_string())?;
     let _ = stream.set_nodelay(true);
-    let url = with_query(&format!("ws://{}/ws", shared.server), None, since);
+    let url = with_query(&format!("ws://{server}/ws"), None, since);
     let config = WebSocketConfig::default().read_buffer_size(READ_BUFFER);
     let (ws, _) = tokio_tungstenite::client_async_with_config(
         url,

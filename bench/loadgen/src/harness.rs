@@ -12,13 +12,25 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::client::{self, Report, Shared};
-use crate::server::Server;
+use crate::server::{Server, Storage};
 use crate::writer::Writer;
 
 /// Clients started at once while connecting; the next batch waits for this one. Value 500.
 const CONNECT_BATCH: usize = 500;
 /// Longest wait for one batch of clients to be connected. Value 60 s.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How long the head seq must stay unchanged before it counts as final: with
+/// Redis the relay appends committed writes shortly after the REST answer. Value 300 ms.
+const HEAD_STABLE: Duration = Duration::from_millis(300);
+/// Longest wait for the head seq to settle after the writes. Value 10 s.
+const HEAD_SETTLE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Instance that item `index` (client or write) goes to, among `instances`:
+/// round-robin, so N clients split as evenly as N allows (0 for 0 instances).
+pub fn round_robin(index: usize, instances: usize) -> usize {
+    index.checked_rem(instances).unwrap_or(0)
+}
 
 /// Options common to every run.
 #[derive(Debug, Clone)]
@@ -29,10 +41,10 @@ pub struct Options {
     pub source_ips: u8,
 }
 
-/// A server, its writer and a crowd of clients.
+/// One or more servers, a writer and a crowd of clients.
 pub struct Run {
-    /// The server child.
-    pub server: Server,
+    /// The server children, in the order their storage was given.
+    pub servers: Vec<Server>,
     /// REST writer.
     pub writer: Writer,
     /// Corridor the writer updates.
@@ -53,25 +65,35 @@ fn free_port() -> Result<u16, String> {
 }
 
 impl Run {
-    /// Starts a fresh server and creates the corridor; `reconnect` makes clients
-    /// reconnect with `backoff` (storm) instead of treating a loss as an error.
+    /// Starts one fresh server per entry of `instances` and creates the corridor;
+    /// `reconnect` makes clients reconnect with `backoff` (storm) instead of
+    /// treating a loss as an error. Clients and writes go round-robin over the servers.
     pub async fn start(
         opts: &Options,
+        instances: &[Storage],
         max_clients: usize,
         reconnect: bool,
         backoff: Backoff,
     ) -> Result<Run, String> {
+        if instances.is_empty() {
+            return Err("no server instance to start".into());
+        }
         let dir = std::env::temp_dir().join(format!("stellar-loadgen-{}", std::process::id()));
         std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()?));
+        // A bound on each instance's per-address limit: it never sees more clients than all of them.
         let per_ip = max_clients.div_ceil(usize::from(opts.source_ips.max(1))) + 16;
-        let server = Server::start(&opts.server_bin, &dir, addr, per_ip).await?;
-        let writer = Writer::new(addr);
+        let mut servers = Vec::with_capacity(instances.len());
+        for storage in instances {
+            let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()?));
+            servers.push(Server::start(&opts.server_bin, &dir, storage, addr, per_ip).await?);
+        }
+        let addrs: Vec<SocketAddr> = servers.iter().map(|s| s.addr).collect();
+        let writer = Writer::new(&addrs);
         let corridor = writer.create_corridor().await?;
         let (final_tx, final_rx) = watch::channel(None);
         let (stop_tx, stop_rx) = watch::channel(false);
         let shared = Arc::new(Shared {
-            server: addr,
+            servers: addrs,
             source_ips: opts.source_ips,
             reconnect,
             backoff,
@@ -82,7 +104,7 @@ impl Run {
             stop: stop_rx,
         });
         Ok(Run {
-            server,
+            servers,
             writer,
             corridor,
             shared,
@@ -137,7 +159,7 @@ impl Run {
     /// Tells the clients the last seq, waits up to `drain` for them to reach it,
     /// then stops the stragglers and collects every report.
     pub async fn finish(self, drain: Duration) -> Result<Totals, String> {
-        let head = self.writer.head_seq().await?;
+        let head = self.settled_head().await?;
         self.final_tx.send_replace(Some(head));
         let stop = self.stop_tx;
         let stopper = tokio::spawn(async move {
@@ -149,9 +171,26 @@ impl Run {
             reports.push(c.await.map_err(|e| format!("client task failed: {e}"))?);
         }
         stopper.abort();
-        drop(self.server);
+        drop(self.servers);
         let _ = std::fs::remove_dir_all(&self.dir);
         Ok(Totals::new(reports, head))
+    }
+}
+
+impl Run {
+    /// The last seq issued once it stops moving (or after [`HEAD_SETTLE_TIMEOUT`]):
+    /// every write answered so far has then been numbered, in either bus mode.
+    async fn settled_head(&self) -> Result<u64, String> {
+        let until = Instant::now() + HEAD_SETTLE_TIMEOUT;
+        let mut head = self.writer.head_seq().await?;
+        loop {
+            tokio::time::sleep(HEAD_STABLE).await;
+            let now = self.writer.head_seq().await?;
+            if now == head || Instant::now() > until {
+                return Ok(now);
+            }
+            head = now;
+        }
     }
 }
 
@@ -256,6 +295,19 @@ impl Totals {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn round_robin_splits_items_evenly_in_turn() {
+        let picks: Vec<usize> = (0..7).map(|i| round_robin(i, 3)).collect();
+        assert_eq!(picks, vec![0, 1, 2, 0, 1, 2, 0]);
+        let mut per_instance = [0usize; 3];
+        for i in 0..1000 {
+            per_instance[round_robin(i, 3)] += 1;
+        }
+        assert_eq!(per_instance, [334, 333, 333]);
+        assert_eq!(round_robin(5, 1), 0, "one instance takes everything");
+        assert_eq!(round_robin(5, 0), 0, "no instances: no panic");
+    }
 
     #[test]
     fn spread_is_last_minus_first_client_per_update() {

@@ -4,18 +4,22 @@
 //! ```text
 //! stellar-insights-loadgen fanout [--clients 1000,5000,10000] [--rate 10] [--secs 20]
 //! stellar-insights-loadgen storm  [--clients 2000] [--rate 10] [--warm-secs 5]
+//! stellar-insights-loadgen cluster [--clients 1000] [--rate 10] [--secs 20] --redis-url URL --postgres-url URL
 //! stellar-insights-loadgen smoke
 //! common: [--server-bin PATH] [--source-ips N] [--results bench/RESULTS.md] [--command TEXT]
 //! ```
 //!
 //! `LOADGEN_RESULTS` and `LOADGEN_COMMAND` in the environment are defaults for
-//! `--results` and `--command` (`bench/loadgen.sh` sets them).
+//! `--results` and `--command` (`bench/loadgen.sh` sets them); `TEST_REDIS_URL`
+//! and `TEST_POSTGRES_URL` (as printed by `scripts/services.sh`) for
+//! `--redis-url` and `--postgres-url`.
 //!
 //! Exit status 1 when any client saw a gap, a duplicate, a resync or a failed
 //! resume (correctness); timing targets are reported, never enforced. Exit 2
 //! on bad arguments or when the run itself cannot happen.
 
 mod client;
+mod cluster;
 mod fanout;
 mod harness;
 mod report;
@@ -30,7 +34,9 @@ use std::process::ExitCode;
 
 use stellar_insights_ws::backoff::Backoff;
 
+use cluster::Services;
 use harness::Options;
+use server::Storage;
 
 /// Parsed command line.
 #[derive(Debug)]
@@ -41,6 +47,8 @@ struct Args {
     secs: f64,
     warm_secs: f64,
     opts: Options,
+    redis_url: Option<String>,
+    postgres_url: Option<String>,
     results: Option<PathBuf>,
     command: String,
 }
@@ -49,17 +57,18 @@ fn parse(argv: &[String]) -> Result<Args, String> {
     let mode = argv
         .first()
         .cloned()
-        .ok_or("missing mode: fanout, storm or smoke")?;
-    if !["fanout", "storm", "smoke"].contains(&mode.as_str()) {
+        .ok_or("missing mode: fanout, storm, cluster or smoke")?;
+    if !["fanout", "storm", "cluster", "smoke"].contains(&mode.as_str()) {
         return Err(format!(
-            "unknown mode {mode:?}: expected fanout, storm or smoke"
+            "unknown mode {mode:?}: expected fanout, storm, cluster or smoke"
         ));
     }
+    let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let mut a = Args {
-        clients: if mode == "storm" {
-            vec![2000]
-        } else {
-            vec![1000, 5000, 10_000]
+        clients: match mode.as_str() {
+            "storm" => vec![2000],
+            "cluster" => vec![1000],
+            _ => vec![1000, 5000, 10_000],
         },
         rate: 10,
         secs: 20.0,
@@ -68,6 +77,8 @@ fn parse(argv: &[String]) -> Result<Args, String> {
             server_bin: PathBuf::from("target/release/stellar-insights-server"),
             source_ips: 8,
         },
+        redis_url: env("TEST_REDIS_URL"),
+        postgres_url: env("TEST_POSTGRES_URL"),
         results: std::env::var_os("LOADGEN_RESULTS").map(PathBuf::from),
         command: std::env::var("LOADGEN_COMMAND")
             .unwrap_or_else(|_| format!("stellar-insights-loadgen {}", argv.join(" "))),
@@ -119,9 +130,23 @@ fn parse(argv: &[String]) -> Result<Args, String> {
                     .filter(|&n| n >= 1)
                     .ok_or_else(|| bad("1..=255"))?
             }
+            "--redis-url" => a.redis_url = Some(value.clone()),
+            "--postgres-url" => a.postgres_url = Some(value.clone()),
             "--results" => a.results = Some(PathBuf::from(value)),
             "--command" => a.command = value.clone(),
             _ => return Err(format!("unknown option {flag}")),
+        }
+    }
+    if a.mode == "cluster" {
+        if a.clients.len() != 1 {
+            return Err("cluster: --clients takes one count".into());
+        }
+        if a.redis_url.is_none() || a.postgres_url.is_none() {
+            return Err(
+                "cluster needs --redis-url and --postgres-url (or TEST_REDIS_URL and TEST_POSTGRES_URL; \
+                 bench/loadgen.sh cluster starts scripts/services.sh when they are unset)"
+                    .into(),
+            );
         }
     }
     if !a.opts.server_bin.is_file() {
@@ -148,7 +173,7 @@ async fn run(a: &Args) -> Result<Vec<String>, String> {
             let mut outcomes = Vec::new();
             for &n in &a.clients {
                 eprintln!("fanout: {n} clients, {} writes/s for {} s", a.rate, a.secs);
-                let o = fanout::measure(&a.opts, n, a.rate, a.secs).await?;
+                let o = fanout::measure(&a.opts, &[Storage::Sqlite], n, a.rate, a.secs).await?;
                 problems.extend(
                     o.totals
                         .problems()
@@ -192,9 +217,47 @@ async fn run(a: &Args) -> Result<Vec<String>, String> {
                 .map_err(|e| format!("{}: {e}", path.display()))?;
             }
         }
+        "cluster" => {
+            let n = a.clients[0];
+            let services = Services {
+                redis_url: a.redis_url.clone().unwrap_or_default(),
+                postgres_url: a.postgres_url.clone().unwrap_or_default(),
+            };
+            eprintln!(
+                "cluster: {n} clients, {} writes/s for {} s per configuration",
+                a.rate, a.secs
+            );
+            let measured = cluster::measure(&a.opts, &services, n, a.rate, a.secs).await?;
+            for m in &measured {
+                problems.extend(
+                    m.outcome
+                        .totals
+                        .problems()
+                        .into_iter()
+                        .map(|p| format!("{}: {p}", m.label)),
+                );
+                eprintln!("{}: {}", m.label, report::fanout_row_text(&m.outcome));
+            }
+            let body = format!(
+                "{}\n{}",
+                report::cluster(&measured),
+                load_note(&load_before)
+            );
+            println!("{body}");
+            if let Some(path) = &a.results {
+                results::write_section(
+                    path,
+                    "cluster",
+                    "Several instances on PostgreSQL + Redis (issue 7)",
+                    &a.command,
+                    &body,
+                )
+                .map_err(|e| format!("{}: {e}", path.display()))?;
+            }
+        }
         _ => {
             // Small and short: checks correctness only, so a slow CI box cannot fail it.
-            let f = fanout::measure(&a.opts, 50, 20, 3.0).await?;
+            let f = fanout::measure(&a.opts, &[Storage::Sqlite], 50, 20, 3.0).await?;
             problems.extend(
                 f.totals
                     .problems()
@@ -301,6 +364,21 @@ mod tests {
         assert!(e.contains("--clients"), "{e}");
         let e = parse(&args("storm --rate 0")).unwrap_err();
         assert!(e.contains("--rate"), "{e}");
+    }
+
+    #[test]
+    fn cluster_without_services_says_where_to_get_them() {
+        // The URLs may be exported in the developer's shell: this test is about the flags.
+        let e = parse(&args(
+            "cluster --redis-url redis://127.0.0.1:1 --clients 10,20",
+        ))
+        .unwrap_err();
+        assert!(e.contains("one count"), "{e}");
+        if std::env::var_os("TEST_POSTGRES_URL").is_none() {
+            let e = parse(&args("cluster --redis-url redis://127.0.0.1:1")).unwrap_err();
+            assert!(e.contains("--postgres-url"), "{e}");
+            assert!(e.contains("scripts/services.sh"), "{e}");
+        }
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Markdown for RESULTS.md and one-line summaries for the terminal.
 
+use crate::cluster::Measured;
 use crate::fanout;
 use crate::results::table;
 use crate::stats::percentile;
@@ -131,6 +132,90 @@ fn fanout_targets(outcomes: &[fanout::Outcome], out: &mut String) {
     ));
 }
 
+const CLUSTER_HEADERS: [&str; 14] = [
+    "configuration",
+    "instances",
+    "clients",
+    "writes/s",
+    "deliveries/s",
+    "p50 ms",
+    "p99 ms",
+    "max ms",
+    "gaps",
+    "duplicates",
+    "REST write p50 / p99 ms",
+    "RSS connected / peak MiB, per instance",
+    "CPU % user + kernel, per instance",
+    "server CPU µs / delivery (all instances)",
+];
+
+fn cluster_row(m: &Measured) -> Vec<String> {
+    let o = &m.outcome;
+    let per_instance = |f: &dyn Fn(&fanout::InstanceUsage) -> String| {
+        o.instances.iter().map(f).collect::<Vec<_>>().join("; ")
+    };
+    vec![
+        m.label.clone(),
+        o.instances.len().to_string(),
+        o.clients.to_string(),
+        format!("{:.1}", o.writes_ok as f64 / o.write_secs.max(f64::EPSILON)),
+        format!("{:.0}", o.deliveries_per_sec()),
+        format!("{:.2}", o.latency_ms(50.0)),
+        format!("{:.2}", o.latency_ms(99.0)),
+        format!("{:.2}", o.latency_ms(100.0)),
+        o.totals.missing.to_string(),
+        o.totals.duplicates.to_string(),
+        ms_pair(&o.write_rtt_us),
+        per_instance(&|i| format!("{} / {}", mib(i.rss_connected), mib(i.rss_peak))),
+        per_instance(&|i| format!("{:.0} + {:.0}", i.cpu.0, i.cpu.1)),
+        format!("{:.1}", o.server_us_per_delivery()),
+    ]
+}
+
+/// `a / b` as `×1.23`; `n/a` when `b` is zero (nothing to compare with).
+fn ratio(a: f64, b: f64) -> String {
+    if b > 0.0 {
+        format!("×{:.2}", a / b)
+    } else {
+        "n/a".into()
+    }
+}
+
+/// The cluster section: one row per configuration, then the last
+/// configuration's deliveries/s and p99 as ratios of each earlier one.
+pub fn cluster(measured: &[Measured]) -> String {
+    let rows: Vec<Vec<String>> = measured.iter().map(cluster_row).collect();
+    let mut out = table(&CLUSTER_HEADERS, &rows);
+    out.push_str(CLUSTER_NOTES);
+    if let Some((scaled, singles)) = measured.split_last() {
+        let o = &scaled.outcome;
+        for single in singles {
+            let s = &single.outcome;
+            out.push_str(&format!(
+                "\n- {} vs {}: deliveries/s {}, p99 {}.",
+                scaled.label,
+                single.label,
+                ratio(o.deliveries_per_sec(), s.deliveries_per_sec()),
+                ratio(o.latency_ms(99.0), s.latency_ms(99.0)),
+            ));
+        }
+        out.push('\n');
+    }
+    out
+}
+
+const CLUSTER_NOTES: &str = "\n\nSame load generator and measurement as the fan-out section, in one run: every configuration \
+    gets the same clients, writes/s and writing time. Clients and REST writes go round-robin over the configuration's instances \
+    (client i and write i to instance i mod n); every client checks seq continuity, global across instances with Redis. \
+    Each PostgreSQL + Redis configuration gets a fresh database and its own `REDIS_KEY_PREFIX`. \
+    Latency = client receive time − the writer's send time (REST write, commit, relay through Redis, fan-out, the client's read). \
+    CPU % is of one core while writing (200 % = both cores of this machine); RSS per instance from `/proc/<pid>/status`. \
+    All instances, Redis, PostgreSQL and the load generator share this machine's cores, so the scaled-out figure \
+    measures correctness and overhead here, not capacity: more instances on the same two cores cannot deliver more. \
+    At a fixed rate, deliveries/s = writes/s achieved × clients, so a deliveries/s ratio near 1 says the configuration \
+    kept up with the offered load, not how much more it could take. Redis and PostgreSQL CPU is not counted in the \
+    per-instance figures.\n";
+
 /// One line per storm, for the terminal.
 pub fn storm_line(o: &storm::Outcome) -> String {
     let last = o.resumed_ms.last().copied().unwrap_or(f64::NAN);
@@ -249,6 +334,80 @@ mod tests {
     use super::*;
     use crate::harness::Totals;
 
+    fn outcome(clients: usize, instances: usize, latencies_us: Vec<u32>) -> fanout::Outcome {
+        fanout::Outcome {
+            clients,
+            rate: 10,
+            writes_ok: 10,
+            write_secs: 1.0,
+            connect_secs: 0.1,
+            rss_idle: 1 << 20,
+            rss_connected: 2 << 20,
+            rss_peak: 3 << 20,
+            cpu_wall: 1.0,
+            server_cpu: (1.0, 2.0),
+            instances: vec![
+                fanout::InstanceUsage {
+                    rss_connected: 2 << 20,
+                    rss_peak: 3 << 20,
+                    cpu: (1.0, 2.0),
+                };
+                instances
+            ],
+            loadgen_cpu: (1.0, 1.0),
+            write_rtt_us: vec![1_000],
+            totals: Totals {
+                deliveries: 10 * clients as u64,
+                latencies_us,
+                ..Totals::default()
+            },
+        }
+    }
+
+    #[test]
+    fn cluster_rows_list_every_instance_in_one_cell() {
+        let m = Measured {
+            label: "3 instances, PostgreSQL + Redis".into(),
+            outcome: outcome(1000, 3, vec![5_000, 20_000]),
+        };
+        let row = cluster_row(&m);
+        assert_eq!(row.len(), CLUSTER_HEADERS.len());
+        assert_eq!(row[1], "3");
+        assert_eq!(row[4], "10000", "10 updates x 1000 clients in 1 s");
+        assert_eq!(row[6], "20.00", "p99 of two latencies is the larger, in ms");
+        assert_eq!(row[11], "2.0 / 3.0; 2.0 / 3.0; 2.0 / 3.0");
+        assert_eq!(row[12], "1 + 2; 1 + 2; 1 + 2");
+    }
+
+    #[test]
+    fn cluster_section_compares_the_last_configuration_with_each_single_one() {
+        let single = Measured {
+            label: "1 instance, SQLite (default)".into(),
+            outcome: outcome(1000, 1, vec![10_000]),
+        };
+        let scaled = Measured {
+            label: "3 instances, PostgreSQL + Redis".into(),
+            outcome: outcome(500, 3, vec![25_000]),
+        };
+        let md = cluster(&[single, scaled]);
+        let widths: Vec<usize> = md
+            .lines()
+            .take(4)
+            .map(|l| l.matches(" | ").count())
+            .collect();
+        assert_eq!(widths, vec![13; 4], "{md}");
+        assert!(
+            md.contains("3 instances, PostgreSQL + Redis vs 1 instance, SQLite (default): deliveries/s ×0.50, p99 ×2.50."),
+            "{md}"
+        );
+    }
+
+    #[test]
+    fn ratio_to_nothing_is_not_a_number_it_is_na() {
+        assert_eq!(ratio(3.0, 2.0), "×1.50");
+        assert_eq!(ratio(3.0, 0.0), "n/a");
+    }
+
     #[test]
     fn fanout_rows_have_one_cell_per_header() {
         let o = fanout::Outcome {
@@ -262,6 +421,7 @@ mod tests {
             rss_peak: 3 << 20,
             cpu_wall: 1.0,
             server_cpu: (1.0, 2.0),
+            instances: Vec::new(),
             loadgen_cpu: (1.0, 1.0),
             write_rtt_us: vec![1_000],
             totals: Totals::default(),

@@ -11,10 +11,28 @@ use tokio::process::{Child, Command};
 /// How long a (re)started server may take to answer `/health`. Value 30 s.
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A running `stellar-insights-server` on loopback with its own SQLite file.
+/// Where an instance keeps its data and how it hears of other instances' writes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Storage {
+    /// A fresh SQLite file of its own and the in-process bus: the default deployment.
+    Sqlite,
+    /// A shared PostgreSQL database and the Redis bus (`server/SCALE.md`); every
+    /// instance of one deployment gets the same three values.
+    Shared {
+        /// `DATABASE_URL` of a database created for this run.
+        database_url: String,
+        /// `REDIS_URL`.
+        redis_url: String,
+        /// `REDIS_KEY_PREFIX`, unique per run so runs never see each other's keys.
+        key_prefix: String,
+    },
+}
+
+/// A running `stellar-insights-server` on loopback.
 pub struct Server {
     bin: PathBuf,
-    db: PathBuf,
+    /// Storage variables (`DATABASE_URL`, and `REDIS_*` when shared).
+    storage_env: Vec<(&'static str, String)>,
     /// Address the server listens on (fixed, so a restart reuses it).
     pub addr: SocketAddr,
     max_per_ip: usize,
@@ -35,21 +53,27 @@ pub struct ProcStats {
 }
 
 impl Server {
-    /// Starts `bin` on `addr` with a fresh database in `dir`, allowing
-    /// `max_per_ip` WebSocket connections per client address.
+    /// Starts `bin` on `addr` with `storage` (SQLite: a fresh file in `dir`),
+    /// allowing `max_per_ip` WebSocket connections per client address.
     pub async fn start(
         bin: &Path,
         dir: &Path,
+        storage: &Storage,
         addr: SocketAddr,
         max_per_ip: usize,
     ) -> Result<Server, String> {
-        let db = dir.join("loadgen.db");
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", db.display()));
+        let storage_env = storage_env(storage, dir, addr);
+        if matches!(storage, Storage::Sqlite) {
+            if let Some((_, url)) = storage_env.first() {
+                let file = url.trim_start_matches("sqlite://");
+                for suffix in ["", "-wal", "-shm"] {
+                    let _ = std::fs::remove_file(format!("{file}{suffix}"));
+                }
+            }
         }
         let mut server = Server {
             bin: bin.to_owned(),
-            db,
+            storage_env,
             addr,
             max_per_ip,
             child: None,
@@ -62,7 +86,10 @@ impl Server {
         let child = Command::new(&self.bin)
             .env("SERVER_HOST", self.addr.ip().to_string())
             .env("SERVER_PORT", self.addr.port().to_string())
-            .env("DATABASE_URL", format!("sqlite://{}", self.db.display()))
+            // An exported REDIS_URL would put a SQLite instance on someone's bus.
+            .env_remove("REDIS_URL")
+            .env_remove("REDIS_KEY_PREFIX")
+            .envs(self.storage_env.iter().map(|(k, v)| (k, v)))
             .env("WS_MAX_CONNECTIONS_PER_IP", self.max_per_ip.to_string())
             // One broadcast slot per update; a storm's replay plus live writes fit easily.
             .env("WS_SEND_QUEUE", "4096")
@@ -134,6 +161,27 @@ impl Drop for Server {
     }
 }
 
+/// The variables that put an instance on `storage`. SQLite: a file per port in
+/// `dir`, so instances of one run never share a file; shared: the same three
+/// values for every instance.
+fn storage_env(storage: &Storage, dir: &Path, addr: SocketAddr) -> Vec<(&'static str, String)> {
+    match storage {
+        Storage::Sqlite => {
+            let db = dir.join(format!("loadgen-{}.db", addr.port()));
+            vec![("DATABASE_URL", format!("sqlite://{}", db.display()))]
+        }
+        Storage::Shared {
+            database_url,
+            redis_url,
+            key_prefix,
+        } => vec![
+            ("DATABASE_URL", database_url.clone()),
+            ("REDIS_URL", redis_url.clone()),
+            ("REDIS_KEY_PREFIX", key_prefix.clone()),
+        ],
+    }
+}
+
 /// `/proc/<pid>` counters of any process (the load generator's own too).
 pub fn proc_stats(pid: u32) -> Option<ProcStats> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
@@ -176,4 +224,53 @@ pub fn raise_nofile() -> u64 {
         }
     }
     lim.rlim_cur
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_instances_get_a_file_per_port_and_no_redis() {
+        let dir = Path::new("/tmp/run");
+        let env = storage_env(&Storage::Sqlite, dir, "127.0.0.1:4100".parse().unwrap());
+        assert_eq!(
+            env,
+            vec![(
+                "DATABASE_URL",
+                "sqlite:///tmp/run/loadgen-4100.db".to_owned()
+            )]
+        );
+    }
+
+    #[test]
+    fn shared_instances_get_the_same_database_redis_and_prefix() {
+        let shared = Storage::Shared {
+            database_url: "postgres://postgres@127.0.0.1:5432/loadgen_1_cluster".into(),
+            redis_url: "redis://127.0.0.1:6379".into(),
+            key_prefix: "loadgen-1-cluster".into(),
+        };
+        let a = storage_env(
+            &shared,
+            Path::new("/tmp"),
+            "127.0.0.1:4101".parse().unwrap(),
+        );
+        let b = storage_env(
+            &shared,
+            Path::new("/tmp"),
+            "127.0.0.1:4102".parse().unwrap(),
+        );
+        assert_eq!(a, b, "the port must not change what instances share");
+        assert_eq!(
+            a,
+            vec![
+                (
+                    "DATABASE_URL",
+                    "postgres://postgres@127.0.0.1:5432/loadgen_1_cluster".to_owned()
+                ),
+                ("REDIS_URL", "redis://127.0.0.1:6379".to_owned()),
+                ("REDIS_KEY_PREFIX", "loadgen-1-cluster".to_owned()),
+            ]
+        );
+    }
 }

@@ -10,6 +10,7 @@ use tokio::sync::watch;
 
 use crate::client::now_us;
 use crate::harness::{Options, Run, Totals};
+use crate::server::Storage;
 use crate::stats::{busiest_window, histogram};
 
 /// Writes after every client has resumed, so live delivery is checked too. Value 2 s.
@@ -70,18 +71,18 @@ pub async fn measure(
     warm_secs: f64,
     backoff: Backoff,
 ) -> Result<Outcome, String> {
-    let mut run = Run::start(opts, clients, true, backoff).await?;
+    let mut run = Run::start(opts, &[Storage::Sqlite], clients, true, backoff).await?;
     run.connect(clients).await?;
     let (stop_tx, stop_rx) = watch::channel(false);
     let writes = {
-        let writer = crate::writer::Writer::new(run.server.addr);
+        let writer = crate::writer::Writer::new(&[run.servers[0].addr]);
         let corridor = run.corridor.clone();
         tokio::spawn(async move { writer.run(&corridor, rate, stop_rx).await })
     };
     tokio::time::sleep(Duration::from_secs_f64(warm_secs)).await;
     let killed_us = now_us();
     let killed = Instant::now();
-    run.server.restart().await?;
+    run.servers[0].restart().await?;
     let outage_ms = killed.elapsed().as_secs_f64() * 1000.0;
     let limit = Duration::from_millis(backoff.cap_ms) + RESUME_SLACK;
     let everyone = run

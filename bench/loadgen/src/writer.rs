@@ -10,6 +10,7 @@ use tokio::sync::watch;
 use tokio::time::MissedTickBehavior;
 
 use crate::client::now_us;
+use crate::harness::round_robin;
 
 /// Longest a single REST write may take before it counts as failed. Value 5 s.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(5);
@@ -28,21 +29,25 @@ pub struct WriteReport {
     pub secs: f64,
 }
 
-/// A REST client for one server.
+/// A REST client for one or more servers of one deployment.
 pub struct Writer {
     http: reqwest::Client,
+    /// `http://<addr>` of every server; writes go round-robin, other calls to the first.
+    bases: Vec<String>,
     base: String,
 }
 
 impl Writer {
-    /// A writer for the server at `addr`.
-    pub fn new(addr: SocketAddr) -> Writer {
+    /// A writer for the servers at `addrs` (at least one).
+    pub fn new(addrs: &[SocketAddr]) -> Writer {
+        let bases: Vec<String> = addrs.iter().map(|a| format!("http://{a}")).collect();
         Writer {
             http: reqwest::Client::builder()
                 .timeout(WRITE_TIMEOUT)
                 .build()
                 .expect("a plain-HTTP reqwest client always builds"),
-            base: format!("http://{addr}"),
+            base: bases.first().cloned().unwrap_or_default(),
+            bases,
         }
     }
 
@@ -89,11 +94,16 @@ impl Writer {
             .ok_or_else(|| "health: no seq in the answer".into())
     }
 
-    /// Writes `rate` updates per second to `corridor` until `stop` turns true.
+    /// Writes `rate` updates per second to `corridor` until `stop` turns true,
+    /// write `i` to server `round_robin(i, servers)`.
     /// A failed write is counted and not retried: the clients check the seqs
     /// the server issued, whatever the writer learned about them.
     pub async fn run(&self, corridor: &str, rate: u32, stop: watch::Receiver<bool>) -> WriteReport {
-        let url = format!("{}/api/corridors/{corridor}/metrics", self.base);
+        let urls: Vec<String> = self
+            .bases
+            .iter()
+            .map(|b| format!("{b}/api/corridors/{corridor}/metrics"))
+            .collect();
         let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / f64::from(rate.max(1))));
         // A slow write delays the next instead of bursting: the writer measures, it must not pile on.
         tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
@@ -110,8 +120,9 @@ impl Writer {
                 "successful_transactions": count,
                 "volume_usd": sent_ms,
             });
+            let url = &urls[round_robin(count as usize - 1, urls.len())];
             let sent = Instant::now();
-            match self.http.put(&url).json(&body).send().await {
+            match self.http.put(url).json(&body).send().await {
                 Ok(r) if r.status().is_success() => {
                     report.ok += 1;
                     report
