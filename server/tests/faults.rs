@@ -160,6 +160,16 @@ async fn no_update_is_lost_or_duplicated_across_kills_cuts_black_holes_and_throt
     let pass = || tokio::time::sleep(Duration::from_millis(600));
     while tally.total() < faults {
         pass().await;
+        // Each fault hits a live connection (not one still in backoff), so
+        // e.g. a black hole must be noticed by the heartbeat, not a connect timeout.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !client.open.load(Ordering::Relaxed) {
+            assert!(
+                Instant::now() < deadline,
+                "client did not reconnect within 10 s"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
         match tally.total() % 5 {
             0 => {
                 server.lock().await.kill();

@@ -3,14 +3,14 @@
 //! and timers instead of the browser's. Records what it delivers.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use stellar_insights_ws::filter::Filter;
 use stellar_insights_ws::machine::{Action, Config, Event, Machine, Timer};
-use stellar_insights_ws::status::ErrorCode;
+use stellar_insights_ws::status::{ConnectionState, ErrorCode};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
@@ -33,6 +33,8 @@ pub struct Record {
 pub struct Client {
     /// `seq` of the last delivered update (0 before any).
     pub last_seq: Arc<AtomicU64>,
+    /// Whether the machine is in state `open`.
+    pub open: Arc<AtomicBool>,
     stop: oneshot::Sender<()>,
     thread: std::thread::JoinHandle<Record>,
 }
@@ -50,6 +52,8 @@ impl Client {
         let (stop, stop_rx) = oneshot::channel();
         let last_seq = Arc::new(AtomicU64::new(0));
         let seen = last_seq.clone();
+        let open = Arc::new(AtomicBool::new(false));
+        let is_open = open.clone();
         // The machine is single-threaded (`Rc`, as in the browser): give it
         // its own thread and runtime.
         let thread = std::thread::spawn(move || {
@@ -57,10 +61,13 @@ impl Client {
                 .enable_all()
                 .build()
                 .unwrap()
-                .block_on(tokio::task::LocalSet::new().run_until(drive(config, stop_rx, seen)))
+                .block_on(
+                    tokio::task::LocalSet::new().run_until(drive(config, stop_rx, seen, is_open)),
+                )
         });
         Client {
             last_seq,
+            open,
             stop,
             thread,
         }
@@ -80,6 +87,7 @@ async fn drive(
     config: Config,
     mut stop: oneshot::Receiver<()>,
     last_seq: Arc<AtomicU64>,
+    open: Arc<AtomicBool>,
 ) -> Record {
     let start = Instant::now();
     let now = move || start.elapsed().as_secs_f64() * 1000.0;
@@ -131,7 +139,9 @@ async fn drive(
                 Action::Error(e) => {
                     *record.errors.entry(code_name(e.code)).or_default() += 1;
                 }
-                Action::Status(_) => {}
+                Action::Status(s) => {
+                    open.store(s.state == ConnectionState::Open, Ordering::Relaxed)
+                }
             }
         }
         let next = timers
