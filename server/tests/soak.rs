@@ -13,9 +13,10 @@ use std::time::{Duration, Instant};
 use fault::client::Client;
 use fault::proxy::{Mode, Proxy};
 use fault::server::ServerProc;
-use futures_util::StreamExt;
+use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use stellar_insights_ws::machine::Config;
+use tokio_tungstenite::tungstenite::Message;
 
 fn env_or(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -24,12 +25,27 @@ fn env_or(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-/// A plain reader that reconnects after every loss; counts the frames it reads.
+/// A plain reader that answers the server's heartbeat and reconnects after
+/// every loss; counts the frames it reads.
 async fn reader(url: String, frames: Arc<AtomicU64>, reconnects: Arc<AtomicU64>, n: u64) {
     loop {
-        if let Ok((mut ws, _)) = tokio_tungstenite::connect_async(&url).await {
-            while let Some(Ok(_)) = ws.next().await {
+        if let Ok((ws, _)) = tokio_tungstenite::connect_async(&url).await {
+            let (mut sink, mut stream) = ws.split();
+            while let Some(Ok(msg)) = stream.next().await {
                 frames.fetch_add(1, Ordering::Relaxed);
+                if let Message::Text(text) = msg {
+                    if text.starts_with(r#"{"type":"ping""#) {
+                        let ping: Value = serde_json::from_str(&text).unwrap();
+                        let pong = json!({"type": "pong", "timestamp": ping["timestamp"]});
+                        if sink
+                            .send(Message::Text(pong.to_string().into()))
+                            .await
+                            .is_err()
+                        {
+                            break;
+                        }
+                    }
+                }
             }
         }
         reconnects.fetch_add(1, Ordering::Relaxed);
