@@ -40,9 +40,14 @@ pub struct Proxy {
 impl Proxy {
     /// Listens on 127.0.0.1 (any free port) and forwards to `upstream`.
     pub async fn start(upstream: SocketAddr) -> Proxy {
+        Proxy::start_on(0, upstream).await.unwrap()
+    }
+
+    /// Listens on 127.0.0.1:`port` (0: any free port) and forwards to `upstream`.
+    pub async fn start_on(port: u16, upstream: SocketAddr) -> std::io::Result<Proxy> {
         assert!(upstream.ip().is_loopback(), "fault proxy is loopback only");
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
+        let listener = TcpListener::bind(("127.0.0.1", port)).await?;
+        let addr = listener.local_addr()?;
         let (mode, mode_rx) = watch::channel(Mode::Pass);
         let (cuts, cuts_rx) = watch::channel(0u64);
         let accept = tokio::spawn(async move {
@@ -60,12 +65,12 @@ impl Proxy {
                 });
             }
         });
-        Proxy {
+        Ok(Proxy {
             addr,
             mode,
             cuts,
             accept,
-        }
+        })
     }
 
     /// Applies `mode` to every connection, current and future.
