@@ -634,6 +634,21 @@ fn slow_consumer_resync_keeps_the_resume_point_so_nothing_is_delivered_twice() {
     assert_eq!(seqs, [6, 7, 8, 9]);
 }
 
+/// From fuzzing (`client_frames`): an update with `seq` 0 as the very first.
+#[test]
+fn first_update_with_seq_zero_is_delivered_once() {
+    let mut m = open_machine();
+    m.subscribe(1, &Filter::default()).unwrap();
+    let frame = r#"{"type":"snapshot_update","snapshot_id":"s","epoch":3,"timestamp":"2026-11-25T00:00:00Z","hash":"ab","seq":0}"#;
+    assert_eq!(
+        delivered_seqs(&m.handle(1.0, Event::Frame(frame.into()))),
+        [0]
+    );
+    assert_eq!(m.last_seq(), Some(0));
+    assert!(delivered_seqs(&m.handle(2.0, Event::Frame(frame.into()))).is_empty());
+    assert_eq!(delivered_seqs(&m.handle(3.0, corridor(1, "A"))), [1]);
+}
+
 #[test]
 fn offline_means_no_attempts_and_online_reconnects_at_once() {
     let mut m = open_machine();

@@ -40,6 +40,10 @@ async fn every_update_arrives_once_in_order_across_kills_cuts_and_black_holes() 
         ("url", JsValue::from_str(&proxy_ws())),
         ("reconnectInterval", 100.into()),
         ("maxReconnectAttempts", 1_000.into()),
+        // Faults follow each other faster than `stableAfter`, so the attempt
+        // count keeps growing: cap the backoff so a reconnect takes ≤ 1 s.
+        ("maxReconnectDelay", 1_000.into()),
+        ("connectTimeout", 2_000.into()),
     ]);
     ok(ws::configure(options));
     let _client = Fresh;
