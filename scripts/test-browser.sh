@@ -26,10 +26,11 @@ trap cleanup EXIT INT TERM
 
 cargo build -p stellar-insights-server -p stellar-insights-testkit
 
-export SI_SERVER_PORT="$(free_port)" SI_CONTROL_PORT="$(free_port)" SI_CLOSED_PORT="$(free_port)"
+export SI_SERVER_PORT="$(free_port)" SI_CONTROL_PORT="$(free_port)" SI_CLOSED_PORT="$(free_port)" SI_PROXY_PORT="$(free_port)"
 target/debug/stellar-insights-testkit \
   --server-bin target/debug/stellar-insights-server \
-  --server-port "$SI_SERVER_PORT" --control-port "$SI_CONTROL_PORT" --data-dir "$WORK" &
+  --server-port "$SI_SERVER_PORT" --control-port "$SI_CONTROL_PORT" --data-dir "$WORK" \
+  --proxy-port "$SI_PROXY_PORT" &
 KIT_PID=$!
 for _ in $(seq 100); do
   if python3 -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:$SI_CONTROL_PORT/health', timeout=1)" 2>/dev/null; then break; fi
@@ -40,4 +41,4 @@ done
 export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
 # The runner's timeout covers a whole test binary (default 20 s).
 export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-300}"
-wasm-pack test --headless --chrome --chromedriver "$CHROMEDRIVER" -- --test browser "$@"
+wasm-pack test --headless --chrome --chromedriver "$CHROMEDRIVER" -- --test browser --test faults "$@"

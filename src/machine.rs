@@ -594,9 +594,15 @@ impl Machine {
                 )));
             }
             Kind::ResyncRequired => {
-                // Updates after this point follow the server's current head,
-                // which may be below our old resume point (e.g. a reset store).
-                self.last_seq = self.server_head;
+                // `slow_consumer` comes mid-stream, after updates past the
+                // head `connected` reported: keep the resume point so the
+                // next `?since=` replays exactly what was missed, and no
+                // update is delivered twice. Otherwise updates after this
+                // point follow the server's current head, which may be below
+                // our old resume point (e.g. a reset store).
+                if frame.reason.as_deref() != Some(crate::protocol::resync_reason::SLOW_CONSUMER) {
+                    self.last_seq = self.server_head;
+                }
                 out.push(Action::Resync(ResyncEvent {
                     reason: frame.reason.clone(),
                 }));

@@ -602,6 +602,54 @@ fn resync_required_emits_resync_and_restarts_from_server_head() {
 }
 
 #[test]
+fn slow_consumer_resync_keeps_the_resume_point_so_nothing_is_delivered_twice() {
+    let mut m = open_machine(); // connected said seq 0
+    m.subscribe(1, &Filter::default()).unwrap();
+    for seq in 1..=5 {
+        m.handle(1.0, corridor(seq, "A"));
+    }
+    let a = m.handle(
+        2.0,
+        Event::Frame(r#"{"type":"resync_required","reason":"slow_consumer"}"#.into()),
+    );
+    assert!(a.iter().any(|a| matches!(a, Action::Resync(_))));
+    m.handle(
+        3.0,
+        Event::Closed {
+            code: 4001,
+            reason: "slow consumer".into(),
+        },
+    );
+    let a = m.handle(9_000.0, Event::Timer(Timer::Reconnect));
+    assert_eq!(opens(&a), [format!("{URL}?since=5")]);
+    m.handle(9_001.0, Event::Opened);
+    m.handle(
+        9_001.0,
+        Event::Frame(r#"{"type":"connected","connection_id":"c2","seq":9,"resumed":true}"#.into()),
+    );
+    // A replay overlapping what was delivered before the resync is not delivered again.
+    let seqs: Vec<u64> = (4..=9)
+        .flat_map(|s| delivered_seqs(&m.handle(9_002.0, corridor(s, "A"))))
+        .collect();
+    assert_eq!(seqs, [6, 7, 8, 9]);
+}
+
+/// From fuzzing (`client_frames`): an update with `seq` 0 as the very first.
+#[test]
+fn first_update_with_seq_zero_is_delivered_once() {
+    let mut m = open_machine();
+    m.subscribe(1, &Filter::default()).unwrap();
+    let frame = r#"{"type":"snapshot_update","snapshot_id":"s","epoch":3,"timestamp":"2026-11-25T00:00:00Z","hash":"ab","seq":0}"#;
+    assert_eq!(
+        delivered_seqs(&m.handle(1.0, Event::Frame(frame.into()))),
+        [0]
+    );
+    assert_eq!(m.last_seq(), Some(0));
+    assert!(delivered_seqs(&m.handle(2.0, Event::Frame(frame.into()))).is_empty());
+    assert_eq!(delivered_seqs(&m.handle(3.0, corridor(1, "A"))), [1]);
+}
+
+#[test]
 fn offline_means_no_attempts_and_online_reconnects_at_once() {
     let mut m = open_machine();
     m.handle(1.0, Event::Offline);
@@ -758,6 +806,12 @@ mod properties {
             (1u64..30).prop_map(|s| corridor(s, "A")),
             Just(Event::Frame(r#"{"type":"ping","timestamp":1}"#.into())),
             Just(Event::Frame("garbage".into())),
+            (0u64..30).prop_map(|s| Event::Frame(format!(
+                r#"{{"type":"connected","connection_id":"c","heartbeat_ms":1000,"seq":{s}}}"#
+            ))),
+            prop_oneof![Just("pruned"), Just("future_seq"), Just("slow_consumer")].prop_map(|r| {
+                Event::Frame(format!(r#"{{"type":"resync_required","reason":"{r}"}}"#))
+            }),
             Just(closed()),
             prop_oneof![
                 Just(Timer::Reconnect),
@@ -781,6 +835,7 @@ mod properties {
             let mut m = machine();
             m.subscribe(1, &Filter::default()).unwrap();
             let (mut live, mut online, mut last_delivered) = (false, true, 0u64);
+            let mut pending = std::collections::HashSet::new();
             for (i, event) in events.into_iter().enumerate() {
                 match &event {
                     Event::Online => online = true,
@@ -790,6 +845,9 @@ mod properties {
                 let socket_event = matches!(event, Event::Opened | Event::Frame(_) | Event::Closed { .. });
                 if socket_event && !live {
                     continue; // the glue's generation counter drops these
+                }
+                if let Event::Timer(t) = &event {
+                    pending.remove(t);
                 }
                 let was_closed = matches!(event, Event::Closed { .. });
                 let actions = m.handle(i as f64 * 100.0, event);
@@ -814,15 +872,43 @@ mod properties {
                                 last_delivered = seq;
                             }
                         }
+                        Action::SetTimer(t, _) => {
+                            pending.insert(*t);
+                        }
+                        Action::CancelTimer(t) => {
+                            pending.remove(t);
+                        }
                         _ => {}
                     }
                 }
+                let moved = actions.iter().any(|a| {
+                    matches!(a, Action::Resync(r) if r.reason.as_deref() != Some("slow_consumer"))
+                });
+                if moved {
+                    // Only a resync for updates the server no longer has may
+                    // move the resume point (possibly down, to the server's head).
+                    last_delivered = m.last_seq().unwrap_or(0);
+                }
+                prop_assert!(m.last_seq().unwrap_or(0) >= last_delivered, "resume point behind delivery");
                 let s = m.status();
                 prop_assert!(s.attempt <= 5, "attempt {} beyond the limit", s.attempt);
                 prop_assert_eq!(m.is_connected(), s.state == Open);
                 prop_assert!(m.queued() <= 100);
                 if s.state == Open || s.state == Connecting {
                     prop_assert!(live, "state {:?} without a socket", s.state);
+                }
+                if matches!(s.state, Idle | Closed | GaveUp) {
+                    prop_assert!(!live, "state {:?} with a live socket", s.state);
+                    // Only the linger timer may outlive a close (it decides the close).
+                    let left: Vec<_> = pending.iter().filter(|t| **t != Timer::Linger).collect();
+                    prop_assert!(left.is_empty(), "timers {:?} left behind in {:?}", left, s.state);
+                }
+                if s.state != Reconnecting {
+                    prop_assert!(!pending.contains(&Timer::Reconnect), "reconnect timer in {:?}", s.state);
+                }
+                if s.state != Open {
+                    prop_assert!(!pending.contains(&Timer::Heartbeat) && !pending.contains(&Timer::Stable),
+                        "heartbeat/stable timer in {:?}", s.state);
                 }
             }
         }

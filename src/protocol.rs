@@ -361,6 +361,9 @@ pub mod error_code {
     pub const UNKNOWN_TYPE: &str = "unknown_type";
     /// A `subscribe`/`unsubscribe` named a topic that does not exist.
     pub const INVALID_TOPIC: &str = "invalid_topic";
+    /// A `subscribe` would take the connection over the server's cap on keyed
+    /// topics; the topics over the cap are not added, the connection stays open.
+    pub const TOO_MANY_TOPICS: &str = "too_many_topics";
     /// The frame exceeded the size limit; the connection is closed.
     pub const FRAME_TOO_LARGE: &str = "frame_too_large";
     /// The client sent frames faster than the rate limit allows.

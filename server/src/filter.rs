@@ -6,6 +6,18 @@ use stellar_insights_ws::protocol::Topic;
 
 use crate::hub::{Update, UpdateKind};
 
+/// Keyed topics (`corridor:<key>` plus `anchor:<id>`) one connection may hold,
+/// count. Value 1024. Without a cap a client could grow server memory by
+/// ~64 KiB of keys per frame, 50 frames a second, for as long as it stays.
+pub const MAX_KEYS: usize = 1024;
+
+/// `subscribe` named more keyed topics than [`MAX_KEYS`] allows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooManyKeys {
+    /// Keyed topics that were not added, count.
+    pub refused: usize,
+}
+
 /// Topics a connection wants. Starts as "everything" (no `subscribe` yet, seed behaviour).
 #[derive(Debug, Default)]
 pub struct Subscriptions {
@@ -34,11 +46,36 @@ impl Subscriptions {
         }
     }
 
-    /// Adds topics.
-    pub fn subscribe(&mut self, topics: &[Topic]) {
+    /// Adds topics. Keyed topics beyond [`MAX_KEYS`] are refused (the rest
+    /// are still added) and counted in the error.
+    pub fn subscribe(&mut self, topics: &[Topic]) -> Result<(), TooManyKeys> {
         self.make_explicit(false);
+        let mut refused = 0;
         for t in topics {
+            let keyed = matches!(t, Topic::Corridor(_) | Topic::Anchor(_));
+            if keyed && self.key_count() >= MAX_KEYS && !self.has(t) {
+                refused += 1;
+                continue;
+            }
             self.set(t, true);
+        }
+        if refused == 0 {
+            Ok(())
+        } else {
+            Err(TooManyKeys { refused })
+        }
+    }
+
+    /// Keyed topics held, count (at most [`MAX_KEYS`]).
+    pub fn key_count(&self) -> usize {
+        self.corridor_keys.len() + self.anchor_ids.len()
+    }
+
+    fn has(&self, t: &Topic) -> bool {
+        match t {
+            Topic::Corridor(k) => self.corridor_keys.contains(k),
+            Topic::Anchor(id) => self.anchor_ids.contains(id),
+            _ => false,
         }
     }
 
@@ -107,13 +144,35 @@ mod tests {
     #[test]
     fn subscribe_narrows_by_kind_and_key() {
         let mut s = Subscriptions::everything();
-        s.subscribe(&[Topic::Snapshots, Topic::Corridor("K1".into())]);
+        assert_eq!(
+            s.subscribe(&[Topic::Snapshots, Topic::Corridor("K1".into())]),
+            Ok(())
+        );
         assert!(s.matches(&upd(UpdateKind::Snapshot, "s")));
         assert!(s.matches(&upd(UpdateKind::Corridor, "K1")));
         assert!(!s.matches(&upd(UpdateKind::Corridor, "K2")));
         assert!(!s.matches(&upd(UpdateKind::Anchor, "a")));
         s.unsubscribe(&[Topic::Corridor("K1".into())]);
         assert!(!s.matches(&upd(UpdateKind::Corridor, "K1")));
+    }
+
+    #[test]
+    fn keyed_topics_beyond_the_cap_are_refused_and_counted() {
+        let mut s = Subscriptions::everything();
+        let topics: Vec<Topic> = (0..MAX_KEYS + 10)
+            .map(|i| Topic::Corridor(format!("K{i}")))
+            .collect();
+        assert_eq!(s.subscribe(&topics), Err(TooManyKeys { refused: 10 }));
+        assert_eq!(s.key_count(), MAX_KEYS);
+        assert!(s.matches(&upd(UpdateKind::Corridor, "K0")));
+        assert!(!s.matches(&upd(UpdateKind::Corridor, &format!("K{}", MAX_KEYS))));
+        // Re-subscribing a held key and kind topics still work at the cap.
+        assert_eq!(
+            s.subscribe(&[Topic::Corridor("K0".into()), Topic::Anchors]),
+            Ok(())
+        );
+        s.unsubscribe(&[Topic::Corridor("K0".into())]);
+        assert_eq!(s.subscribe(&[Topic::Anchor("A".into())]), Ok(()));
     }
 
     #[test]

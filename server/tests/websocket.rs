@@ -614,3 +614,28 @@ async fn websocket_concurrent_writes_arrive_once_each_in_seq_order() {
     assert_eq!(seen, (1..=24).collect::<Vec<u64>>());
     assert_eq!(server.seq().await, 24);
 }
+
+#[tokio::test]
+async fn websocket_subscribe_over_the_key_cap_gets_too_many_topics_and_stays_open() {
+    let server = TestServer::start().await;
+    let (mut ws, _) = server.connect_ready("").await;
+    // 1100 keys of 40 bytes fit in one 64 KiB frame; only 1024 may be held.
+    let topics: Vec<String> = (0..1100).map(|i| format!("corridor:K{i:037}")).collect();
+    let frame = serde_json::json!({"type": "subscribe", "topics": topics}).to_string();
+    send_text(&mut ws, &frame).await;
+    let err = next_json(&mut ws).await;
+    assert_eq!(err["code"], "too_many_topics");
+    assert!(err["message"]
+        .as_str()
+        .unwrap()
+        .starts_with("76 keyed topics"));
+    round_trip(&mut ws, 11).await;
+}
+
+#[tokio::test]
+async fn websocket_topics_query_over_the_key_cap_is_refused_with_400() {
+    let server = TestServer::start().await;
+    let topics: Vec<String> = (0..1025).map(|i| format!("anchor:{i}")).collect();
+    let req = server.request(&format!("?topics={}", topics.join(",")));
+    assert_eq!(server.refused_status(req).await, 400);
+}

@@ -4,9 +4,12 @@
 //! heartbeat, replay log of 10 updates, SQLite database in a given directory) and lets the tests in the
 //! browser stop, start and restart it over HTTP. It also serves WebSocket
 //! fixtures no real server would produce: a silent peer and a misbehaving one.
+//! With `--proxy-port` it also runs the TCP fault proxy of the server's fault
+//! tests in front of the server (cut, black hole, pass) and can SIGKILL it.
 //!
 //! Usage: `stellar-insights-testkit --server-bin PATH --server-port N
-//! --control-port N --data-dir DIR`. SIGTERM or SIGINT stop the child and exit.
+//! --control-port N --data-dir DIR [--proxy-port N]`. SIGTERM or SIGINT stop
+//! the child and exit.
 
 use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
@@ -22,6 +25,11 @@ use tokio::process::{Child, Command};
 use tokio::sync::Mutex;
 use tower_http::cors::CorsLayer;
 
+// One fault proxy for the native and the browser fault tests.
+#[allow(dead_code)]
+#[path = "../../server/tests/fault/proxy.rs"]
+mod proxy;
+
 /// Command-line settings.
 #[derive(Debug, Clone)]
 struct Args {
@@ -29,11 +37,12 @@ struct Args {
     server_port: u16,
     control_port: u16,
     data_dir: PathBuf,
+    proxy_port: Option<u16>,
 }
 
 fn parse_args() -> Result<Args, String> {
     let mut it = std::env::args().skip(1);
-    let (mut bin, mut port, mut control, mut dir) = (None, None, None, None);
+    let (mut bin, mut port, mut control, mut dir, mut proxy) = (None, None, None, None, None);
     while let Some(flag) = it.next() {
         let value = it.next().ok_or_else(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
@@ -41,6 +50,7 @@ fn parse_args() -> Result<Args, String> {
             "--server-port" => port = Some(value.parse().map_err(|_| "bad --server-port")?),
             "--control-port" => control = Some(value.parse().map_err(|_| "bad --control-port")?),
             "--data-dir" => dir = Some(PathBuf::from(value)),
+            "--proxy-port" => proxy = Some(value.parse().map_err(|_| "bad --proxy-port")?),
             _ => return Err(format!("unknown flag {flag}")),
         }
     }
@@ -49,12 +59,14 @@ fn parse_args() -> Result<Args, String> {
         server_port: port.ok_or("--server-port is required")?,
         control_port: control.ok_or("--control-port is required")?,
         data_dir: dir.ok_or("--data-dir is required")?,
+        proxy_port: proxy,
     })
 }
 
 struct Kit {
     args: Args,
     child: Mutex<Option<Child>>,
+    proxy: Option<proxy::Proxy>,
 }
 
 impl Kit {
@@ -97,6 +109,14 @@ impl Kit {
         Err("server did not start listening within 5 s".into())
     }
 
+    /// SIGKILL: no close frames, no shutdown; the kernel resets the sockets.
+    async fn kill(&self) -> Result<(), String> {
+        let Some(mut child) = self.child.lock().await.take() else {
+            return Ok(());
+        };
+        child.kill().await.map_err(|e| e.to_string())
+    }
+
     async fn stop(&self) -> Result<(), String> {
         let Some(mut child) = self.child.lock().await.take() else {
             return Ok(());
@@ -117,6 +137,33 @@ impl Kit {
 }
 
 type Shared = Arc<Kit>;
+
+async fn kill_restart(State(kit): State<Shared>) -> (StatusCode, String) {
+    let killed = kit.kill().await;
+    reply(killed.and(kit.start().await))
+}
+
+fn set_proxy(kit: &Kit, f: impl FnOnce(&proxy::Proxy)) -> (StatusCode, String) {
+    match &kit.proxy {
+        Some(p) => {
+            f(p);
+            (StatusCode::OK, "ok".into())
+        }
+        None => (StatusCode::NOT_FOUND, "no --proxy-port given".into()),
+    }
+}
+
+async fn proxy_cut(State(kit): State<Shared>) -> (StatusCode, String) {
+    set_proxy(&kit, |p| p.cut())
+}
+
+async fn proxy_black_hole(State(kit): State<Shared>) -> (StatusCode, String) {
+    set_proxy(&kit, |p| p.set(proxy::Mode::BlackHole))
+}
+
+async fn proxy_pass(State(kit): State<Shared>) -> (StatusCode, String) {
+    set_proxy(&kit, |p| p.set(proxy::Mode::Pass))
+}
 
 fn reply(result: Result<(), String>) -> (StatusCode, String) {
     match result {
@@ -192,6 +239,10 @@ fn app(kit: Shared) -> Router {
         .route("/server/stop", post(stop))
         .route("/server/start", post(start))
         .route("/server/restart", post(restart))
+        .route("/server/kill", post(kill_restart))
+        .route("/proxy/cut", post(proxy_cut))
+        .route("/proxy/black_hole", post(proxy_black_hole))
+        .route("/proxy/pass", post(proxy_pass))
         .route("/fixture/silent", get(silent))
         .route("/fixture/misbehaving", get(misbehaving))
         .layer(CorsLayer::permissive())
@@ -221,9 +272,23 @@ async fn main() -> std::process::ExitCode {
         server_bin: std::fs::canonicalize(&args.server_bin).unwrap_or(args.server_bin),
         ..args
     };
+    let proxy = match args.proxy_port {
+        None => None,
+        Some(port) => {
+            let upstream = std::net::SocketAddr::from(([127, 0, 0, 1], args.server_port));
+            match proxy::Proxy::start_on(port, upstream).await {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    eprintln!("stellar-insights-testkit: cannot bind proxy port: {e}");
+                    return std::process::ExitCode::FAILURE;
+                }
+            }
+        }
+    };
     let kit = Arc::new(Kit {
         args: args.clone(),
         child: Mutex::new(None),
+        proxy,
     });
     if let Err(e) = kit.start().await {
         eprintln!("stellar-insights-testkit: {e}");

@@ -48,6 +48,14 @@ pub fn fixture_ws(name: &str) -> String {
     )
 }
 
+/// `ws://127.0.0.1:<proxy>/ws`: the server through the testkit's fault proxy.
+pub fn proxy_ws() -> String {
+    format!(
+        "ws://127.0.0.1:{}/ws",
+        port(option_env!("SI_PROXY_PORT"), "SI_PROXY_PORT")
+    )
+}
+
 /// A loopback port nothing listens on.
 pub fn closed_port_ws() -> String {
     format!(

@@ -83,7 +83,8 @@ pub async fn run(socket: WebSocket, state: AppState, params: Params) {
         tracing::debug!("connected");
         let mut subs = Subscriptions::everything();
         if !params.topics.is_empty() {
-            subs.subscribe(&params.topics);
+            // The handler refused a `?topics=` over the cap before the upgrade.
+            let _ = subs.subscribe(&params.topics);
         }
         let send_timeout = state.config.heartbeat_timeout();
         let mut conn = Conn {
@@ -349,10 +350,20 @@ impl Conn {
             Ok(ClientMessage::Ping { timestamp }) => {
                 self.send(frame(&ServerMessage::Pong { timestamp })).await
             }
-            Ok(ClientMessage::Subscribe { topics }) => {
-                self.subs.subscribe(&topics);
-                Ok(())
-            }
+            Ok(ClientMessage::Subscribe { topics }) => match self.subs.subscribe(&topics) {
+                Ok(()) => Ok(()),
+                Err(e) => {
+                    self.send(error(
+                        error_code::TOO_MANY_TOPICS,
+                        format!(
+                            "{} keyed topics not added: at most {} per connection",
+                            e.refused,
+                            crate::filter::MAX_KEYS
+                        ),
+                    ))
+                    .await
+                }
+            },
             Ok(ClientMessage::Unsubscribe { topics }) => {
                 self.subs.unsubscribe(&topics);
                 Ok(())

@@ -123,6 +123,18 @@ pub async fn ws_handler(
             "topics must be a comma-separated list of topics",
         );
     };
+    let keyed = topics
+        .iter()
+        .filter(|t| matches!(t, Topic::Corridor(_) | Topic::Anchor(_)))
+        .count();
+    if keyed > crate::filter::MAX_KEYS {
+        return refuse(
+            &state,
+            RejectReason::BadRequest,
+            StatusCode::BAD_REQUEST,
+            "topics names more keyed topics than the server allows per connection (1024)",
+        );
+    }
     let ws = match ws {
         Ok(ws) => ws,
         Err(rejection) => {

@@ -1,0 +1,125 @@
+//! A client that never reads must not grow server memory: the real binary's
+//! RSS is measured while non-reading clients are fed thousands of updates.
+
+mod fault;
+
+use std::time::{Duration, Instant};
+
+use fault::server::ServerProc;
+use serde_json::{json, Value};
+use tokio::net::TcpSocket;
+
+/// Non-reading clients, count.
+const CLIENTS: usize = 40;
+/// Updates per measurement phase, count.
+const PHASE: u64 = 1_500;
+
+fn account(n: u8) -> String {
+    format!("{}", stellar_strkey::ed25519::PublicKey([n; 32]))
+}
+
+async fn stream_updates(http: &reqwest::Client, base: &str, id: &str, from: u64, n: u64) {
+    let tasks: Vec<_> = (0..4)
+        .map(|w| {
+            let (http, url) = (http.clone(), format!("{base}/api/corridors/{id}/metrics"));
+            tokio::spawn(async move {
+                for i in (from + w..from + n).step_by(4) {
+                    let body = json!({"total_transactions": i, "successful_transactions": 0, "volume_usd": i as f64});
+                    let r = http.put(&url).json(&body).send().await.unwrap();
+                    assert!(r.status().is_success(), "{}", r.status());
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+}
+
+async fn open_connections(http: &reqwest::Client, base: &str) -> u64 {
+    let text = http
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("stellar_ws_connections_open "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .unwrap() as u64
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_never_reads_keeps_server_memory_bounded() {
+    let dir = tempfile::tempdir().unwrap();
+    // Heartbeat 1 s: a stalled send is given up after 2.5 s.
+    let server = ServerProc::start(
+        dir.path(),
+        &[
+            ("WS_PING_INTERVAL_SECS", "1"),
+            ("TCP_SEND_BUFFER_BYTES", "8192"),
+        ],
+    );
+    let base = format!("http://{}", server.addr);
+    let http = reqwest::Client::new();
+    let body = json!({"source_asset_code": "USDC", "source_asset_issuer": account(1),
+                      "dest_asset_code": "EURC", "dest_asset_issuer": account(2)});
+    let corridor: Value = http
+        .post(format!("{base}/api/corridors"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = corridor["id"].as_str().unwrap().to_owned();
+    // Warm up allocator, SQLite cache and the broadcast ring before measuring.
+    stream_updates(&http, &base, &id, 0, PHASE).await;
+    let rss_before = server.rss_kib();
+
+    let mut held = Vec::new();
+    for _ in 0..CLIENTS {
+        // A small receive buffer, so the kernel cannot hide the backlog.
+        let sock = TcpSocket::new_v4().unwrap();
+        sock.set_recv_buffer_size(4096).unwrap();
+        let tcp = sock.connect(server.addr).await.unwrap();
+        let (ws, _) = tokio_tungstenite::client_async(format!("ws://{}/ws", server.addr), tcp)
+            .await
+            .unwrap();
+        held.push(ws); // never read
+    }
+    assert_eq!(open_connections(&http, &base).await, CLIENTS as u64);
+    stream_updates(&http, &base, &id, PHASE, PHASE).await;
+    let rss_mid = server.rss_kib();
+    stream_updates(&http, &base, &id, 2 * PHASE, PHASE).await;
+    let rss_after = server.rss_kib();
+    // Every non-reader is let go within a few heartbeats.
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while open_connections(&http, &base).await > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "server still holds non-reading clients"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let rss_end = server.rss_kib();
+    eprintln!(
+        "non-reader: {CLIENTS} clients, {} updates each unread; RSS KiB before {rss_before}, after {PHASE} {rss_mid}, after {} {rss_after}, all dropped {rss_end}; fds {}",
+        2 * PHASE,
+        2 * PHASE,
+        server.open_fds()
+    );
+    // Unbounded buffering would cost CLIENTS x 3000 x ~300 B = 36 MB here.
+    assert!(
+        rss_after < rss_before + 16 * 1024,
+        "RSS grew from {rss_before} to {rss_after} KiB"
+    );
+    assert!(
+        rss_after < rss_mid + 8 * 1024,
+        "RSS still growing: {rss_mid} -> {rss_after} KiB"
+    );
+    drop(held);
+}
