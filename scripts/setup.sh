@@ -58,6 +58,11 @@ setup_rust() {
   fi
 }
 
+# cargo-deny checks dependency bans, licenses and sources (deny.toml).
+setup_cargo_deny() {
+  command -v cargo-deny >/dev/null || cargo_install cargo-deny 0.20.2
+}
+
 setup_browser() {
   apt_install chromium chromium-driver
 }
@@ -89,6 +94,7 @@ setup_node() {
 
 setup_all() {
   setup_rust
+  setup_cargo_deny
   setup_binaryen
   setup_browser
   setup_node

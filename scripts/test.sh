@@ -39,6 +39,8 @@ stage() { # name command...
 stage "cargo fmt --check" cargo fmt --all --check
 stage "cargo clippy (native)" cargo clippy --workspace --all-targets --locked -- -D warnings
 stage "cargo clippy (wasm32)" cargo clippy -p stellar-insights-ws --target wasm32-unknown-unknown --all-targets --locked -- -D warnings
+stage "cargo deny (bans, licenses, sources; advisories unreachable here, see SECURITY.md)" \
+  cargo deny --workspace check bans licenses sources
 stage "cargo test --workspace (incl. scale-out on Redis + PostgreSQL)" cargo test --workspace --locked
 stage "server suites on PostgreSQL" env TEST_STORE=postgres cargo test -p stellar-insights-server --locked \
   --test store --test rest --test websocket --test demo
