@@ -178,11 +178,53 @@ fn malformed(kind: Kind, field: &str) -> FrameError {
     ))
 }
 
+/// Every top-level member [`classify`] reads; any other is skipped.
+const FIELDS: [&str; 22] = [
+    "type",
+    "seq",
+    "corridor_key",
+    "anchor_id",
+    "connection_id",
+    "protocol",
+    "heartbeat_ms",
+    "resumed",
+    "timestamp",
+    "snapshot_id",
+    "epoch",
+    "hash",
+    "corridor_id",
+    "success_rate",
+    "volume_usd",
+    "total_transactions",
+    "name",
+    "reliability_score",
+    "status",
+    "message",
+    "code",
+    "reason",
+];
+
+fn slot(name: &str) -> Option<usize> {
+    FIELDS.iter().position(|f| *f == name)
+}
+
 /// Read a server frame.
+///
+/// One pass over the text: the whole of it is checked as JSON, but only the
+/// top-level members in [`FIELDS`] are kept, in fixed slots, so no tree is
+/// built; most frames are filtered out unread by JS, and this runs for each.
 pub fn classify(text: &str) -> Result<Frame, FrameError> {
-    let v = json::parse(text).map_err(|e| FrameError::Malformed(format!("not JSON: {e}")))?;
-    let name = match (&v, v.get("type")) {
-        (Json::Obj(_), Some(Json::Str(name))) => name,
+    let mut slots: [Option<Json>; FIELDS.len()] = [const { None }; FIELDS.len()];
+    let object = json::members(text, |key, value| {
+        // A repeated key keeps the last value, as `JSON.parse` does.
+        if let Some(i) = slot(&key) {
+            slots[i] = Some(value);
+        }
+    })
+    .map_err(|e| FrameError::Malformed(format!("not JSON: {e}")))?;
+    let get = |field: &str| slot(field).and_then(|i| slots[i].as_ref());
+    let name = match (object, get("type")) {
+        (true, Some(Json::Str(name))) => name,
         _ => {
             return Err(FrameError::Malformed(
                 "not a JSON object with a string `type`".into(),
@@ -192,30 +234,27 @@ pub fn classify(text: &str) -> Result<Frame, FrameError> {
     let kind = Kind::from_name(name).ok_or_else(|| FrameError::Unknown(name.to_string()))?;
     let (required, optional) = schema(kind);
     for (field, shape) in required {
-        if !v.get(field).is_some_and(|f| check(f, *shape)) {
+        if !get(field).is_some_and(|f| check(f, *shape)) {
             return Err(malformed(kind, field));
         }
     }
     for (field, shape) in optional {
-        if !v
-            .get(field)
-            .is_none_or(|f| *f == Json::Null || check(f, *shape))
-        {
+        if !get(field).is_none_or(|f| *f == Json::Null || check(f, *shape)) {
             return Err(malformed(kind, field));
         }
     }
-    let string = |field: &str| v.get(field).and_then(Json::as_str).map(str::to_owned);
+    let string = |field: &str| get(field).and_then(Json::as_str).map(str::to_owned);
     Ok(Frame {
         kind: Some(kind),
-        seq: v.get("seq").and_then(Json::as_u64),
+        seq: get("seq").and_then(Json::as_u64),
         key: match kind {
             Kind::CorridorUpdate => string("corridor_key"),
             Kind::AnchorUpdate => string("anchor_id"),
             _ => None,
         },
         connection_id: string("connection_id"),
-        heartbeat_ms: v.get("heartbeat_ms").and_then(Json::as_u64),
-        timestamp: v.get("timestamp").and_then(Json::as_i64),
+        heartbeat_ms: get("heartbeat_ms").and_then(Json::as_u64),
+        timestamp: get("timestamp").and_then(Json::as_i64),
         message: string("message"),
         code: string("code"),
         reason: string("reason"),
@@ -303,6 +342,30 @@ mod tests {
                 "protocol rejects {good}"
             );
         }
+    }
+
+    #[test]
+    fn invalid_json_inside_an_unread_member_is_still_malformed() {
+        for bad in [
+            r#"{"type":"anchor_update","anchor_id":"x","name":"n","reliability_score":1,"status":"red","extra":{"a":[1,}]}"#,
+            r#"{"type":"ping","timestamp":1,"meta":"\q"}"#,
+            r#"{"type":"ping","timestamp":1} trailing"#,
+        ] {
+            assert!(
+                matches!(classify(bad), Err(FrameError::Malformed(why)) if why.starts_with("not JSON")),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_repeated_routing_key_routes_on_the_last_value_like_json_parse() {
+        let f = classify(r#"{"type":"anchor_update","anchor_id":"first","name":"n","reliability_score":1,"status":"red","anchor_id":"last"}"#).unwrap();
+        assert_eq!(f.key.as_deref(), Some("last"));
+        assert_eq!(
+            classify(r#"{"type":"ping","timestamp":1,"type":"nope"}"#),
+            Err(FrameError::Unknown("nope".into()))
+        );
     }
 
     #[test]

@@ -97,26 +97,73 @@ impl<'a> Json<'a> {
 
 /// Parse one JSON text (surrounding whitespace allowed, nothing else).
 pub fn parse(text: &str) -> Result<Json<'_>, JsonError> {
-    let mut p = Parser {
-        src: text,
-        bytes: text.as_bytes(),
-        at: 0,
-    };
+    let mut p = Parser::new(text, true);
     let value = p.value(0)?;
-    p.skip_ws();
-    if p.at != p.bytes.len() {
-        return Err(p.error("trailing characters"));
-    }
+    p.end()?;
     Ok(value)
+}
+
+/// Check that `text` is one JSON text and, if it is an object, call `member`
+/// with each top-level member in source order, without building a tree.
+///
+/// Nested arrays and objects are fully checked but handed over empty (their
+/// contents are not kept), so a frame costs no allocation beyond strings that
+/// contain escapes. Returns whether the text is an object; `member` may have
+/// been called for members before an error further on.
+pub fn members<'a>(
+    text: &'a str,
+    mut member: impl FnMut(Cow<'a, str>, Json<'a>),
+) -> Result<bool, JsonError> {
+    let mut p = Parser::new(text, false);
+    p.skip_ws();
+    if p.peek() != Some(b'{') {
+        p.value(0)?;
+        p.end()?;
+        return Ok(false);
+    }
+    p.at += 1;
+    if !p.eat(b'}') {
+        loop {
+            let (key, value) = p.member(1)?;
+            member(key, value);
+            if p.eat(b'}') {
+                break;
+            }
+            if !p.eat(b',') {
+                return Err(p.error("expected `,` or `}`"));
+            }
+        }
+    }
+    p.end()?;
+    Ok(true)
 }
 
 struct Parser<'a> {
     src: &'a str,
     bytes: &'a [u8],
     at: usize,
+    /// Whether arrays and objects keep their contents (else checked only).
+    keep: bool,
 }
 
 impl<'a> Parser<'a> {
+    fn new(src: &'a str, keep: bool) -> Parser<'a> {
+        Parser {
+            src,
+            bytes: src.as_bytes(),
+            at: 0,
+            keep,
+        }
+    }
+
+    fn end(&mut self) -> Result<(), JsonError> {
+        self.skip_ws();
+        if self.at != self.bytes.len() {
+            return Err(self.error("trailing characters"));
+        }
+        Ok(())
+    }
+
     fn error(&self, what: &'static str) -> JsonError {
         JsonError { what, at: self.at }
     }
@@ -183,16 +230,10 @@ impl<'a> Parser<'a> {
             return Ok(Json::Obj(members));
         }
         loop {
-            self.skip_ws();
-            if self.peek() != Some(b'"') {
-                return Err(self.error("expected a string key"));
+            let member = self.member(depth)?;
+            if self.keep {
+                members.push(member);
             }
-            let key = self.string()?;
-            if !self.eat(b':') {
-                return Err(self.error("expected `:`"));
-            }
-            let value = self.value(depth)?;
-            members.push((key, value));
             if self.eat(b'}') {
                 return Ok(Json::Obj(members));
             }
@@ -200,6 +241,19 @@ impl<'a> Parser<'a> {
                 return Err(self.error("expected `,` or `}`"));
             }
         }
+    }
+
+    /// `"key": value`, at `depth`.
+    fn member(&mut self, depth: usize) -> Result<(Cow<'a, str>, Json<'a>), JsonError> {
+        self.skip_ws();
+        if self.peek() != Some(b'"') {
+            return Err(self.error("expected a string key"));
+        }
+        let key = self.string()?;
+        if !self.eat(b':') {
+            return Err(self.error("expected `:`"));
+        }
+        Ok((key, self.value(depth)?))
     }
 
     fn array(&mut self, depth: usize) -> Result<Json<'a>, JsonError> {
@@ -212,7 +266,10 @@ impl<'a> Parser<'a> {
             return Ok(Json::Arr(items));
         }
         loop {
-            items.push(self.value(depth)?);
+            let item = self.value(depth)?;
+            if self.keep {
+                items.push(item);
+            }
             if self.eat(b']') {
                 return Ok(Json::Arr(items));
             }
@@ -368,6 +425,56 @@ mod tests {
     fn repeated_keys_resolve_to_the_last_like_json_parse() {
         let v = parse(r#"{"type":"ping","type":"error"}"#).unwrap();
         assert_eq!(v.get("type").and_then(Json::as_str), Some("error"));
+    }
+
+    #[test]
+    fn members_yields_top_level_members_in_order_with_nested_values_emptied() {
+        let mut seen = Vec::new();
+        let text = r#" {"a":1,"b":{"c":[1,2]},"d\u0041":[3],"a":"x"} "#;
+        assert_eq!(members(text, |k, v| seen.push((k, v))), Ok(true));
+        assert_eq!(
+            seen,
+            [
+                ("a".into(), Json::Num("1")),
+                ("b".into(), Json::Obj(Vec::new())),
+                ("dA".into(), Json::Arr(Vec::new())),
+                ("a".into(), Json::Str("x".into())),
+            ]
+        );
+    }
+
+    #[test]
+    fn members_reports_a_non_object_without_calling_back() {
+        for text in ["[1,{\"a\":2}]", "\"s\"", " 7 ", "null"] {
+            let mut calls = 0;
+            assert_eq!(members(text, |_, _| calls += 1), Ok(false), "{text}");
+            assert_eq!(calls, 0);
+        }
+    }
+
+    #[test]
+    fn members_still_rejects_invalid_json_anywhere_in_the_text() {
+        for bad in [
+            r#"{"a":{"b":[1,}]}"#,
+            r#"{"a":[tru]}"#,
+            r#"{"a":{"b":"\x"}}"#,
+            r#"{"a":1} x"#,
+            r#"{"a":1"#,
+            r#"[1,]"#,
+            "{\"a\":\"\u{1}\"}",
+        ] {
+            assert!(members(bad, |_, _| {}).is_err(), "{bad}");
+            assert!(parse(bad).is_err(), "{bad}");
+        }
+        let deep = format!(
+            r#"{{"a":{}{}}}"#,
+            "[".repeat(MAX_DEPTH),
+            "]".repeat(MAX_DEPTH)
+        );
+        assert_eq!(
+            members(&deep, |_, _| {}).map_err(|e| e.what),
+            Err("nesting too deep")
+        );
     }
 
     #[test]
