@@ -6,7 +6,7 @@
 //! may call back into the API (subscribe, disconnect, ...) without panics.
 
 use crate::browser::page::{PageEvent, PageListeners};
-use crate::browser::socket::{parse_current, Socket, SocketEvent};
+use crate::browser::socket::{Socket, SocketEvent};
 use crate::browser::timers::Timers;
 use crate::browser::{read, write};
 use crate::machine::{Action, Delivery, Event, Machine, Timer};
@@ -15,7 +15,7 @@ use crate::status::{ClientError, ErrorCode, Status};
 use crate::url::PageLocation;
 use gloo_timers::callback::Timeout;
 use js_sys::{Function, JSON};
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::rc::Rc;
 use wasm_bindgen::prelude::*;
 
@@ -26,6 +26,13 @@ export type WsMessage = Exclude<ServerMessage, { type: "unknown" }>;
 /** The `type` tag of a server frame. */
 export type MessageType = WsMessage["type"];
 "#;
+
+#[wasm_bindgen]
+extern "C" {
+    /// `JSON.parse` of a JS string, without copying it through wasm memory.
+    #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
+    fn json_parse_js(text: &JsValue) -> Result<JsValue, JsValue>;
+}
 
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Channel {
@@ -56,9 +63,9 @@ struct Client {
     callbacks: RefCell<Callbacks>,
     status_cache: RefCell<Option<(Status, JsValue)>>,
     message_cache: RefCell<Option<(Rc<str>, JsValue)>>,
-    /// Whether a socket's text frame is being dispatched: delivery then
-    /// parses the browser's JS string instead of copying the Rust text back out.
-    in_frame: Cell<bool>,
+    /// The frame being dispatched, as the browser's JS string: delivery
+    /// parses it directly instead of copying the Rust text back out.
+    current_frame: RefCell<Option<JsValue>>,
 }
 
 thread_local! {
@@ -98,18 +105,13 @@ impl Client {
             callbacks: RefCell::new(Callbacks::default()),
             status_cache: RefCell::new(None),
             message_cache: RefCell::new(None),
-            in_frame: Cell::new(false),
+            current_frame: RefCell::new(None),
         }
     }
 }
 
 fn dispatch(event: Event) {
-    dispatch_at(js_sys::Date::now(), event)
-}
-
-/// [`dispatch`] with the time already known, ms since the epoch.
-fn dispatch_at(now: f64, event: Event) {
-    let actions = CLIENT.with(|c| c.machine.borrow_mut().handle(now, event));
+    let actions = CLIENT.with(|c| c.machine.borrow_mut().handle(js_sys::Date::now(), event));
     perform(actions);
 }
 
@@ -199,10 +201,10 @@ fn on_socket(generation: u32, event: SocketEvent) {
     }
     match event {
         SocketEvent::Opened => dispatch(Event::Opened),
-        SocketEvent::Text(text, now) => {
-            CLIENT.with(|c| c.in_frame.set(true));
-            dispatch_at(now, Event::Frame(text));
-            CLIENT.with(|c| c.in_frame.set(false));
+        SocketEvent::Text(text, js) => {
+            CLIENT.with(|c| c.current_frame.replace(Some(js)));
+            dispatch(Event::Frame(text));
+            CLIENT.with(|c| c.current_frame.take());
         }
         SocketEvent::Binary => report(ClientError::new(
             ErrorCode::MalformedFrame,
@@ -251,10 +253,9 @@ fn callbacks_of(channel: Channel, only: Option<&[u32]>) -> Vec<Function> {
 /// every subscriber gets that same object.
 fn deliver(delivery: Delivery) {
     let Delivery { text, to, .. } = delivery;
-    let parsed = if CLIENT.with(|c| c.in_frame.get()) {
-        parse_current()
-    } else {
-        JSON::parse(&text)
+    let parsed = match CLIENT.with(|c| c.current_frame.borrow().clone()) {
+        Some(js_text) => json_parse_js(&js_text),
+        None => JSON::parse(&text),
     };
     let value = match parsed {
         Ok(value) => value,

@@ -1,35 +1,13 @@
 //! The page's WebSocket and the closures it calls.
 
 use wasm_bindgen::prelude::*;
-use web_sys::{CloseEvent, Event, WebSocket};
-
-// One crossing per frame: reading `MessageEvent.data` and `Date.now()` through
-// imports and copying the string as a second step cost more than the frame's
-// Rust work when most frames are filtered out. The JS string stays here, so
-// only a delivered frame is handed back (to `JSON.parse`).
-#[wasm_bindgen(inline_js = "let current;
-export function listen(ws, f) {
-  ws.onmessage = (e) => {
-    const d = e.data;
-    current = typeof d === 'string' ? d : undefined;
-    try { f(current, Date.now()); } finally { current = undefined; }
-  };
-}
-export function parse_current() { return JSON.parse(current); }")]
-extern "C" {
-    fn listen(ws: &WebSocket, f: &Closure<dyn FnMut(Option<String>, f64)>);
-    /// `JSON.parse` of the text frame being handled, without copying it
-    /// through wasm memory; an error outside a text frame's handling.
-    #[wasm_bindgen(catch)]
-    pub(crate) fn parse_current() -> Result<JsValue, JsValue>;
-}
+use web_sys::{CloseEvent, Event, MessageEvent, WebSocket};
 
 /// What a socket reports, already stripped of web-sys types.
 pub(crate) enum SocketEvent {
     Opened,
-    /// The text, and `Date.now()` when it arrived (ms since the epoch);
-    /// [`parse_current`] parses it while this event is handled.
-    Text(String, f64),
+    /// The text, and the same text as the JS string the browser produced.
+    Text(String, JsValue),
     Binary,
     Closed {
         code: u16,
@@ -42,7 +20,7 @@ pub(crate) enum SocketEvent {
 pub(crate) struct Socket {
     ws: WebSocket,
     _on_open: Closure<dyn FnMut(Event)>,
-    _on_message: Closure<dyn FnMut(Option<String>, f64)>,
+    _on_message: Closure<dyn FnMut(MessageEvent)>,
     _on_close: Closure<dyn FnMut(CloseEvent)>,
 }
 
@@ -58,14 +36,14 @@ impl Socket {
         ws.set_binary_type(web_sys::BinaryType::Arraybuffer);
         let on_open =
             Closure::<dyn FnMut(Event)>::new(move |_: Event| sink(generation, SocketEvent::Opened));
-        let on_message =
-            Closure::<dyn FnMut(Option<String>, f64)>::new(move |text: Option<String>, now| {
-                let event = match text {
-                    Some(text) => SocketEvent::Text(text, now),
-                    None => SocketEvent::Binary,
-                };
-                sink(generation, event)
-            });
+        let on_message = Closure::<dyn FnMut(MessageEvent)>::new(move |e: MessageEvent| {
+            let data = e.data();
+            let event = match data.as_string() {
+                Some(text) => SocketEvent::Text(text, data),
+                None => SocketEvent::Binary,
+            };
+            sink(generation, event)
+        });
         let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |e: CloseEvent| {
             sink(
                 generation,
@@ -76,7 +54,7 @@ impl Socket {
             )
         });
         ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
-        listen(&ws, &on_message);
+        ws.set_onmessage(Some(on_message.as_ref().unchecked_ref()));
         ws.set_onclose(Some(on_close.as_ref().unchecked_ref()));
         Ok(Socket {
             ws,
