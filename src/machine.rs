@@ -574,6 +574,14 @@ impl Machine {
             Kind::Connected => {
                 self.connection_id = frame.connection_id.clone();
                 self.server_head = frame.seq;
+                // A client that has delivered nothing yet is in step with the
+                // head the server reports: if this socket drops before the
+                // first update, the next one must still ask `?since=` for
+                // what was written in between. Later `connected` frames never
+                // move an existing resume point (a replay may be pending).
+                if self.last_seq.is_none() {
+                    self.last_seq = frame.seq;
+                }
                 if let Some(ms) = frame.heartbeat_ms.filter(|ms| *ms > 0) {
                     self.heartbeat_ms = ms;
                     out.push(Action::SetTimer(

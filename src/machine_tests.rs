@@ -256,6 +256,32 @@ fn duplicate_and_old_seqs_are_not_delivered_twice() {
     assert_eq!(seqs, [1, 2, 3]);
 }
 
+/// Found by the fault test: a socket lost before its first update must not
+/// reconnect live-only, or the updates written in between are lost.
+#[test]
+fn socket_lost_before_the_first_update_resumes_from_the_connected_head() {
+    let mut m = machine();
+    m.handle(0.0, Event::Acquire);
+    m.handle(0.0, Event::Opened);
+    m.handle(
+        0.0,
+        Event::Frame(r#"{"type":"connected","connection_id":"c1","seq":17}"#.into()),
+    );
+    m.handle(1.0, closed());
+    let a = m.handle(5_000.0, Event::Timer(Timer::Reconnect));
+    assert_eq!(opens(&a), [format!("{URL}?since=17")]);
+    m.handle(5_001.0, Event::Opened);
+    // The resumed `connected` reports a newer head; the replay from 18 is
+    // still owed, so the resume point stays at 17 until updates arrive.
+    m.handle(
+        5_001.0,
+        Event::Frame(r#"{"type":"connected","connection_id":"c2","seq":20,"resumed":true}"#.into()),
+    );
+    m.handle(5_002.0, closed());
+    let a = m.handle(9_000.0, Event::Timer(Timer::Reconnect));
+    assert_eq!(opens(&a), [format!("{URL}?since=17")]);
+}
+
 #[test]
 fn reconnect_resumes_with_since_of_last_delivered_seq() {
     let mut m = open_machine();
@@ -634,10 +660,17 @@ fn slow_consumer_resync_keeps_the_resume_point_so_nothing_is_delivered_twice() {
     assert_eq!(seqs, [6, 7, 8, 9]);
 }
 
-/// From fuzzing (`client_frames`): an update with `seq` 0 as the very first.
+/// From fuzzing (`client_frames`): an update with `seq` 0 as the very first,
+/// from a server whose `connected` names no head (the seed protocol).
 #[test]
 fn first_update_with_seq_zero_is_delivered_once() {
-    let mut m = open_machine();
+    let mut m = machine();
+    m.handle(0.0, Event::Acquire);
+    m.handle(0.0, Event::Opened);
+    m.handle(
+        0.0,
+        Event::Frame(r#"{"type":"connected","connection_id":"c1"}"#.into()),
+    );
     m.subscribe(1, &Filter::default()).unwrap();
     let frame = r#"{"type":"snapshot_update","snapshot_id":"s","epoch":3,"timestamp":"2026-11-25T00:00:00Z","hash":"ab","seq":0}"#;
     assert_eq!(
