@@ -54,8 +54,8 @@
 //! step re-optimises the whole program at the binary crate's level (not
 //! benchmarked here; a `[profile.release.package."*"]` override would also
 //! grow the wasm, so it was not added). Measured 2026-11-25 (`cd bench && npm
-//! run size`): `stellar_insights_ws_bg.wasm` 36.9 KB gzip -9 + `stellar_insights_ws.js`
-//! 6.6 KB = 43.5 KB gzipped (the 40 KB aim is not reached; what remains is
+//! run size`): `stellar_insights_ws_bg.wasm` 37.5 KB gzip -9 + `stellar_insights_ws.js`
+//! 6.6 KB = 44.0 KB gzipped (43.5 KB before the one-pass frame reader) (the 40 KB aim is not reached; what remains is
 //! mostly the machine and glue, std's panic formatting, and wasm-bindgen's
 //! closure/ABI shims). It was 51.5 KB: the [`heap`] allocator replaced
 //! dlmalloc (-3.0 KB), the JSON reader stopped indexing `str` (whose panic
