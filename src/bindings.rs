@@ -6,7 +6,7 @@
 //! may call back into the API (subscribe, disconnect, ...) without panics.
 
 use crate::browser::page::{PageEvent, PageListeners};
-use crate::browser::socket::{Socket, SocketEvent};
+use crate::browser::socket::{current_text, Socket, SocketEvent};
 use crate::browser::timers::Timers;
 use crate::browser::{read, write};
 use crate::machine::{Action, Delivery, Event, Machine, Timer};
@@ -62,10 +62,7 @@ struct Client {
     io: RefCell<Io>,
     callbacks: RefCell<Callbacks>,
     status_cache: RefCell<Option<(Status, JsValue)>>,
-    message_cache: RefCell<Option<(Rc<str>, JsValue)>>,
-    /// The frame being dispatched, as the browser's JS string: delivery
-    /// parses it directly instead of copying the Rust text back out.
-    current_frame: RefCell<Option<JsValue>>,
+    message_cache: RefCell<Option<(Rc<String>, JsValue)>>,
 }
 
 thread_local! {
@@ -105,13 +102,17 @@ impl Client {
             callbacks: RefCell::new(Callbacks::default()),
             status_cache: RefCell::new(None),
             message_cache: RefCell::new(None),
-            current_frame: RefCell::new(None),
         }
     }
 }
 
 fn dispatch(event: Event) {
-    let actions = CLIENT.with(|c| c.machine.borrow_mut().handle(js_sys::Date::now(), event));
+    dispatch_at(event, js_sys::Date::now());
+}
+
+/// [`dispatch`] of an event that happened at `now` (ms since the epoch).
+fn dispatch_at(event: Event, now: f64) {
+    let actions = CLIENT.with(|c| c.machine.borrow_mut().handle(now, event));
     perform(actions);
 }
 
@@ -201,11 +202,7 @@ fn on_socket(generation: u32, event: SocketEvent) {
     }
     match event {
         SocketEvent::Opened => dispatch(Event::Opened),
-        SocketEvent::Text(text, js) => {
-            CLIENT.with(|c| c.current_frame.replace(Some(js)));
-            dispatch(Event::Frame(text));
-            CLIENT.with(|c| c.current_frame.take());
-        }
+        SocketEvent::Text { text, at } => dispatch_at(Event::Frame(text), at),
         SocketEvent::Binary => report(ClientError::new(
             ErrorCode::MalformedFrame,
             "ignored a binary frame: the protocol uses text frames only",
@@ -253,9 +250,11 @@ fn callbacks_of(channel: Channel, only: Option<&[u32]>) -> Vec<Function> {
 /// every subscriber gets that same object.
 fn deliver(delivery: Delivery) {
     let Delivery { text, to, .. } = delivery;
-    let parsed = match CLIENT.with(|c| c.current_frame.borrow().clone()) {
-        Some(js_text) => json_parse_js(&js_text),
-        None => JSON::parse(&text),
+    let js_text = current_text();
+    let parsed = if js_text.is_string() {
+        json_parse_js(&js_text)
+    } else {
+        JSON::parse(&text)
     };
     let value = match parsed {
         Ok(value) => value,

@@ -7,6 +7,7 @@
 //! checks mirror the protocol's types; a test keeps the two in agreement.
 
 use crate::json::{self, Json};
+use std::borrow::Cow;
 
 /// Server frame types, in the order their filter bits use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,13 +70,15 @@ impl Kind {
 
 /// What the client needs to know about one server frame.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct Frame {
+pub struct Frame<'a> {
     /// The frame type (`None` only in `Default`).
     pub kind: Option<Kind>,
     /// `seq`: of an update, or the server's head in `connected`.
     pub seq: Option<u64>,
-    /// `corridor_key` of a corridor update or `anchor_id` of an anchor update.
-    pub key: Option<String>,
+    /// `corridor_key` of a corridor update or `anchor_id` of an anchor
+    /// update; borrowed from the text unless it has escapes, so routing a
+    /// frame allocates nothing.
+    pub key: Option<Cow<'a, str>>,
     /// `connection_id` of `connected`.
     pub connection_id: Option<String>,
     /// `heartbeat_ms` of `connected`, ms.
@@ -121,7 +124,31 @@ fn check(v: &Json, field: Field) -> bool {
     }
 }
 
-type Fields = &'static [(&'static str, Field)];
+type Fields = &'static [(usize, Field)];
+
+// Slots of [`FIELDS`], so the checks below index instead of searching.
+const TYPE: usize = 0;
+const SEQ: usize = 1;
+const CORRIDOR_KEY: usize = 2;
+const ANCHOR_ID: usize = 3;
+const CONNECTION_ID: usize = 4;
+const PROTOCOL: usize = 5;
+const HEARTBEAT_MS: usize = 6;
+const RESUMED: usize = 7;
+const TIMESTAMP: usize = 8;
+const SNAPSHOT_ID: usize = 9;
+const EPOCH: usize = 10;
+const HASH: usize = 11;
+const CORRIDOR_ID: usize = 12;
+const SUCCESS_RATE: usize = 13;
+const VOLUME_USD: usize = 14;
+const TOTAL_TRANSACTIONS: usize = 15;
+const NAME: usize = 16;
+const RELIABILITY_SCORE: usize = 17;
+const STATUS: usize = 18;
+const MESSAGE: usize = 19;
+const CODE: usize = 20;
+const REASON: usize = 21;
 
 /// Required fields of each kind, then optional ones (absent or `null` allowed),
 /// as in [`crate::protocol`].
@@ -129,56 +156,58 @@ fn schema(kind: Kind) -> (Fields, Fields) {
     use Field::*;
     match kind {
         Kind::Connected => (
-            &[("connection_id", Str)],
+            &[(CONNECTION_ID, Str)],
             &[
-                ("protocol", U64),
-                ("heartbeat_ms", U64),
-                ("seq", U64),
-                ("resumed", Bool),
+                (PROTOCOL, U64),
+                (HEARTBEAT_MS, U64),
+                (SEQ, U64),
+                (RESUMED, Bool),
             ],
         ),
-        Kind::Ping | Kind::Pong => (&[("timestamp", I64)], &[]),
+        Kind::Ping | Kind::Pong => (&[(TIMESTAMP, I64)], &[]),
         Kind::SnapshotUpdate => (
             &[
-                ("snapshot_id", Str),
-                ("epoch", U64),
-                ("timestamp", Str),
-                ("hash", Str),
+                (SNAPSHOT_ID, Str),
+                (EPOCH, U64),
+                (TIMESTAMP, Str),
+                (HASH, Str),
             ],
-            &[("seq", U64)],
+            &[(SEQ, U64)],
         ),
         Kind::CorridorUpdate => (
             &[
-                ("corridor_id", Str),
-                ("corridor_key", Str),
-                ("success_rate", Num),
-                ("volume_usd", Num),
-                ("total_transactions", U64),
+                (CORRIDOR_ID, Str),
+                (CORRIDOR_KEY, Str),
+                (SUCCESS_RATE, Num),
+                (VOLUME_USD, Num),
+                (TOTAL_TRANSACTIONS, U64),
             ],
-            &[("seq", U64)],
+            &[(SEQ, U64)],
         ),
         Kind::AnchorUpdate => (
             &[
-                ("anchor_id", Str),
-                ("name", Str),
-                ("reliability_score", Num),
-                ("status", Status),
+                (ANCHOR_ID, Str),
+                (NAME, Str),
+                (RELIABILITY_SCORE, Num),
+                (STATUS, Status),
             ],
-            &[("seq", U64)],
+            &[(SEQ, U64)],
         ),
-        Kind::Error => (&[("message", Str)], &[("code", Str)]),
-        Kind::ResyncRequired => (&[], &[("reason", Str)]),
+        Kind::Error => (&[(MESSAGE, Str)], &[(CODE, Str)]),
+        Kind::ResyncRequired => (&[], &[(REASON, Str)]),
     }
 }
 
-fn malformed(kind: Kind, field: &str) -> FrameError {
+fn malformed(kind: Kind, field: usize) -> FrameError {
     FrameError::Malformed(format!(
-        "{} frame with a missing or invalid `{field}`",
-        kind.name()
+        "{} frame with a missing or invalid `{}`",
+        kind.name(),
+        FIELDS[field]
     ))
 }
 
-/// Every top-level member [`classify`] reads; any other is skipped.
+/// Every top-level member [`classify`] reads, at the slot of its constant
+/// above; any other member is skipped.
 const FIELDS: [&str; 22] = [
     "type",
     "seq",
@@ -204,8 +233,16 @@ const FIELDS: [&str; 22] = [
     "reason",
 ];
 
+/// The slot of `name` in [`FIELDS`]. Runs for every top-level member of
+/// every frame: no two fields share their length and first byte (a test
+/// checks), so that pair finds the one candidate and a single comparison
+/// confirms it.
 fn slot(name: &str) -> Option<usize> {
-    FIELDS.iter().position(|f| *f == name)
+    let first = *name.as_bytes().first()?;
+    let i = FIELDS
+        .iter()
+        .position(|f| f.len() == name.len() && f.as_bytes().first() == Some(&first))?;
+    (FIELDS[i] == name).then_some(i)
 }
 
 /// Read a server frame.
@@ -213,7 +250,7 @@ fn slot(name: &str) -> Option<usize> {
 /// One pass over the text: the whole of it is checked as JSON, but only the
 /// top-level members in [`FIELDS`] are kept, in fixed slots, so no tree is
 /// built; most frames are filtered out unread by JS, and this runs for each.
-pub fn classify(text: &str) -> Result<Frame, FrameError> {
+pub fn classify(text: &str) -> Result<Frame<'_>, FrameError> {
     let mut slots: [Option<Json>; FIELDS.len()] = [const { None }; FIELDS.len()];
     let object = json::members(text, |key, value| {
         // A repeated key keeps the last value, as `JSON.parse` does.
@@ -222,8 +259,8 @@ pub fn classify(text: &str) -> Result<Frame, FrameError> {
         }
     })
     .map_err(|e| FrameError::Malformed(format!("not JSON: {e}")))?;
-    let get = |field: &str| slot(field).and_then(|i| slots[i].as_ref());
-    let name = match (object, get("type")) {
+    let get = |i: usize| slots[i].as_ref();
+    let name = match (object, get(TYPE)) {
         (true, Some(Json::Str(name))) => name,
         _ => {
             return Err(FrameError::Malformed(
@@ -233,31 +270,42 @@ pub fn classify(text: &str) -> Result<Frame, FrameError> {
     };
     let kind = Kind::from_name(name).ok_or_else(|| FrameError::Unknown(name.to_string()))?;
     let (required, optional) = schema(kind);
-    for (field, shape) in required {
-        if !get(field).is_some_and(|f| check(f, *shape)) {
+    for &(field, shape) in required {
+        if !get(field).is_some_and(|f| check(f, shape)) {
             return Err(malformed(kind, field));
         }
     }
-    for (field, shape) in optional {
-        if !get(field).is_none_or(|f| *f == Json::Null || check(f, *shape)) {
+    for &(field, shape) in optional {
+        if !get(field).is_none_or(|f| *f == Json::Null || check(f, shape)) {
             return Err(malformed(kind, field));
         }
     }
-    let string = |field: &str| get(field).and_then(Json::as_str).map(str::to_owned);
+    let string = |i: usize| get(i).and_then(Json::as_str).map(str::to_owned);
+    let seq = get(SEQ).and_then(Json::as_u64);
+    let (connection_id, heartbeat_ms) = (
+        string(CONNECTION_ID),
+        get(HEARTBEAT_MS).and_then(Json::as_u64),
+    );
+    let timestamp = get(TIMESTAMP).and_then(Json::as_i64);
+    let (message, code, reason) = (string(MESSAGE), string(CODE), string(REASON));
+    let key = match kind {
+        Kind::CorridorUpdate => slots[CORRIDOR_KEY].take(),
+        Kind::AnchorUpdate => slots[ANCHOR_ID].take(),
+        _ => None,
+    };
     Ok(Frame {
         kind: Some(kind),
-        seq: get("seq").and_then(Json::as_u64),
-        key: match kind {
-            Kind::CorridorUpdate => string("corridor_key"),
-            Kind::AnchorUpdate => string("anchor_id"),
+        seq,
+        key: match key {
+            Some(Json::Str(key)) => Some(key),
             _ => None,
         },
-        connection_id: string("connection_id"),
-        heartbeat_ms: get("heartbeat_ms").and_then(Json::as_u64),
-        timestamp: get("timestamp").and_then(Json::as_i64),
-        message: string("message"),
-        code: string("code"),
-        reason: string("reason"),
+        connection_id,
+        heartbeat_ms,
+        timestamp,
+        message,
+        code,
+        reason,
     })
 }
 
@@ -278,6 +326,49 @@ mod tests {
             assert_eq!(frame.kind.unwrap().name(), full.type_name());
             assert_eq!(frame.seq, full.seq());
         }
+    }
+
+    #[test]
+    fn field_slots_are_unique_by_length_and_first_byte_and_match_their_constants() {
+        for (i, a) in FIELDS.iter().enumerate() {
+            assert_eq!(slot(a), Some(i), "{a}");
+            for b in &FIELDS[i + 1..] {
+                assert!(
+                    (a.len(), a.as_bytes()[0]) != (b.len(), b.as_bytes()[0]),
+                    "{a} and {b} share length and first byte"
+                );
+            }
+        }
+        let named = [
+            (TYPE, "type"),
+            (SEQ, "seq"),
+            (CORRIDOR_KEY, "corridor_key"),
+            (ANCHOR_ID, "anchor_id"),
+            (CONNECTION_ID, "connection_id"),
+            (PROTOCOL, "protocol"),
+            (HEARTBEAT_MS, "heartbeat_ms"),
+            (RESUMED, "resumed"),
+            (TIMESTAMP, "timestamp"),
+            (SNAPSHOT_ID, "snapshot_id"),
+            (EPOCH, "epoch"),
+            (HASH, "hash"),
+            (CORRIDOR_ID, "corridor_id"),
+            (SUCCESS_RATE, "success_rate"),
+            (VOLUME_USD, "volume_usd"),
+            (TOTAL_TRANSACTIONS, "total_transactions"),
+            (NAME, "name"),
+            (RELIABILITY_SCORE, "reliability_score"),
+            (STATUS, "status"),
+            (MESSAGE, "message"),
+            (CODE, "code"),
+            (REASON, "reason"),
+        ];
+        for (i, name) in named {
+            assert_eq!(FIELDS[i], name);
+        }
+        assert_eq!(slot("typf"), None);
+        assert_eq!(slot("corridor_kex"), None);
+        assert_eq!(slot(""), None);
     }
 
     #[test]

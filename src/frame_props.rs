@@ -122,7 +122,7 @@ proptest! {
             ServerMessage::ResyncRequired { reason } => (None, None, None, None, None, None, reason.clone()),
             _ => (None, None, None, None, None, None, None),
         };
-        prop_assert_eq!(frame.key, key);
+        prop_assert_eq!(frame.key.map(|k| k.into_owned()), key);
         prop_assert_eq!(frame.connection_id, connection_id);
         prop_assert_eq!(frame.heartbeat_ms, heartbeat_ms);
         prop_assert_eq!(frame.timestamp, timestamp);

@@ -176,16 +176,19 @@ impl<'a> Parser<'a> {
         self.src.get(from..self.at).unwrap_or_default()
     }
 
+    #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.at).copied()
     }
 
+    #[inline(always)]
     fn skip_ws(&mut self) {
         while matches!(self.peek(), Some(b' ' | b'\t' | b'\n' | b'\r')) {
             self.at += 1;
         }
     }
 
+    #[inline(always)]
     fn eat(&mut self, byte: u8) -> bool {
         self.skip_ws();
         if self.peek() == Some(byte) {
@@ -390,7 +393,16 @@ impl<'a> Parser<'a> {
                     run = self.at;
                 }
                 0..=0x1f => return Err(self.error("control character in string")),
-                _ => self.at += 1,
+                // Skip to the next byte that ends, escapes or breaks the string.
+                _ => {
+                    self.at += 1;
+                    while let Some(&b) = self.bytes.get(self.at) {
+                        if b == b'"' || b == b'\\' || b < 0x20 {
+                            break;
+                        }
+                        self.at += 1;
+                    }
+                }
             }
         }
     }

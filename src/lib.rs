@@ -73,6 +73,13 @@
 //! socket string 0.37 µs; `JSON.parse` of text copied out of wasm 0.73 µs;
 //! serde-wasm-bindgen object from an already parsed Rust message 1.13 µs,
 //! 2.51 µs including the typed Rust parse.
+//!
+//! Each frame crosses into wasm once: the crate's own `onmessage` listener
+//! (inline JS in `browser/socket.rs`) copies the text into a reused buffer in
+//! wasm memory and calls a raw wasm export with its length. Routing a frame
+//! that no subscriber wants costs about 1.3 µs of main-thread time per
+//! 300-byte frame in headless Chromium here, against 0.6 µs for a bare
+//! `JSON.parse` + `Map` client (`bench/dispatch`, the replay table).
 #![deny(missing_docs)]
 
 pub mod backoff;

@@ -123,7 +123,7 @@ pub enum Event {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Delivery {
     /// The frame's JSON text as received.
-    pub text: Rc<str>,
+    pub text: Rc<String>,
     /// The frame's type.
     pub kind: Kind,
     /// The `seq` of an update frame.
@@ -180,7 +180,7 @@ pub struct Machine {
     queue: VecDeque<String>,
     registry: Registry,
     sent_topics: Option<TopicSet>,
-    last_message: Option<Rc<str>>,
+    last_message: Option<Rc<String>>,
     reported: Status,
 }
 
@@ -257,7 +257,7 @@ impl Machine {
     }
 
     /// Text of the last frame other than `ping`/`pong`.
-    pub fn last_message(&self) -> Option<Rc<str>> {
+    pub fn last_message(&self) -> Option<Rc<String>> {
         self.last_message.clone()
     }
 
@@ -625,13 +625,15 @@ impl Machine {
             }
             Kind::Pong => {}
         }
-        let text: Rc<str> = text.into();
+        let to = self.registry.route(kind, frame.key.as_deref());
+        let seq = frame.seq;
+        // Shared by `lastMessage()` and the delivery without copying the text.
+        let text = Rc::new(text);
         if !matches!(kind, Kind::Ping | Kind::Pong) {
             self.last_message = Some(text.clone());
         }
-        let to = self.registry.route(kind, frame.key.as_deref());
         if !to.is_empty() {
-            let seq = frame.seq.filter(|_| {
+            let seq = seq.filter(|_| {
                 matches!(
                     kind,
                     Kind::SnapshotUpdate | Kind::CorridorUpdate | Kind::AnchorUpdate

@@ -354,7 +354,7 @@ async fn throwing_callback_does_not_stop_delivery_to_others() {
 }
 
 #[wasm_bindgen_test]
-async fn malformed_frame_is_reported_and_the_socket_stays_open() {
+async fn malformed_unknown_and_binary_frames_are_reported_and_the_socket_stays_open() {
     let _client = fresh(&fixture_ws("misbehaving"), &[]);
     let errors = Recorder::new();
     let statuses = Recorder::new();
@@ -370,9 +370,13 @@ async fn malformed_frame_is_reported_and_the_socket_stays_open() {
         wait_for(5_000, || updates.len() == 1).await,
         "valid update after bad frames lost"
     );
-    assert_eq!(codes(&errors), ["malformed_frame", "unknown_type"]);
+    assert_eq!(
+        codes(&errors),
+        ["malformed_frame", "unknown_type", "malformed_frame"]
+    );
     assert!(errors.all()[1].is_object());
     assert!(str_field(&errors.all()[1], "message").contains("market_update"));
+    assert!(str_field(&errors.all()[2], "message").contains("binary frame"));
     sleep(1_500).await;
     assert!(ws::is_connected());
     assert_eq!(states(&statuses), ["connecting", "open"]);
@@ -583,4 +587,46 @@ async fn visible_tab_reconnects_at_once_instead_of_waiting_out_the_backoff() {
         js_sys::Date::now() < next_attempt_at,
         "waited for the backoff timer"
     );
+}
+
+/// Frames are copied into wasm memory by the client's own listener: ASCII by
+/// a JS loop, anything else by `TextEncoder`, into a buffer that grows with
+/// the largest frame. Names with 2-, 3- and 4-byte UTF-8 characters (a
+/// surrogate pair in JS), a long one that makes the buffer grow, and a short
+/// ASCII one after it must all arrive exactly as written.
+#[wasm_bindgen_test]
+async fn non_ascii_and_growing_frames_arrive_exactly_as_written() {
+    let _client = fresh(&server_ws(), &[]);
+    let seen = Recorder::new();
+    let _s = ok(ws::subscribe(
+        filter_types(&["anchor_update"]),
+        seen.function(),
+    ));
+    ws::acquire();
+    assert!(wait_for(5_000, ws::is_connected).await);
+    let long: String = "Zürich € 東京 💶 ".chars().cycle().take(195).collect();
+    let names = [
+        "Ünïcødé Anchor 💶".to_owned(),
+        long.trim_end().to_owned(),
+        unique_code("Ascii"),
+        format!("{} — again", long.chars().take(60).collect::<String>()),
+    ];
+    for name in &names {
+        let body = js_sys::JSON::stringify(&object(&[
+            ("name", JsValue::from_str(name)),
+            ("stellar_account", JsValue::from_str(&random_account())),
+        ]))
+        .unwrap();
+        let (status, text) = http(
+            "POST",
+            &format!("{}/api/anchors", server_http()),
+            Some(&String::from(body)),
+        )
+        .await;
+        assert_eq!(status, 201, "create anchor {name:?}: {text}");
+    }
+    assert!(wait_for(5_000, || seen.len() == names.len()).await);
+    assert_eq!(seen.strs("name"), names);
+    let last = ws::last_message();
+    assert_eq!(str_field(&last, "name"), names[3]);
 }

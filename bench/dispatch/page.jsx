@@ -133,11 +133,40 @@ function reactUseWebsocket(url) {
 
 const CLIENTS = { ours, floor, 'react-use-websocket': reactUseWebsocket, partysocket: party };
 
+// Every socket the page opens, so `replay` can call a client's own
+// `onmessage` handler directly (the `--handler` mode).
+const sockets = [];
+window.WebSocket = class extends window.WebSocket {
+  constructor(...args) {
+    super(...args);
+    sockets.push(this);
+  }
+};
+
 window.bench = {
   /** Connect `client` and subscribe; resolves when the flood can start. */
   async prepare(client, workload, meta) {
     newRun(workload, meta);
     run.trigger = await CLIENTS[client](meta.url);
+  },
+  /**
+   * Hand `frames` to the client's socket handler in a tight loop, without
+   * the browser's WebSocket delivery in between: the client's own cost per
+   * frame. For clients that set `onmessage` (ours, floor).
+   */
+  replay(frames) {
+    const ws = sockets.at(-1);
+    const events = frames.map((data) => new MessageEvent('message', { data }));
+    // Timed in chunks: the fastest chunk is the cost without preemption by
+    // other processes, the total the cost with it.
+    const chunkMs = [];
+    const t0 = performance.now();
+    for (let at = 0; at < events.length; at += 1000) {
+      const c0 = performance.now();
+      for (const e of events.slice(at, at + 1000)) ws.onmessage(e);
+      chunkMs.push(performance.now() - c0);
+    }
+    return { counts: run.counts, elapsedMs: performance.now() - t0, chunkMs };
   },
   /** Start the flood; resolves with counts and elapsed ms when the last frame is delivered. */
   async flood(timeoutMs) {

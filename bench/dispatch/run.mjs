@@ -24,6 +24,10 @@ const arg = (name, dflt) => {
 const COUNT = arg('count', smoke ? 5_000 : 50_000);
 const ROUNDS = arg('rounds', smoke ? 1 : 3);
 const CLIENTS = (process.env.CLIENTS ?? 'ours,floor,react-use-websocket,partysocket').split(',');
+// After the floods, the same frames are replayed straight into the
+// `onmessage` handler of the clients that set one (no WebSocket delivery in
+// between): each client's own cost per frame, without Chromium's share.
+const REPLAYED = CLIENTS.filter((c) => c === 'ours' || c === 'floor');
 const WORKLOADS = { all: 'every frame delivered', one: '99 % filtered out by key' };
 
 if (!existsSync(`${root}pkg/stellar_insights_ws_bg.wasm`)) {
@@ -48,8 +52,9 @@ const server = await startServer({ files: { '/bench/': out, '/pkg/': `${root}pkg
 const browser = await launch();
 const samples = []; // { round, workload, client, rate, cpu, ok }
 const failures = [];
+const replays = []; // { round, workload, client, us, fastestUs, ok }
 
-async function measure(client, workload) {
+async function measure(client, workload, replay = false) {
   const page = await browser.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(String(e)));
@@ -63,11 +68,14 @@ async function measure(client, workload) {
     await page.evaluate(([c, w, m]) => window.bench.prepare(c, w, m), [client, workload, meta]);
     const clock = await mainThreadClock(page);
     const before = await clock.read();
-    const r = await page.evaluate((t) => window.bench.flood(t), smoke ? 20_000 : 120_000);
+    const r = replay
+      ? await page.evaluate((f) => window.bench.replay(f), stream.frames)
+      : await page.evaluate((t) => window.bench.flood(t), smoke ? 20_000 : 120_000);
     const after = await clock.read();
     const ok = !r.timedOut && r.counts.every((n, i) => n === expected[workload][i]) && errors.length === 0;
     if (!ok) failures.push(`${client}/${workload}: counts ${r.counts} expected ${expected[workload]}${r.timedOut ? ' (timed out)' : ''} ${errors.join('; ')}`);
     const per1000 = (ms) => (ms / COUNT) * 1000;
+    if (replay) return { us: per1000(r.elapsedMs), fastestUs: Math.min(...r.chunkMs), ok };
     return { rate: (COUNT / r.elapsedMs) * 1000, task: per1000(after.task - before.task), cpu: per1000(after.cpu - before.cpu), ok };
   } finally {
     await page.close();
@@ -84,6 +92,19 @@ try {
         samples.push({ round, workload, client, ...s });
         console.log(`round ${round + 1}/${ROUNDS} ${workload.padEnd(3)} ${client.padEnd(20)} ` +
           `${Math.round(s.rate).toString().padStart(7)} frames/s  task ${s.task.toFixed(1).padStart(6)}  cpu ${s.cpu.toFixed(1).padStart(6)} ms/1000  ${s.ok ? 'ok' : 'WRONG COUNTS: ' + failures.at(-1)}`);
+      }
+    }
+  }
+  if (!smoke) {
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const workload of Object.keys(WORKLOADS)) {
+        const order = REPLAYED.map((_, i) => REPLAYED[(i + round) % REPLAYED.length]);
+        for (const client of order) {
+          const s = await measure(client, workload, true);
+          replays.push({ round, workload, client, ...s });
+          console.log(`round ${round + 1}/${ROUNDS} ${workload.padEnd(3)} ${client.padEnd(20)} replayed: ` +
+            `${s.us.toFixed(2)} µs/frame (fastest 1 000: ${s.fastestUs.toFixed(2)})  ${s.ok ? 'ok' : 'WRONG COUNTS: ' + failures.at(-1)}`);
+        }
       }
     }
   }
@@ -124,6 +145,19 @@ for (const [w, title] of Object.entries(WORKLOADS)) {
     `Target: ours >= ${targets[w]} x floor's frames/s: **${ours >= targets[w] ? 'met' : 'missed'}** (${ours.toFixed(2)}); ` +
     `ahead of react-use-websocket and partysocket in frames/s: **${ahead ? 'yes' : 'no'}**. ` +
     `Main-thread CPU per frame: floor/ours = ${(cpu('floor') / cpu('ours')).toFixed(2)}; ours below both rivals: **${aheadCpu ? 'yes' : 'no'}**.\n`;
+}
+if (REPLAYED.length) {
+  const rows = [];
+  for (const [w, title] of Object.entries(WORKLOADS)) {
+    for (const c of REPLAYED) {
+      const mine = replays.filter((s) => s.workload === w && s.client === c);
+      rows.push([title, c, median(mine.map((s) => s.us)).toFixed(2), median(mine.map((s) => s.fastestUs)).toFixed(2)]);
+    }
+  }
+  body += `\n### The client's own cost per frame\n\nThe same frames replayed straight into the client's \`onmessage\` handler ` +
+    '(no WebSocket delivery in between), clients that set one; medians of rounds. The fastest 1 000-frame chunk is the cost ' +
+    'without preemption by other processes.\n\n' +
+    `${table(['workload', 'client', 'µs per frame', 'fastest 1 000 frames, µs per frame'], rows)}\n`;
 }
 body += '\nThroughput here is bounded by how fast Chromium hands frames to the page (every client leaves the main thread idle part of ' +
   'the time), so frames/s swings by +-30 % between rounds; the main-thread CPU per frame is the steadier comparison.\n';

@@ -203,18 +203,19 @@ async fn silent(ws: WebSocketUpgrade) -> Response {
     })
 }
 
-/// Sends a malformed frame, an unknown type and a valid update, then keeps
-/// the connection alive with pings until the client leaves.
+/// Sends a malformed frame, an unknown type, a binary frame and a valid
+/// update, then keeps the connection alive with pings until the client leaves.
 async fn misbehaving(ws: WebSocketUpgrade) -> Response {
     ws.on_upgrade(|mut socket: WebSocket| async move {
         let frames = [
-            r#"{"type":"connected","connection_id":"misbehaving","protocol":1,"heartbeat_ms":1000,"seq":0}"#,
-            "{not json",
-            r#"{"type":"market_update","price":1}"#,
-            r#"{"type":"corridor_update","corridor_id":"c1","corridor_key":"MAL:GA->FORMED:GB","success_rate":99.5,"volume_usd":10.0,"total_transactions":4,"seq":1}"#,
+            Message::Text(r#"{"type":"connected","connection_id":"misbehaving","protocol":1,"heartbeat_ms":1000,"seq":0}"#.into()),
+            Message::Text("{not json".into()),
+            Message::Text(r#"{"type":"market_update","price":1}"#.into()),
+            Message::Binary(vec![0x7b, 0x7d].into()),
+            Message::Text(r#"{"type":"corridor_update","corridor_id":"c1","corridor_key":"MAL:GA->FORMED:GB","success_rate":99.5,"volume_usd":10.0,"total_transactions":4,"seq":1}"#.into()),
         ];
         for frame in frames {
-            if socket.send(Message::Text(frame.into())).await.is_err() {
+            if socket.send(frame).await.is_err() {
                 return;
             }
         }
