@@ -41,17 +41,25 @@ pub struct Filter {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FilterError(pub String);
 
+impl FilterError {
+    /// The error as shown to the user, listing the valid types.
+    pub fn message(&self) -> String {
+        let mut out = crate::text::cat(&[
+            "unknown message type \"",
+            &self.0,
+            "\" in filter; expected one of",
+        ]);
+        for k in KINDS {
+            out.push(' ');
+            out.push_str(k.name());
+        }
+        out
+    }
+}
+
 impl fmt::Display for FilterError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "unknown message type \"{}\" in filter; expected one of",
-            self.0
-        )?;
-        for k in KINDS {
-            write!(f, " {}", k.name())?;
-        }
-        Ok(())
+        f.write_str(&self.message())
     }
 }
 

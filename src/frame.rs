@@ -172,10 +172,12 @@ fn schema(kind: Kind) -> (Fields, Fields) {
 }
 
 fn malformed(kind: Kind, field: &str) -> FrameError {
-    FrameError::Malformed(format!(
-        "{} frame with a missing or invalid `{field}`",
-        kind.name()
-    ))
+    FrameError::Malformed(crate::text::cat(&[
+        kind.name(),
+        " frame with a missing or invalid `",
+        field,
+        "`",
+    ]))
 }
 
 /// Every top-level member [`classify`] reads; any other is skipped.
@@ -221,7 +223,7 @@ pub fn classify(text: &str) -> Result<Frame, FrameError> {
             slots[i] = Some(value);
         }
     })
-    .map_err(|e| FrameError::Malformed(format!("not JSON: {e}")))?;
+    .map_err(|e| FrameError::Malformed(crate::text::cat(&["not JSON: ", &e.message()])))?;
     let get = |field: &str| slot(field).and_then(|i| slots[i].as_ref());
     let name = match (object, get("type")) {
         (true, Some(Json::Str(name))) => name,
@@ -231,7 +233,7 @@ pub fn classify(text: &str) -> Result<Frame, FrameError> {
             ))
         }
     };
-    let kind = Kind::from_name(name).ok_or_else(|| FrameError::Unknown(name.to_string()))?;
+    let kind = Kind::from_name(name).ok_or_else(|| FrameError::Unknown(String::from(&**name)))?;
     let (required, optional) = schema(kind);
     for (field, shape) in required {
         if !get(field).is_some_and(|f| check(f, *shape)) {
@@ -239,7 +241,7 @@ pub fn classify(text: &str) -> Result<Frame, FrameError> {
         }
     }
     for (field, shape) in optional {
-        if !get(field).is_none_or(|f| *f == Json::Null || check(f, *shape)) {
+        if !get(field).is_none_or(|f| matches!(f, Json::Null) || check(f, *shape)) {
             return Err(malformed(kind, field));
         }
     }

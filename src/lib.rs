@@ -87,6 +87,8 @@ pub mod protocol;
 pub mod status;
 pub mod url;
 
+mod text;
+
 #[cfg(target_arch = "wasm32")]
 pub mod bindings;
 

@@ -14,6 +14,7 @@ use crate::frame::{self, FrameError, Kind};
 use crate::outgoing;
 use crate::protocol::Topic;
 use crate::status::{ClientError, ConnectionState, ErrorCode, ResyncEvent, Status};
+use crate::text::{cat, uint};
 use crate::url;
 use std::collections::VecDeque;
 use std::rc::Rc;
@@ -367,9 +368,14 @@ impl Machine {
                 if self.socket {
                     self.socket = false;
                     let message = if self.state == ConnectionState::Open {
-                        format!("connection closed by peer (code {code}) {reason}")
+                        cat(&[
+                            "connection closed by peer (code ",
+                            &uint(code.into()),
+                            ") ",
+                            &reason,
+                        ])
                     } else {
-                        format!("could not connect to {}", url::redact(&self.config.url))
+                        cat(&["could not connect to ", &url::redact(&self.config.url)])
                     };
                     out.push(Action::Error(ClientError::new(
                         ErrorCode::SocketError,
@@ -387,10 +393,11 @@ impl Machine {
                 if self.state == ConnectionState::Connecting && self.socket {
                     out.push(Action::Error(ClientError::new(
                         ErrorCode::ConnectTimeout,
-                        format!(
-                            "socket did not open within {} ms",
-                            self.config.connect_timeout_ms
-                        ),
+                        cat(&[
+                            "socket did not open within ",
+                            &uint(self.config.connect_timeout_ms),
+                            " ms",
+                        ]),
                     )));
                     self.drop_socket(CLOSE_TIMEOUT, "connect timeout", &mut out);
                     self.lost(now, &mut out);
@@ -499,10 +506,11 @@ impl Machine {
         } else {
             out.push(Action::Error(ClientError::new(
                 ErrorCode::QueueOverflow,
-                format!(
-                    "send queue full ({} messages) while disconnected; message dropped",
-                    self.config.send_queue_limit
-                ),
+                cat(&[
+                    "send queue full (",
+                    &uint(self.config.send_queue_limit as u64),
+                    " messages) while disconnected; message dropped",
+                ]),
             )));
         }
     }
@@ -552,7 +560,7 @@ impl Machine {
             Err(FrameError::Unknown(kind)) => {
                 out.push(Action::Error(ClientError::new(
                     ErrorCode::UnknownType,
-                    format!("ignored a frame of unknown type \"{kind}\""),
+                    cat(&["ignored a frame of unknown type \"", &kind, "\""]),
                 )));
                 return;
             }
@@ -560,7 +568,7 @@ impl Machine {
                 let preview: String = text.chars().take(80).collect();
                 out.push(Action::Error(ClientError::new(
                     ErrorCode::MalformedFrame,
-                    format!("ignored a malformed frame ({why}): {preview}"),
+                    cat(&["ignored a malformed frame (", &why, "): ", &preview]),
                 )));
                 return;
             }
@@ -593,8 +601,8 @@ impl Machine {
             Kind::Error => {
                 let message = frame.message.as_deref().unwrap_or_default();
                 let text = match &frame.code {
-                    Some(code) => format!("server error {code}: {message}"),
-                    None => format!("server error: {message}"),
+                    Some(code) => cat(&["server error ", code, ": ", message]),
+                    None => cat(&["server error: ", message]),
                 };
                 out.push(Action::Error(ClientError::new(
                     ErrorCode::ServerError,
@@ -664,7 +672,7 @@ impl Machine {
         }
         out.push(Action::Error(ClientError::new(
             ErrorCode::HeartbeatTimeout,
-            format!("no frame from the server for {} ms", silent as u64),
+            cat(&["no frame from the server for ", &uint(silent as u64), " ms"]),
         )));
         self.drop_socket(CLOSE_TIMEOUT, "heartbeat timeout", out);
         self.lost(now, out);
@@ -694,10 +702,11 @@ impl Machine {
             self.state = ConnectionState::GaveUp;
             out.push(Action::Error(ClientError::new(
                 ErrorCode::GaveUp,
-                format!(
-                    "gave up after {} reconnect attempts; call connect() to retry",
-                    self.failures
-                ),
+                cat(&[
+                    "gave up after ",
+                    &uint(self.failures.into()),
+                    " reconnect attempts; call connect() to retry",
+                ]),
             )));
             return;
         }

@@ -71,10 +71,11 @@ fn count(name: &str, value: f64, max: f64) -> Result<f64, ClientError> {
         Ok(value)
     } else {
         // Integers only in the message: float formatting would add ~15 KB of wasm.
-        Err(invalid(format!(
-            "{name} must be a whole number from 0 to {}",
-            max as u64
-        )))
+        Err(invalid(crate::text::cat(&[
+            name,
+            " must be a whole number from 0 to ",
+            &crate::text::uint(max as u64),
+        ])))
     }
 }
 
@@ -98,7 +99,7 @@ pub fn to_config(o: ClientOptions, page: Option<&PageLocation>) -> Result<Config
         None => None,
     };
     let url = url::resolve(o.url.as_deref(), o.env_url.as_deref(), port, page)
-        .map_err(|e| invalid(e.to_string()))?;
+        .map_err(|e| invalid(e.message()))?;
     let max_attempts = match o.max_reconnect_attempts {
         None => d.backoff.max_attempts,
         Some(None) => None,

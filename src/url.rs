@@ -6,6 +6,7 @@
 //! token and the resume point are added as query parameters when the socket
 //! opens; error messages only ever show [`redact`]ed URLs.
 
+use crate::text::{cat, uint};
 use std::fmt;
 
 /// Default port of the WebSocket server when neither URL is given. 8080.
@@ -31,15 +32,22 @@ pub enum UrlError {
 
 impl fmt::Display for UrlError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message())
+    }
+}
+
+impl UrlError {
+    /// The error as shown to the user; a URL in it is [`redact`]ed.
+    pub fn message(&self) -> String {
         match self {
-            UrlError::NotWebSocket(url) => write!(
-                f,
-                "WebSocket URL \"{}\" must start with ws:// or wss:// and name a host",
-                redact(url)
-            ),
-            UrlError::NoLocation => f.write_str(
-                "no WebSocket URL given and no page location to derive one from; pass `url`",
-            ),
+            UrlError::NotWebSocket(url) => cat(&[
+                "WebSocket URL \"",
+                &redact(url),
+                "\" must start with ws:// or wss:// and name a host",
+            ]),
+            UrlError::NoLocation => {
+                "no WebSocket URL given and no page location to derive one from; pass `url`".into()
+            }
         }
     }
 }
@@ -82,7 +90,14 @@ pub fn resolve(
         "ws"
     };
     let port = port.unwrap_or(DEFAULT_PORT);
-    Ok(format!("{scheme}://{}:{port}/ws", page.hostname))
+    Ok(cat(&[
+        scheme,
+        "://",
+        &page.hostname,
+        ":",
+        &uint(port.into()),
+        "/ws",
+    ]))
 }
 
 /// `base` with `token` and `since` appended as query parameters.
@@ -98,7 +113,7 @@ pub fn with_query(base: &str, token: Option<&str>, since: Option<u64>) -> String
     if let Some(since) = since {
         url.push(sep);
         url.push_str("since=");
-        url.push_str(&since.to_string());
+        url.push_str(&uint(since));
     }
     url
 }
@@ -108,14 +123,17 @@ pub fn redact(url: &str) -> String {
     let Some((head, query)) = url.split_once('?') else {
         return url.to_owned();
     };
-    let query: Vec<String> = query
-        .split('&')
-        .map(|pair| match pair.split_once('=') {
-            Some(("token", _)) => "token=***".to_owned(),
-            _ => pair.to_owned(),
-        })
-        .collect();
-    format!("{head}?{}", query.join("&"))
+    let mut out = cat(&[head, "?"]);
+    for (i, pair) in query.split('&').enumerate() {
+        if i > 0 {
+            out.push('&');
+        }
+        out.push_str(match pair.split_once('=') {
+            Some(("token", _)) => "token=***",
+            _ => pair,
+        });
+    }
+    out
 }
 
 /// Percent-encode everything but RFC 3986 unreserved characters, as JS
@@ -126,7 +144,10 @@ fn encode_component(s: &str) -> String {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
             out.push(b as char);
         } else {
-            out.push_str(&format!("%{b:02X}"));
+            const HEX: &[u8; 16] = b"0123456789ABCDEF";
+            out.push('%');
+            out.push(char::from(HEX[usize::from(b >> 4)]));
+            out.push(char::from(HEX[usize::from(b & 15)]));
         }
     }
     out
