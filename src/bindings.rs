@@ -239,13 +239,13 @@ fn on_page(event: PageEvent) {
 
 fn callbacks_of(channel: Channel, only: Option<&[u32]>) -> Vec<Function> {
     CLIENT.with(|c| {
-        c.callbacks
-            .borrow()
-            .entries
-            .iter()
-            .filter(|(id, ch, _)| *ch == channel && only.is_none_or(|ids| ids.contains(id)))
-            .map(|(_, _, f)| f.clone())
-            .collect()
+        let mut out = Vec::new();
+        for (id, ch, f) in &c.callbacks.borrow().entries {
+            if *ch == channel && only.is_none_or(|ids| ids.contains(id)) {
+                out.push(f.clone());
+            }
+        }
+        out
     })
 }
 

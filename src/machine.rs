@@ -495,7 +495,9 @@ impl Machine {
         ));
         out.push(Action::SetTimer(Timer::Stable, self.config.stable_after_ms));
         self.sync_topics(out);
-        out.extend(self.queue.drain(..).map(Action::Send));
+        while let Some(text) = self.queue.pop_front() {
+            out.push(Action::Send(text));
+        }
     }
 
     fn send(&mut self, text: String, out: &mut Vec<Action>) {
@@ -520,26 +522,21 @@ impl Machine {
         if self.state != ConnectionState::Open {
             return;
         }
-        let all: TopicSet = [Topic::Snapshots, Topic::Corridors, Topic::Anchors]
-            .into_iter()
-            .collect();
         let target = match (self.registry.plan(), &self.sent_topics) {
             // Never subscribed on this connection: the server already sends everything.
             (TopicPlan::Everything, None) => return,
-            (TopicPlan::Everything, Some(_)) => all.clone(),
+            (TopicPlan::Everything, Some(_)) => {
+                [Topic::Snapshots, Topic::Corridors, Topic::Anchors]
+                    .into_iter()
+                    .collect()
+            }
             (TopicPlan::Only(topics), _) => topics,
         };
-        let sent = self.sent_topics.clone().unwrap_or_else(|| all.clone());
-        let fresh = self.sent_topics.is_none();
-        let add: Vec<Topic> = if fresh {
-            target.iter().cloned().collect()
-        } else {
-            target.difference(&sent)
-        };
-        let remove: Vec<Topic> = if fresh {
-            Vec::new()
-        } else {
-            sent.difference(&target)
+        // First `subscribe` on this connection: the server sends everything
+        // until then, so the whole target is added and nothing removed.
+        let (add, remove) = match &self.sent_topics {
+            None => (target.difference(&TopicSet::default()), Vec::new()),
+            Some(sent) => (target.difference(sent), sent.difference(&target)),
         };
         if !add.is_empty() {
             out.push(Action::Send(outgoing::subscribe(&add)));
