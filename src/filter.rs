@@ -398,6 +398,15 @@ mod tests {
     }
 
     #[test]
+    fn unknown_type_error_lists_every_type() {
+        assert_eq!(
+            FilterError("x".into()).to_string(),
+            "unknown message type \"x\" in filter; expected one of connected ping pong \
+             snapshot_update corridor_update anchor_update error resync_required"
+        );
+    }
+
+    #[test]
     fn whole_kind_topic_absorbs_its_key_topics() {
         let mut r = Registry::default();
         r.add(1, &filter(&[], &["A"], &[])).unwrap();

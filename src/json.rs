@@ -539,6 +539,10 @@ mod tests {
             let err = parse(bad).unwrap_err();
             assert_eq!(err.at, at, "{bad:?}: {err}");
         }
+        assert_eq!(
+            parse("[1,]").unwrap_err().to_string(),
+            "expected a value at byte 3"
+        );
     }
 
     #[test]

@@ -563,10 +563,12 @@ impl Machine {
                 return;
             }
             Err(FrameError::Malformed(why)) => {
-                let preview: String = text.chars().take(80).collect();
+                // The first 80 chars, borrowed rather than collected char by char.
+                let end = text.char_indices().nth(80).map_or(text.len(), |(i, _)| i);
+                let preview = text.get(..end).unwrap_or_default();
                 out.push(Action::Error(ClientError::new(
                     ErrorCode::MalformedFrame,
-                    cat(&["ignored a malformed frame (", &why, "): ", &preview]),
+                    cat(&["ignored a malformed frame (", &why, "): ", preview]),
                 )));
                 return;
             }

@@ -223,6 +223,35 @@ mod tests {
     }
 
     #[test]
+    fn errors_name_the_field_and_the_bound_in_exact_words() {
+        for (json, message) in [
+            (r#"{"port":70000}"#, "port must be a whole number from 0 to 65535"),
+            (
+                r#"{"reconnectInterval":-1}"#,
+                "reconnectInterval must be a whole number from 0 to 86400000",
+            ),
+            (
+                r#"{"maxReconnectAttempts":1.5}"#,
+                "maxReconnectAttempts must be a whole number from 0 to 4294967295",
+            ),
+            (
+                r#"{"sendQueueLimit":-3}"#,
+                "sendQueueLimit must be a whole number from 0 to 1000000",
+            ),
+            (
+                r#"{"url":"http://x/ws?token=s3cret"}"#,
+                "WebSocket URL \"http://x/ws?token=***\" must start with ws:// or wss:// and name a host",
+            ),
+        ] {
+            assert_eq!(parse(json, Some(&page())).unwrap_err().message, message);
+        }
+        assert_eq!(
+            parse("{}", None).unwrap_err().message,
+            "no WebSocket URL given and no page location to derive one from; pass `url`"
+        );
+    }
+
+    #[test]
     fn token_never_appears_in_option_errors() {
         let err = parse(
             r#"{"url":"http://x/ws?token=s3cret","token":"s3cret"}"#,
