@@ -336,13 +336,15 @@ impl<'a> Parser<'a> {
     }
 
     fn hex4(&mut self) -> Result<u32, JsonError> {
-        let hex = self
-            .src
-            .get(self.at..self.at + 4)
-            .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
-            .ok_or_else(|| self.error("invalid \\u escape"))?;
+        // By hand: `u32::from_str_radix` is another generic integer parser.
+        let invalid = || self.error("invalid \\u escape");
+        let hex = self.bytes.get(self.at..self.at + 4).ok_or_else(invalid)?;
+        let mut code = 0;
+        for &b in hex {
+            code = code * 16 + char::from(b).to_digit(16).ok_or_else(invalid)?;
+        }
         self.at += 4;
-        u32::from_str_radix(hex, 16).map_err(|_| self.error("invalid \\u escape"))
+        Ok(code)
     }
 
     fn string(&mut self) -> Result<Cow<'a, str>, JsonError> {
@@ -531,6 +533,10 @@ mod tests {
             ("\"abc", 4),
             ("\"\\x\"", 3),
             ("\"\\ud800\"", 7),
+            ("\"\\u12G4\"", 3),
+            ("\"\\u12\"", 3),
+            ("\"\\u0é00\"", 3),
+            ("\"\\u+123\"", 3),
             ("\"a\u{1}\"", 2),
             ("tru", 0),
             ("{} x", 3),
@@ -539,6 +545,10 @@ mod tests {
             let err = parse(bad).unwrap_err();
             assert_eq!(err.at, at, "{bad:?}: {err}");
         }
+        assert_eq!(
+            parse(r#""\u00E9\u00e9""#).unwrap(),
+            Json::Str("éé".into())
+        );
         assert_eq!(
             parse("[1,]").unwrap_err().to_string(),
             "expected a value at byte 3"
