@@ -545,10 +545,7 @@ mod tests {
             let err = parse(bad).unwrap_err();
             assert_eq!(err.at, at, "{bad:?}: {err}");
         }
-        assert_eq!(
-            parse(r#""\u00E9\u00e9""#).unwrap(),
-            Json::Str("éé".into())
-        );
+        assert_eq!(parse(r#""\u00E9\u00e9""#).unwrap(), Json::Str("éé".into()));
         assert_eq!(
             parse("[1,]").unwrap_err().to_string(),
             "expected a value at byte 3"
