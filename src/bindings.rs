@@ -12,6 +12,7 @@ use crate::browser::{read, write};
 use crate::machine::{Action, Delivery, Event, Machine, Timer};
 use crate::options;
 use crate::status::{ClientError, ErrorCode, Status};
+use crate::text::cat;
 use crate::url::PageLocation;
 use gloo_timers::callback::Timeout;
 use js_sys::{Function, JSON};
@@ -129,7 +130,7 @@ fn perform(actions: Vec<Action>) {
                 if let Some(Err(e)) = sent {
                     notices.push(Action::Error(ClientError::new(
                         ErrorCode::SocketError,
-                        format!("send failed: {}", describe(&e)),
+                        cat(&["send failed: ", &describe(&e)]),
                     )));
                 }
             }
@@ -235,13 +236,13 @@ fn on_page(event: PageEvent) {
 
 fn callbacks_of(channel: Channel, only: Option<&[u32]>) -> Vec<Function> {
     CLIENT.with(|c| {
-        c.callbacks
-            .borrow()
-            .entries
-            .iter()
-            .filter(|(id, ch, _)| *ch == channel && only.is_none_or(|ids| ids.contains(id)))
-            .map(|(_, _, f)| f.clone())
-            .collect()
+        let mut out = Vec::new();
+        for (id, ch, f) in &c.callbacks.borrow().entries {
+            if *ch == channel && only.is_none_or(|ids| ids.contains(id)) {
+                out.push(f.clone());
+            }
+        }
+        out
     })
 }
 
@@ -261,7 +262,7 @@ fn deliver(delivery: Delivery) {
         Err(e) => {
             return report(ClientError::new(
                 ErrorCode::MalformedFrame,
-                format!("frame rejected by JSON.parse: {}", describe(&e)),
+                cat(&["frame rejected by JSON.parse: ", &describe(&e)]),
             ))
         }
     };
@@ -269,7 +270,7 @@ fn deliver(delivery: Delivery) {
         if let Err(e) = callback.call1(&JsValue::NULL, &value) {
             report(ClientError::new(
                 ErrorCode::CallbackError,
-                format!("subscriber callback threw: {}", describe(&e)),
+                cat(&["subscriber callback threw: ", &describe(&e)]),
             ));
         }
     }
@@ -280,7 +281,7 @@ fn emit(channel: Channel, value: &JsValue) {
         if let Err(e) = callback.call1(&JsValue::NULL, value) {
             report(ClientError::new(
                 ErrorCode::CallbackError,
-                format!("status/resync callback threw: {}", describe(&e)),
+                cat(&["status/resync callback threw: ", &describe(&e)]),
             ));
         }
     }
@@ -290,7 +291,7 @@ fn report(error: ClientError) {
     let callbacks = callbacks_of(Channel::Error, None);
     if callbacks.is_empty() {
         // Never silent: without an onError subscriber the console gets it.
-        web_sys::console::warn_1(&format!("stellar-insights-ws: {}", error.message).into());
+        web_sys::console::warn_1(&cat(&["stellar-insights-ws: ", &error.message]).into());
         return;
     }
     let value = write::error(&error);
@@ -429,7 +430,7 @@ pub fn subscribe(
     #[wasm_bindgen(unchecked_param_type = "Filter")] filter: JsValue,
     #[wasm_bindgen(unchecked_param_type = "(msg: WsMessage) => void")] callback: Function,
 ) -> Result<Subscription, JsError> {
-    let filter = read::filter(&filter).map_err(|e| invalid(format!("invalid filter: {e}")))?;
+    let filter = read::filter(&filter).map_err(|e| invalid(cat(&["invalid filter: ", &e])))?;
     let id = add_callback(Channel::Message, callback);
     let result = CLIENT.with(|c| c.machine.borrow_mut().subscribe(id, &filter));
     match result {
@@ -439,7 +440,7 @@ pub fn subscribe(
         }
         Err(e) => {
             Subscription { id }.unsubscribe();
-            Err(invalid(e.to_string()))
+            Err(invalid(e.message()))
         }
     }
 }

@@ -199,11 +199,12 @@ fn schema(kind: Kind) -> (Fields, Fields) {
 }
 
 fn malformed(kind: Kind, field: usize) -> FrameError {
-    FrameError::Malformed(format!(
-        "{} frame with a missing or invalid `{}`",
+    FrameError::Malformed(crate::text::cat(&[
         kind.name(),
-        FIELDS[field]
-    ))
+        " frame with a missing or invalid `",
+        FIELDS[field],
+        "`",
+    ]))
 }
 
 /// Every top-level member [`classify`] reads, at the slot of its constant
@@ -258,7 +259,7 @@ pub fn classify(text: &str) -> Result<Frame<'_>, FrameError> {
             slots[i] = Some(value);
         }
     })
-    .map_err(|e| FrameError::Malformed(format!("not JSON: {e}")))?;
+    .map_err(|e| FrameError::Malformed(crate::text::cat(&["not JSON: ", &e.message()])))?;
     let get = |i: usize| slots[i].as_ref();
     let name = match (object, get(TYPE)) {
         (true, Some(Json::Str(name))) => name,
@@ -268,7 +269,7 @@ pub fn classify(text: &str) -> Result<Frame<'_>, FrameError> {
             ))
         }
     };
-    let kind = Kind::from_name(name).ok_or_else(|| FrameError::Unknown(name.to_string()))?;
+    let kind = Kind::from_name(name).ok_or_else(|| FrameError::Unknown(String::from(&**name)))?;
     let (required, optional) = schema(kind);
     for &(field, shape) in required {
         if !get(field).is_some_and(|f| check(f, shape)) {
@@ -276,7 +277,7 @@ pub fn classify(text: &str) -> Result<Frame<'_>, FrameError> {
         }
     }
     for &(field, shape) in optional {
-        if !get(field).is_none_or(|f| *f == Json::Null || check(f, shape)) {
+        if !get(field).is_none_or(|f| matches!(f, Json::Null) || check(f, shape)) {
             return Err(malformed(kind, field));
         }
     }

@@ -39,9 +39,16 @@ pub struct JsonError {
     pub at: usize,
 }
 
+impl JsonError {
+    /// What went wrong and where, e.g. `invalid number at byte 7`.
+    pub fn message(&self) -> String {
+        crate::text::cat(&[self.what, " at byte ", &crate::text::uint(self.at as u64)])
+    }
+}
+
 impl fmt::Display for JsonError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} at byte {}", self.what, self.at)
+        f.write_str(&self.message())
     }
 }
 
@@ -69,7 +76,7 @@ impl<'a> Json<'a> {
     /// or exponent that fits in a `u64`.
     pub fn as_u64(&self) -> Option<u64> {
         match self {
-            Json::Num(n) if n.bytes().all(|b| b.is_ascii_digit()) => n.parse().ok(),
+            Json::Num(n) => whole(n),
             _ => None,
         }
     }
@@ -78,13 +85,10 @@ impl<'a> Json<'a> {
     /// exponent that fits in an `i64`.
     pub fn as_i64(&self) -> Option<i64> {
         match self {
-            Json::Num(n)
-                if n.trim_start_matches('-')
-                    .bytes()
-                    .all(|b| b.is_ascii_digit()) =>
-            {
-                n.parse().ok()
-            }
+            Json::Num(n) => match n.strip_prefix('-') {
+                Some(magnitude) => 0i64.checked_sub_unsigned(whole(magnitude)?),
+                None => i64::try_from(whole(n)?).ok(),
+            },
             _ => None,
         }
     }
@@ -93,6 +97,20 @@ impl<'a> Json<'a> {
     pub fn is_number(&self) -> bool {
         matches!(self, Json::Num(_))
     }
+}
+
+/// Digits only, fitting a `u64`. Not `str::parse`: its generic integer
+/// parser costs about 1 KB of wasm for the two integer types read here.
+fn whole(digits: &str) -> Option<u64> {
+    if digits.is_empty() {
+        return None;
+    }
+    digits.bytes().try_fold(0u64, |value, b| {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        value.checked_mul(10)?.checked_add(u64::from(b - b'0'))
+    })
 }
 
 /// Parse one JSON text (surrounding whitespace allowed, nothing else).
@@ -321,13 +339,15 @@ impl<'a> Parser<'a> {
     }
 
     fn hex4(&mut self) -> Result<u32, JsonError> {
-        let hex = self
-            .src
-            .get(self.at..self.at + 4)
-            .filter(|h| h.bytes().all(|b| b.is_ascii_hexdigit()))
-            .ok_or_else(|| self.error("invalid \\u escape"))?;
+        // By hand: `u32::from_str_radix` is another generic integer parser.
+        let invalid = || self.error("invalid \\u escape");
+        let hex = self.bytes.get(self.at..self.at + 4).ok_or_else(invalid)?;
+        let mut code = 0;
+        for &b in hex {
+            code = code * 16 + char::from(b).to_digit(16).ok_or_else(invalid)?;
+        }
         self.at += 4;
-        u32::from_str_radix(hex, 16).map_err(|_| self.error("invalid \\u escape"))
+        Ok(code)
     }
 
     fn string(&mut self) -> Result<Cow<'a, str>, JsonError> {
@@ -503,6 +523,13 @@ mod tests {
         assert_eq!(Json::Num("-5").as_i64(), Some(-5));
         assert_eq!(Json::Num("1.0").as_u64(), None);
         assert_eq!(Json::Num("1e3").as_i64(), None);
+        assert_eq!(Json::Num("-9223372036854775808").as_i64(), Some(i64::MIN));
+        assert_eq!(Json::Num("9223372036854775807").as_i64(), Some(i64::MAX));
+        assert_eq!(Json::Num("9223372036854775808").as_i64(), None);
+        assert_eq!(Json::Num("-9223372036854775809").as_i64(), None);
+        assert_eq!(Json::Num("-0").as_i64(), Some(0));
+        assert_eq!(Json::Num("").as_u64(), None);
+        assert_eq!(Json::Num("-").as_i64(), None);
     }
 
     #[test]
@@ -518,6 +545,10 @@ mod tests {
             ("\"abc", 4),
             ("\"\\x\"", 3),
             ("\"\\ud800\"", 7),
+            ("\"\\u12G4\"", 3),
+            ("\"\\u12\"", 3),
+            ("\"\\u0é00\"", 3),
+            ("\"\\u+123\"", 3),
             ("\"a\u{1}\"", 2),
             ("tru", 0),
             ("{} x", 3),
@@ -526,6 +557,11 @@ mod tests {
             let err = parse(bad).unwrap_err();
             assert_eq!(err.at, at, "{bad:?}: {err}");
         }
+        assert_eq!(parse(r#""\u00E9\u00e9""#).unwrap(), Json::Str("éé".into()));
+        assert_eq!(
+            parse("[1,]").unwrap_err().to_string(),
+            "expected a value at byte 3"
+        );
     }
 
     #[test]

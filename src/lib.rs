@@ -53,14 +53,26 @@
 //! Its dependencies are compiled at "z", but with fat LTO the server's link
 //! step re-optimises the whole program at the binary crate's level (not
 //! benchmarked here; a `[profile.release.package."*"]` override would also
-//! grow the wasm, so it was not added). Measured 2026-11-25 (`cd bench && npm
-//! run size`): `stellar_insights_ws_bg.wasm` 37.5 KB gzip -9 + `stellar_insights_ws.js`
-//! 6.6 KB = 44.0 KB gzipped (43.5 KB before the one-pass frame reader) (the 40 KB aim is not reached; what remains is
-//! mostly the machine and glue, std's panic formatting, and wasm-bindgen's
-//! closure/ABI shims). It was 51.5 KB: the [`heap`] allocator replaced
-//! dlmalloc (-3.0 KB), the JSON reader stopped indexing `str` (whose panic
-//! path pulled char `Debug` and Unicode tables, -3.9 KB), and wasm-opt got
-//! the passes listed in Cargo.toml (-0.6 KB). The
+//! grow the wasm, so it was not added). `scripts/build-wasm.sh` then minifies
+//! the JS glue with esbuild (its docs stay in the `.d.ts`). Measured
+//! 2026-11-26 (`cd bench && npm run size`): `stellar_insights_ws_bg.wasm`
+//! 33.5 KB gzip -9 + `stellar_insights_ws.js` (with the crate's inline JS
+//! bundled in) 4.4 KB = 37.9 KB gzipped, under the 40 KB aim, built with
+//! stable Rust. The one-crossing frame path below costs 1.1 KB of that
+//! (UTF-8 check of the copied text 0.4 KB, inlined parser helpers 0.2 KB,
+//! the listener's JS 0.25 KB); it was 36.8 KB without it. It was 51.5 KB: the [`heap`]
+//! allocator replaced dlmalloc (-3.0 KB), the JSON reader stopped indexing
+//! `str` (whose panic path pulled char `Debug` and Unicode tables, -3.9 KB),
+//! wasm-opt got the passes listed in Cargo.toml (-0.6 KB); then, from 44.1 KB:
+//! the minified glue (-2.5 KB), messages built without `core::fmt` (no
+//! `format!`, own integer writer in `text`, -1.4 KB), the send queue as a
+//! `Vec` flushed whole (-1.0 KB), plain loops instead of iterator-adapter
+//! chains (-0.9 KB), integers and `\u` escapes read without
+//! `str::parse`/`from_str_radix` (-0.5 KB), URL redaction without `str`
+//! pattern search (-0.3 KB), and smaller cuts (-0.5 KB; `bench/README.md`
+//! lists each). What remains is mostly the machine and glue, std's panic
+//! formatting (reachable on stable through std's panic handler only), and
+//! wasm-bindgen's closure/ABI shims. The
 //! module has no serde code: frames are read by the crate's own [`json`]
 //! reader, JS options by `Reflect`, and outgoing frames are written by
 //! [`outgoing`]; with serde_json it was 93 KB gzipped.
@@ -93,6 +105,8 @@ pub mod outgoing;
 pub mod protocol;
 pub mod status;
 pub mod url;
+
+mod text;
 
 #[cfg(target_arch = "wasm32")]
 pub mod bindings;

@@ -947,3 +947,88 @@ mod properties {
         }
     }
 }
+
+fn messages(actions: &[Action]) -> Vec<String> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Error(e) => Some(e.message.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The texts the machine builds without `format!` read exactly as before.
+#[test]
+fn error_messages_keep_their_exact_wording() {
+    let frame = |m: &mut Machine, text: &str| messages(&m.handle(1.0, Event::Frame(text.into())));
+    let mut m = open_machine();
+    let long = format!("{{{}", "é".repeat(100));
+    let [malformed] = &frame(&mut m, &long)[..] else {
+        panic!("one error expected")
+    };
+    assert!(malformed.starts_with("ignored a malformed frame (not JSON: "));
+    assert!(malformed.ends_with(&format!("): {{{}", "é".repeat(79))));
+    assert_eq!(
+        frame(&mut m, r#"{"type":"market_update"}"#),
+        [r#"ignored a frame of unknown type "market_update""#]
+    );
+    assert_eq!(
+        frame(
+            &mut m,
+            r#"{"type":"error","message":"bad","code":"invalid_topic"}"#
+        ),
+        ["server error invalid_topic: bad"]
+    );
+    assert_eq!(
+        frame(&mut m, r#"{"type":"error","message":"bad"}"#),
+        ["server error: bad"]
+    );
+    let peer = |code, reason: &str| Event::Closed {
+        code,
+        reason: reason.into(),
+    };
+    assert_eq!(
+        messages(&m.handle(2.0, peer(4001, "bye"))),
+        ["connection closed by peer (code 4001) bye"]
+    );
+    let mut m = open_machine();
+    assert_eq!(
+        messages(&m.handle(2.0, peer(1006, ""))),
+        ["connection closed by peer (code 1006)"]
+    );
+    let mut m = open_machine();
+    assert_eq!(
+        messages(&m.handle(10_000.0, Event::Timer(Timer::Heartbeat))),
+        ["no frame from the server for 10000 ms"]
+    );
+
+    let mut m = machine();
+    m.handle(0.0, Event::Acquire);
+    assert_eq!(
+        messages(&m.handle(1.0, Event::Timer(Timer::ConnectTimeout))),
+        ["socket did not open within 10000 ms"]
+    );
+
+    let mut m = machine_with(Config {
+        backoff: Backoff {
+            max_attempts: Some(0),
+            ..Backoff::default()
+        },
+        send_queue_limit: 1,
+        ..config()
+    });
+    m.handle(0.0, Event::Send("a".into()));
+    assert_eq!(
+        messages(&m.handle(0.0, Event::Send("b".into()))),
+        ["send queue full (1 messages) while disconnected; message dropped"]
+    );
+    m.handle(0.0, Event::Acquire);
+    assert_eq!(
+        messages(&m.handle(1.0, closed())),
+        [
+            "could not connect to ws://h:1/ws",
+            "gave up after 0 reconnect attempts; call connect() to retry"
+        ]
+    );
+}

@@ -71,10 +71,11 @@ fn count(name: &str, value: f64, max: f64) -> Result<f64, ClientError> {
         Ok(value)
     } else {
         // Integers only in the message: float formatting would add ~15 KB of wasm.
-        Err(invalid(format!(
-            "{name} must be a whole number from 0 to {}",
-            max as u64
-        )))
+        Err(invalid(crate::text::cat(&[
+            name,
+            " must be a whole number from 0 to ",
+            &crate::text::uint(max as u64),
+        ])))
     }
 }
 
@@ -98,7 +99,7 @@ pub fn to_config(o: ClientOptions, page: Option<&PageLocation>) -> Result<Config
         None => None,
     };
     let url = url::resolve(o.url.as_deref(), o.env_url.as_deref(), port, page)
-        .map_err(|e| invalid(e.to_string()))?;
+        .map_err(|e| invalid(e.message()))?;
     let max_attempts = match o.max_reconnect_attempts {
         None => d.backoff.max_attempts,
         Some(None) => None,
@@ -219,6 +220,35 @@ mod tests {
             assert_eq!(err.code, ErrorCode::InvalidOptions);
             assert!(err.message.contains(field), "{json}: {}", err.message);
         }
+    }
+
+    #[test]
+    fn errors_name_the_field_and_the_bound_in_exact_words() {
+        for (json, message) in [
+            (r#"{"port":70000}"#, "port must be a whole number from 0 to 65535"),
+            (
+                r#"{"reconnectInterval":-1}"#,
+                "reconnectInterval must be a whole number from 0 to 86400000",
+            ),
+            (
+                r#"{"maxReconnectAttempts":1.5}"#,
+                "maxReconnectAttempts must be a whole number from 0 to 4294967295",
+            ),
+            (
+                r#"{"sendQueueLimit":-3}"#,
+                "sendQueueLimit must be a whole number from 0 to 1000000",
+            ),
+            (
+                r#"{"url":"http://x/ws?token=s3cret"}"#,
+                "WebSocket URL \"http://x/ws?token=***\" must start with ws:// or wss:// and name a host",
+            ),
+        ] {
+            assert_eq!(parse(json, Some(&page())).unwrap_err().message, message);
+        }
+        assert_eq!(
+            parse("{}", None).unwrap_err().message,
+            "no WebSocket URL given and no page location to derive one from; pass `url`"
+        );
     }
 
     #[test]

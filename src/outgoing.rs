@@ -5,10 +5,11 @@
 //! which would be the only serde_json code left in the wasm module.
 
 use crate::protocol::Topic;
+use crate::text::{cat, int};
 
-/// Append `s` as a JSON string literal, escaped exactly as serde_json does.
-fn push_str(out: &mut String, s: &str) {
-    out.push('"');
+/// Append `s` as the inside of a JSON string literal, escaped exactly as
+/// serde_json does.
+fn push_escaped(out: &mut String, s: &str) {
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
@@ -27,11 +28,28 @@ fn push_str(out: &mut String, s: &str) {
             c => out.push(c),
         }
     }
-    out.push('"');
+}
+
+/// A topic's wire string in two parts (`Topic`'s `Display`, without
+/// `core::fmt`); the first part never needs escaping.
+fn wire(topic: &Topic) -> [&str; 2] {
+    match topic {
+        Topic::Snapshots => ["snapshots", ""],
+        Topic::Corridors => ["corridors", ""],
+        Topic::Anchors => ["anchors", ""],
+        Topic::Corridor(key) => ["corridor:", key],
+        Topic::Anchor(id) => ["anchor:", id],
+    }
 }
 
 fn stamped(kind: &str, timestamp: i64) -> String {
-    format!(r#"{{"type":"{kind}","timestamp":{timestamp}}}"#)
+    cat(&[
+        r#"{"type":""#,
+        kind,
+        r#"","timestamp":"#,
+        &int(timestamp),
+        "}",
+    ])
 }
 
 /// `{"type":"pong","timestamp":…}`: the answer to a server ping.
@@ -45,12 +63,16 @@ pub fn ping(timestamp: i64) -> String {
 }
 
 fn topics(kind: &str, topics: &[Topic]) -> String {
-    let mut out = format!(r#"{{"type":"{kind}","topics":["#);
+    let mut out = cat(&[r#"{"type":""#, kind, r#"","topics":["#]);
     for (i, topic) in topics.iter().enumerate() {
         if i > 0 {
             out.push(',');
         }
-        push_str(&mut out, &topic.to_string());
+        let [head, rest] = wire(topic);
+        out.push('"');
+        out.push_str(head);
+        push_escaped(&mut out, rest);
+        out.push('"');
     }
     out.push_str("]}");
     out
@@ -74,7 +96,13 @@ mod tests {
     #[test]
     fn matches_the_protocol_serialisation_byte_for_byte() {
         let tricky = Topic::Corridor("A\"B\\C\n\t\u{1}\u{1f}é😀\u{7f}:X->Y".into());
-        let list = vec![Topic::Snapshots, tricky, Topic::Anchor("id".into())];
+        let list = vec![
+            Topic::Snapshots,
+            Topic::Corridors,
+            Topic::Anchors,
+            tricky,
+            Topic::Anchor("id\"".into()),
+        ];
         assert_eq!(
             subscribe(&list),
             ClientMessage::Subscribe {

@@ -47,7 +47,7 @@ const wasm = readFileSync(wasmPath);
 const glue = readFileSync(jsPath);
 const ours = gz(wasm) + gz(glue);
 const rows = [[
-  '**stellar-insights-ws** (pkg: wasm + JS glue)',
+  '**stellar-insights-ws** (pkg: wasm + minified JS glue)',
   `${kb(wasm.length + glue.length)}`,
   `**${kb(ours)}** (wasm ${kb(gz(wasm))} + JS ${kb(gz(glue))})`,
 ]];
