@@ -13,6 +13,11 @@ async fn main() -> ExitCode {
         )
         .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr)
+        // A log line that cannot be written is dropped. Otherwise the
+        // subscriber reports the failure with `eprintln!`, which panics when
+        // stderr itself is the broken pipe, and a panic in the task logging
+        // "shutting down" left the server running after SIGTERM.
+        .log_internal_errors(false)
         .init();
     let mut config = match Config::from_env() {
         Ok(c) => c,

@@ -21,6 +21,17 @@ fn spawn(db: &std::path::Path, env: &[(&str, &str)]) -> Proc {
 }
 
 fn spawn_with_args(db: &std::path::Path, env: &[(&str, &str)], args: &[&str]) -> Proc {
+    spawn_logging(db, env, args, true)
+}
+
+/// `keep_reading: false` closes the read end of the server's stderr right
+/// after its `listening on` line, as a log collector that died would.
+fn spawn_logging(
+    db: &std::path::Path,
+    env: &[(&str, &str)],
+    args: &[&str],
+    keep_reading: bool,
+) -> Proc {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_stellar-insights-server"));
     cmd.args(args)
         .env_clear()
@@ -47,6 +58,9 @@ fn spawn_with_args(db: &std::path::Path, env: &[(&str, &str)], args: &[&str]) ->
                 .and_then(|a| a.rsplit(':').next())
             {
                 let _ = tx.send(port.trim().parse::<u16>().unwrap());
+                if !keep_reading {
+                    return;
+                }
             }
             sink.lock().unwrap().push(line);
         }
@@ -244,4 +258,32 @@ fn bad_configuration_exits_with_code_2_naming_the_variable() {
         !dir.path().join("stellar-insights.db").exists(),
         "nothing is created before the configuration is valid"
     );
+}
+
+/// Found by the soak: a server whose stderr reader had gone kept running
+/// after SIGTERM. Writing "shutting down" failed with EPIPE, the log
+/// subscriber reported that with `eprintln!`, which panicked on the same
+/// broken stderr, and the panic ended the task that was shutting down. At
+/// `debug` the same panic came from request logging: before the fix this test
+/// fails earlier, on a refused connection, because the server has died.
+#[tokio::test]
+async fn sigterm_stops_the_server_even_when_its_stderr_is_a_broken_pipe() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("data.db");
+    let mut server = spawn_logging(&db, &[("RUST_LOG", "debug")], &[], false);
+    // The pipe's read end is closed once the reader thread returns; requests
+    // make the server log into it until a write fails.
+    for _ in 0..20 {
+        let r = reqwest::get(server.url("/health")).await.unwrap();
+        assert_eq!(r.status(), 200);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let status = Command::new("kill")
+        .arg("-TERM")
+        .arg(server.child.id().to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = server.wait_exit();
+    assert!(exit.success(), "exit status {exit}");
 }
