@@ -76,6 +76,16 @@ impl ServerProc {
         self.spawn();
     }
 
+    /// Process id of the running server.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().unwrap().id()
+    }
+
+    /// Whether the process is still running (false once it has exited).
+    pub fn running(&mut self) -> bool {
+        matches!(self.child.as_mut().map(|c| c.try_wait()), Some(Ok(None)))
+    }
+
     /// Resident set size of the process, KiB (from /proc).
     pub fn rss_kib(&self) -> u64 {
         proc_status_kib(self.child.as_ref().unwrap().id(), "VmRSS:")
