@@ -39,6 +39,10 @@ stage() { # name command...
 stage "cargo fmt --check" cargo fmt --all --check
 stage "cargo clippy (native)" cargo clippy --workspace --all-targets --locked -- -D warnings
 stage "cargo clippy (wasm32)" cargo clippy -p stellar-insights-ws --target wasm32-unknown-unknown --all-targets --locked -- -D warnings
+stage "cargo doc (broken or private links, bad HTML in doc comments are errors)" \
+  env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
+stage "cargo doc (wasm32 client)" \
+  env RUSTDOCFLAGS="-D warnings" cargo doc -p stellar-insights-ws --no-deps --target wasm32-unknown-unknown --locked
 stage "cargo deny (bans, licenses, sources; advisories unreachable here, see SECURITY.md)" \
   cargo deny --workspace check bans licenses sources
 stage "cargo test --workspace (incl. scale-out on Redis + PostgreSQL)" cargo test --workspace --locked

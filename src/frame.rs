@@ -249,7 +249,7 @@ fn slot(name: &str) -> Option<usize> {
 /// Read a server frame.
 ///
 /// One pass over the text: the whole of it is checked as JSON, but only the
-/// top-level members in [`FIELDS`] are kept, in fixed slots, so no tree is
+/// top-level members it reads (22 names) are kept, in fixed slots, so no tree is
 /// built; most frames are filtered out unread by JS, and this runs for each.
 pub fn classify(text: &str) -> Result<Frame<'_>, FrameError> {
     let mut slots: [Option<Json>; FIELDS.len()] = [const { None }; FIELDS.len()];

@@ -9,7 +9,7 @@
 //!   database appends nothing twice when the row is claimed again.
 //!
 //! Connections are opened lazily and dropped on any error, so a Redis outage costs
-//! failed calls (bounded by [`RESPONSE_TIMEOUT`]) and the next call reconnects.
+//! failed calls (each bounded by a 2 s response timeout) and the next call reconnects.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};

@@ -37,7 +37,7 @@ pub fn round_robin(index: usize, instances: usize) -> usize {
 pub struct Options {
     /// Server binary. Default `target/release/stellar-insights-server`.
     pub server_bin: PathBuf,
-    /// Client source addresses: 127.0.0.1 ..= 127.0.0.<n>. Default 8.
+    /// Client source addresses: `127.0.0.1 ..= 127.0.0.n`. Default 8.
     pub source_ips: u8,
 }
 
