@@ -2,108 +2,40 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::path::Path;
+use std::process::Command;
+use std::time::Duration;
 
+use common::process::{Server, Signal, Spec};
 use common::{account, close_code, next_json, next_non_ping};
 use serde_json::json;
 
-struct Proc {
-    child: Child,
-    port: u16,
-    log: Arc<Mutex<Vec<String>>>,
+/// Longest wait for the process to exit after a signal.
+const EXIT_WAIT: Duration = Duration::from_secs(15);
+
+/// The binary on a SQLite file `db`, with `env` on top.
+fn spawn(db: &Path, env: &[(&str, &str)]) -> Server {
+    Server::start(Spec::sqlite(db).env(env))
 }
 
-fn spawn(db: &std::path::Path, env: &[(&str, &str)]) -> Proc {
-    spawn_with_args(db, env, &[])
+async fn health(server: &Server) -> serde_json::Value {
+    reqwest::get(server.url("/health"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
-fn spawn_with_args(db: &std::path::Path, env: &[(&str, &str)], args: &[&str]) -> Proc {
-    spawn_logging(db, env, args, true)
-}
-
-/// `keep_reading: false` closes the read end of the server's stderr right
-/// after its `listening on` line, as a log collector that died would.
-fn spawn_logging(
-    db: &std::path::Path,
-    env: &[(&str, &str)],
-    args: &[&str],
-    keep_reading: bool,
-) -> Proc {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_stellar-insights-server"));
-    cmd.args(args)
-        .env_clear()
-        .current_dir(db.parent().unwrap())
-        .env("SERVER_PORT", "0")
-        .env("DATABASE_URL", format!("sqlite://{}", db.display()))
-        .env("STATIC_DIR", db.parent().unwrap().join("no-dashboard"))
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
-    for (k, v) in env {
-        cmd.env(k, v);
-    }
-    let mut child = cmd.spawn().expect("binary starts");
-    let stderr = child.stderr.take().unwrap();
-    let log = Arc::new(Mutex::new(Vec::new()));
-    let (tx, rx) = std::sync::mpsc::channel();
-    let sink = log.clone();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if let Some(port) = line
-                .split("listening on http://")
-                .nth(1)
-                .and_then(|a| a.rsplit(':').next())
-            {
-                let _ = tx.send(port.trim().parse::<u16>().unwrap());
-                if !keep_reading {
-                    return;
-                }
-            }
-            sink.lock().unwrap().push(line);
-        }
-    });
-    let port = rx
-        .recv_timeout(Duration::from_secs(20))
-        .unwrap_or_else(|_| panic!("no listening line in {:?}", log.lock().unwrap()));
-    Proc { child, port, log }
-}
-
-impl Proc {
-    fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    async fn post_anchor(&self, n: u8) -> u16 {
-        let r = reqwest::Client::new()
-            .post(self.url("/api/anchors"))
-            .bearer_auth("api-SECRET-456")
-            .json(&json!({"name": format!("A{n}"), "stellar_account": account(n)}))
-            .send()
-            .await
-            .unwrap();
-        r.status().as_u16()
-    }
-
-    fn wait_exit(&mut self) -> std::process::ExitStatus {
-        let deadline = Instant::now() + Duration::from_secs(15);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "process did not exit");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-}
-
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+async fn post_anchor(server: &Server, n: u8) -> u16 {
+    let r = reqwest::Client::new()
+        .post(server.url("/api/anchors"))
+        .bearer_auth("api-SECRET-456")
+        .json(&json!({"name": format!("A{n}"), "stellar_account": account(n)}))
+        .send()
+        .await
+        .unwrap();
+    r.status().as_u16()
 }
 
 #[tokio::test]
@@ -111,25 +43,26 @@ async fn restart_after_sigkill_replays_unseen_updates_and_seq_keeps_increasing()
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("data.db");
     let mut first = spawn(&db, &[]);
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{}/ws", first.port))
-        .await
-        .unwrap();
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{}/ws", first.port()))
+            .await
+            .unwrap();
     assert_eq!(next_json(&mut ws).await["seq"], 0);
     for n in 1..=3 {
-        assert_eq!(first.post_anchor(n).await, 201);
+        assert_eq!(post_anchor(&first, n).await, 201);
         assert_eq!(next_non_ping(&mut ws).await["seq"], u64::from(n));
     }
     // Two more the client never reads, then a crash without any shutdown.
     for n in 4..=5 {
-        assert_eq!(first.post_anchor(n).await, 201);
+        assert_eq!(post_anchor(&first, n).await, 201);
     }
-    first.child.kill().unwrap(); // SIGKILL
-    first.wait_exit();
+    first.signal(Signal::Kill);
+    first.wait_exit(EXIT_WAIT);
     drop(ws);
 
     let second = spawn(&db, &[]);
     let (mut ws, _) =
-        tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{}/ws?since=3", second.port))
+        tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{}/ws?since=3", second.port()))
             .await
             .unwrap();
     let hello = next_json(&mut ws).await;
@@ -147,7 +80,7 @@ async fn restart_after_sigkill_replays_unseen_updates_and_seq_keeps_increasing()
         vec![4, 5]
     );
     assert_eq!(replayed[1]["name"], "A5");
-    assert_eq!(second.post_anchor(6).await, 201);
+    assert_eq!(post_anchor(&second, 6).await, 201);
     assert_eq!(
         next_non_ping(&mut ws).await["seq"],
         6,
@@ -167,7 +100,7 @@ async fn tokens_never_appear_in_logs_and_sigterm_closes_clients_with_1001() {
             ("API_AUTH_TOKEN", "api-SECRET-456"),
         ],
     );
-    let base = format!("ws://127.0.0.1:{}/ws", server.port);
+    let base = format!("ws://127.0.0.1:{}/ws", server.port());
     assert!(
         tokio_tungstenite::connect_async(format!("{base}?token=WRONG-SECRET-789"))
             .await
@@ -178,16 +111,14 @@ async fn tokens_never_appear_in_logs_and_sigterm_closes_clients_with_1001() {
             .await
             .unwrap();
     assert_eq!(next_json(&mut ws).await["type"], "connected");
-    assert_eq!(server.post_anchor(1).await, 201);
+    assert_eq!(post_anchor(&server, 1).await, 201);
     assert_eq!(next_non_ping(&mut ws).await["type"], "anchor_update");
-    let status = Command::new("kill")
-        .arg("-TERM")
-        .arg(server.child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(status.success());
+    server.signal(Signal::Term);
     assert_eq!(close_code(&mut ws).await, 1001);
-    assert!(server.wait_exit().success(), "graceful exit code 0");
+    assert!(
+        server.wait_exit(EXIT_WAIT).success(),
+        "graceful exit code 0"
+    );
     std::thread::sleep(Duration::from_millis(100)); // let the reader thread take the last lines
     let log = server.log.lock().unwrap().join("\n");
     assert!(
@@ -207,13 +138,12 @@ async fn demo_flag_turns_demo_mode_on_and_default_database_file_is_created() {
     let mut cmd_env: Vec<(&str, &str)> = vec![("DEMO_TICK_MS", "100")];
     // DATABASE_URL is overridden to the default relative file, created in the working directory.
     cmd_env.push(("DATABASE_URL", ""));
-    let server = spawn_with_args(&dir.path().join("unused.db"), &cmd_env, &["--demo"]);
-    let health: serde_json::Value = reqwest::get(server.url("/health"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let server = Server::start(
+        Spec::sqlite(&dir.path().join("unused.db"))
+            .env(&cmd_env)
+            .args(&["--demo"]),
+    );
+    let health = health(&server).await;
     assert_eq!(health["demo"], true);
     assert!(
         dir.path().join("stellar-insights.db").is_file(),
@@ -230,12 +160,7 @@ async fn dotenv_file_in_the_working_directory_is_read() {
     )
     .unwrap();
     let server = spawn(&dir.path().join("data.db"), &[]);
-    let health: serde_json::Value = reqwest::get(server.url("/health"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let health = health(&server).await;
     assert_eq!(health["demo"], true);
 }
 
@@ -270,7 +195,11 @@ fn bad_configuration_exits_with_code_2_naming_the_variable() {
 async fn sigterm_stops_the_server_even_when_its_stderr_is_a_broken_pipe() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("data.db");
-    let mut server = spawn_logging(&db, &[("RUST_LOG", "debug")], &[], false);
+    let mut server = Server::start(
+        Spec::sqlite(&db)
+            .env(&[("RUST_LOG", "debug")])
+            .stop_reading_after_listening(),
+    );
     // The pipe's read end is closed once the reader thread returns; requests
     // make the server log into it until a write fails.
     for _ in 0..20 {
@@ -278,12 +207,7 @@ async fn sigterm_stops_the_server_even_when_its_stderr_is_a_broken_pipe() {
         assert_eq!(r.status(), 200);
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    let status = Command::new("kill")
-        .arg("-TERM")
-        .arg(server.child.id().to_string())
-        .status()
-        .unwrap();
-    assert!(status.success());
-    let exit = server.wait_exit();
+    server.signal(Signal::Term);
+    let exit = server.wait_exit(EXIT_WAIT);
     assert!(exit.success(), "exit status {exit}");
 }

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use fault::client::{Client, Record};
 use fault::proxy::{Mode, Proxy};
-use fault::server::ServerProc;
+use fault::rest::{account, metric, send_json};
 use serde_json::{json, Value};
 use stellar_insights_ws::machine::Config;
 use tokio::sync::Mutex;
@@ -35,10 +35,6 @@ fn env_or(name: &str, default: u64) -> u64 {
         .unwrap_or(default)
 }
 
-fn account(n: u8) -> String {
-    format!("{}", stellar_strkey::ed25519::PublicKey([n; 32]))
-}
-
 #[derive(Debug, Default)]
 struct Tally {
     kills: u32,
@@ -52,17 +48,6 @@ impl Tally {
     fn total(&self) -> u32 {
         self.kills + self.cuts + self.black_holes + self.throttles + self.delays
     }
-}
-
-async fn metric(http: &reqwest::Client, base: &str, name: &str) -> u64 {
-    let Ok(r) = http.get(format!("{base}/metrics")).send().await else {
-        return 0;
-    };
-    let text = r.text().await.unwrap_or_default();
-    text.lines()
-        .filter(|l| l.starts_with(name))
-        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-        .sum::<f64>() as u64
 }
 
 /// Retries until the server (which may be restarting) answers 2xx.
@@ -100,7 +85,7 @@ async fn no_update_is_lost_or_duplicated_across_kills_cuts_black_holes_and_throt
     let faults = env_or("FAULT_FAULTS", 12) as u32;
     let started = Instant::now();
     let dir = tempfile::tempdir().unwrap();
-    let server = ServerProc::start(
+    let server = fault::server::start(
         dir.path(),
         &[
             ("WS_PING_INTERVAL_SECS", PING_SECS),
@@ -124,7 +109,11 @@ async fn no_update_is_lost_or_duplicated_across_kills_cuts_black_holes_and_throt
     });
     // Live-only until the first update: wait for the socket so seq 1 is seen.
     let deadline = Instant::now() + Duration::from_secs(10);
-    while metric(&http, &base, "stellar_ws_connections_open").await < 1 {
+    while metric(&http, &base, "stellar_ws_connections_open")
+        .await
+        .unwrap_or(0)
+        < 1
+    {
         assert!(Instant::now() < deadline, "client never connected");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -305,14 +294,7 @@ async fn assert_view_matches_rest(record: &Record, http: &reqwest::Client, base:
             );
         }
     }
-    let rest: Vec<Value> = http
-        .get(format!("{base}/api/corridors"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let rest: Vec<Value> = send_json(http.get(format!("{base}/api/corridors"))).await;
     let rest: BTreeMap<String, u64> = rest
         .iter()
         .map(|c| {

@@ -5,18 +5,14 @@ mod fault;
 
 use std::time::{Duration, Instant};
 
-use fault::server::ServerProc;
-use serde_json::{json, Value};
+use fault::rest::{create_corridor, metric};
+use serde_json::json;
 use tokio::net::TcpSocket;
 
 /// Non-reading clients, count.
 const CLIENTS: usize = 40;
 /// Updates per measurement phase, count.
 const PHASE: u64 = 1_500;
-
-fn account(n: u8) -> String {
-    format!("{}", stellar_strkey::ed25519::PublicKey([n; 32]))
-}
 
 async fn stream_updates(http: &reqwest::Client, base: &str, id: &str, from: u64, n: u64) {
     let tasks: Vec<_> = (0..4)
@@ -37,25 +33,16 @@ async fn stream_updates(http: &reqwest::Client, base: &str, id: &str, from: u64,
 }
 
 async fn open_connections(http: &reqwest::Client, base: &str) -> u64 {
-    let text = http
-        .get(format!("{base}/metrics"))
-        .send()
+    metric(http, base, "stellar_ws_connections_open")
         .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    text.lines()
-        .find_map(|l| l.strip_prefix("stellar_ws_connections_open "))
-        .and_then(|v| v.trim().parse::<f64>().ok())
-        .unwrap() as u64
+        .expect("/metrics answers with stellar_ws_connections_open")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_client_that_never_reads_keeps_server_memory_bounded() {
     let dir = tempfile::tempdir().unwrap();
     // Heartbeat 1 s: a stalled send is given up after 2.5 s.
-    let server = ServerProc::start(
+    let server = fault::server::start(
         dir.path(),
         &[
             ("WS_PING_INTERVAL_SECS", "1"),
@@ -64,18 +51,7 @@ async fn a_client_that_never_reads_keeps_server_memory_bounded() {
     );
     let base = format!("http://{}", server.addr);
     let http = reqwest::Client::new();
-    let body = json!({"source_asset_code": "USDC", "source_asset_issuer": account(1),
-                      "dest_asset_code": "EURC", "dest_asset_issuer": account(2)});
-    let corridor: Value = http
-        .post(format!("{base}/api/corridors"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = corridor["id"].as_str().unwrap().to_owned();
+    let id = create_corridor(&http, &base).await;
     // Warm up allocator, SQLite cache and the broadcast ring before measuring.
     stream_updates(&http, &base, &id, 0, PHASE).await;
     let rss_before = server.rss_kib();

@@ -8,7 +8,8 @@ mod common;
 
 use std::collections::HashMap;
 
-use cluster::{instance, services, unique_prefix, Balancer, Process, RedisProcess};
+use cluster::{instance, services, spawn_server, unique_prefix, Balancer, RedisProcess};
+use common::process::Server;
 use common::*;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
@@ -157,7 +158,7 @@ async fn client_of_a_killed_instance_resumes_on_another_through_the_balancer_wit
         ("REDIS_URL", svc.redis.as_str()),
         ("REDIS_KEY_PREFIX", prefix.as_str()),
     ];
-    let mut procs: Vec<Process> = (0..3).map(|_| Process::spawn(&env)).collect();
+    let mut procs: Vec<Server> = (0..3).map(|_| spawn_server(&env)).collect();
     let lb = Balancer::start(procs.iter().map(|p| p.addr).collect()).await;
     let (mut ws, hello) = connect_via(&lb, "").await;
     assert_eq!(hello["seq"], 0);

@@ -29,7 +29,8 @@ use std::time::{Duration, Instant};
 
 use fault::client::Client;
 use fault::proxy::{Mode, Proxy};
-use fault::server::ServerProc;
+use fault::rest::create_corridor;
+use fault::server::Server;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use soak_browser::{Browser, BrowserSample};
@@ -139,12 +140,7 @@ fn thirds(samples: &[Sample], f: impl Fn(&Sample) -> u64) -> [u64; 3] {
     ]
 }
 
-async fn apply(
-    fault: Fault,
-    proxy: &Proxy,
-    server: &mut ServerProc,
-    close_half: &watch::Sender<u64>,
-) {
+async fn apply(fault: Fault, proxy: &Proxy, server: &mut Server, close_half: &watch::Sender<u64>) {
     match fault {
         Fault::Cut => proxy.cut(),
         Fault::BlackHole => {
@@ -182,7 +178,7 @@ async fn soak_keeps_server_and_browser_client_memory_and_descriptors_flat() {
         rotation.push(Fault::Restart);
     }
     let dir = tempfile::tempdir().unwrap();
-    let mut server = ServerProc::start(
+    let mut server = fault::server::start(
         dir.path(),
         &[
             ("WS_PING_INTERVAL_SECS", "5"),
@@ -194,18 +190,7 @@ async fn soak_keeps_server_and_browser_client_memory_and_descriptors_flat() {
     let proxy = Proxy::start(server.addr).await;
     let url = format!("ws://{}/ws", proxy.addr);
     let http = reqwest::Client::new();
-    let body = json!({"source_asset_code": "USDC", "source_asset_issuer": format!("{}", stellar_strkey::ed25519::PublicKey([1; 32])),
-                      "dest_asset_code": "EURC", "dest_asset_issuer": format!("{}", stellar_strkey::ed25519::PublicKey([2; 32]))});
-    let corridor: Value = http
-        .post(format!("{base}/api/corridors"))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = corridor["id"].as_str().unwrap().to_owned();
+    let id = create_corridor(&http, &base).await;
 
     let mut browser = with_browser.then(|| Browser::start(&url));
     let (frames, reconnects) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));

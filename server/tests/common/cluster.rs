@@ -2,7 +2,6 @@
 //! test may kill, and a small TCP balancer in front of several instances.
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -11,6 +10,7 @@ use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::task::JoinHandle;
 
+use crate::common::process::{Server, Spec};
 use crate::common::{TestServer, WAIT};
 
 /// Redis and PostgreSQL from `scripts/services.sh`.
@@ -73,73 +73,10 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// A server process (the real binary); killed with SIGKILL on drop.
-pub struct Process {
-    child: Child,
-    /// Working directory, so no stray `.env` is read.
-    _dir: tempfile::TempDir,
-    /// Where it listens.
-    pub addr: SocketAddr,
-    /// Its stderr lines.
-    pub log: Arc<Mutex<Vec<String>>>,
-}
-
-impl Process {
-    /// Starts the binary with `env` on a free port and waits for its `listening on` line.
-    pub fn spawn(env: &[(&str, &str)]) -> Process {
-        let tmp = tempfile::tempdir().unwrap();
-        let dir = tmp.path();
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_stellar-insights-server"));
-        cmd.env_clear()
-            .current_dir(dir)
-            .env("SERVER_PORT", "0")
-            .env("STATIC_DIR", dir.join("no-dashboard-here"))
-            .env("RUST_LOG", "info")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd.spawn().expect("binary starts");
-        let stderr = child.stderr.take().unwrap();
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let sink = log.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(addr) = line.split("listening on http://").nth(1) {
-                    let _ = tx.send(addr.trim().parse::<SocketAddr>().unwrap());
-                }
-                sink.lock().unwrap().push(line);
-            }
-        });
-        let addr = rx
-            .recv_timeout(Duration::from_secs(20))
-            .unwrap_or_else(|_| panic!("no listening line in {:?}", log.lock().unwrap()));
-        Process {
-            child,
-            _dir: tmp,
-            addr,
-            log,
-        }
-    }
-
-    /// `http://addr/path`.
-    pub fn url(&self, path: &str) -> String {
-        format!("http://{}{path}", self.addr)
-    }
-
-    /// SIGKILL: no shutdown, no close frames, as a crash.
-    pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        self.kill();
-    }
+/// The real binary with `env` on a free port, in its own temporary directory so no stray
+/// `.env` is read; SIGKILLed on drop.
+pub fn spawn_server(env: &[(&str, &str)]) -> Server {
+    Server::start(Spec::in_temp_dir().env(env))
 }
 
 /// A private `redis-server` a test can kill and restart on the same port.

@@ -3,6 +3,8 @@
 //! against PostgreSQL; `TEST_POSTGRES_URL` names the server, see `scripts/services.sh`).
 #![allow(dead_code)]
 
+pub mod process;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
