@@ -5,9 +5,9 @@ use std::cell::{Cell, RefCell};
 use wasm_bindgen::prelude::*;
 use web_sys::{CloseEvent, Event, WebSocket};
 
-// Every frame crosses into wasm once: the listener encodes the text straight
-// into a reused buffer in wasm memory (`TextEncoder.encodeInto`, native) and
-// calls Rust with its length. Through web-sys it took three crossings (the
+// Every frame crosses into wasm once: the listener copies the text as UTF-8
+// straight into a reused buffer in wasm memory and calls Rust with its
+// length. Through web-sys it took three crossings (the
 // `data` getter, then wasm-bindgen's string copy, which runs a JS loop over
 // the characters and calls back into wasm to allocate). The JS string is
 // kept for the duration of the call, so delivery can `JSON.parse` it without
