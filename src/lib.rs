@@ -82,9 +82,9 @@
 //! and only when at least one subscriber wants it (routing uses the Rust-side
 //! read of `type`/`seq`/key). Measured per 305-byte `corridor_update` in
 //! headless Chromium, release build (`tests/measure.rs`): `JSON.parse` of the
-//! socket string 0.37 µs; `JSON.parse` of text copied out of wasm 0.73 µs;
-//! serde-wasm-bindgen object from an already parsed Rust message 1.13 µs,
-//! 2.51 µs including the typed Rust parse.
+//! socket string 0.34 µs; `JSON.parse` of text copied out of wasm 0.71 µs;
+//! serde-wasm-bindgen object from an already parsed Rust message 1.14 µs,
+//! 2.04 µs including the typed Rust parse.
 //!
 //! Each frame crosses into wasm once: the crate's own `onmessage` listener
 //! (inline JS in `browser/socket.rs`) copies the text into a reused buffer in
