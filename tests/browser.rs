@@ -14,10 +14,6 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-fn ok<T>(r: Result<T, JsError>) -> T {
-    r.unwrap_or_else(|e| panic!("{:?}", JsValue::from(e)))
-}
-
 /// Resets the client when dropped, so no callback of a finished test (whose
 /// closures are gone) is still registered.
 struct Fresh;

@@ -20,10 +20,6 @@ const ROUNDS: u32 = 3;
 /// Updates written while each fault is on, count (the testkit's replay log keeps 10).
 const PER_FAULT: u32 = 2;
 
-fn ok<T>(r: Result<T, JsError>) -> T {
-    r.unwrap_or_else(|e| panic!("{:?}", JsValue::from(e)))
-}
-
 struct Fresh;
 
 impl Drop for Fresh {

@@ -11,6 +11,11 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
+/// The value of an API call that must succeed; the JS error in the panic otherwise.
+pub fn ok<T>(r: Result<T, JsError>) -> T {
+    r.unwrap_or_else(|e| panic!("{:?}", JsValue::from(e)))
+}
+
 fn port(value: Option<&'static str>, name: &str) -> &'static str {
     value.unwrap_or_else(|| {
         panic!("{name} is not set: run the browser tests through scripts/test-browser.sh")
