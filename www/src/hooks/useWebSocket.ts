@@ -191,17 +191,23 @@ export function useWebSocket(options: UseWebSocketOptions = {}): UseWebSocketRet
     [store],
   );
 
-  useEffect(() => {
-    if (!autoConnect) return;
+  // A reference to the shared client with this hook's options, or null
+  // (reported through the hook's error) when the options are invalid.
+  const lease = useCallback((): (() => void) | null => {
     let options: ClientOptions | undefined;
     try {
       options = connectionOptions();
     } catch (error) {
       failConfiguration(error);
-      return;
+      return null;
     }
     return leaseClient(loadRealtime, options, reportError);
-  }, [autoConnect, connectionOptions, reportError, failConfiguration, loadAttempt]);
+  }, [connectionOptions, reportError, failConfiguration]);
+
+  useEffect(() => {
+    if (!autoConnect) return;
+    return lease() ?? undefined;
+  }, [autoConnect, lease, loadAttempt]);
 
   // A hook with autoConnect=false that calls connect() holds a reference
   // from then until it unmounts.
@@ -218,17 +224,11 @@ export function useWebSocket(options: UseWebSocketOptions = {}): UseWebSocketRet
       if (latest.current.autoConnect !== false) return;
     }
     if (latest.current.autoConnect === false && !manualLease.current) {
-      let options: ClientOptions | undefined;
-      try {
-        options = connectionOptions();
-      } catch (error) {
-        failConfiguration(error);
-        return;
-      }
-      manualLease.current = leaseClient(loadRealtime, options, reportError);
+      manualLease.current = lease();
+      if (!manualLease.current) return;
     }
     loadRealtime().then((api) => api.connect(), reportError);
-  }, [connectionOptions, reportError, failConfiguration, store]);
+  }, [lease, reportError, store]);
 
   const disconnect = useCallback(() => {
     loadRealtime().then((api) => api.disconnect(), reportError);
