@@ -630,14 +630,19 @@ impl Machine {
                 )));
             }
             Kind::ResyncRequired => {
-                // `slow_consumer` comes mid-stream, after updates past the
-                // head `connected` reported: keep the resume point so the
-                // next `?since=` replays exactly what was missed, and no
-                // update is delivered twice. Otherwise updates after this
-                // point follow the server's current head, which may be below
-                // our old resume point (e.g. a reset store).
-                if frame.reason != Some(ResyncReason::SlowConsumer) {
-                    self.last_seq = self.server_head;
+                // Only `future_seq` and `pruned` are about the `?since=` this
+                // socket asked for: updates now follow the server's head
+                // (below our resume point after a store reset). Every other
+                // reason, `slow_consumer` and `gap` among them, comes
+                // mid-stream after updates past that head: keep the resume
+                // point so the next `?since=` replays exactly what was
+                // missed and nothing is delivered twice.
+                match &frame.reason {
+                    Some(ResyncReason::FutureSeq) => self.last_seq = self.server_head,
+                    Some(ResyncReason::Pruned) => {
+                        self.last_seq = self.last_seq.max(self.server_head);
+                    }
+                    _ => {}
                 }
                 out.push(Action::Resync(ResyncEvent {
                     reason: frame.reason.clone(),

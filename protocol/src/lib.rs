@@ -464,19 +464,6 @@ wire_enum! {
     }
 }
 
-impl ResyncReason {
-    /// Whether the client's resume point is still its last delivered update
-    /// after this resync (it comes mid-stream, after updates past the head
-    /// `connected` reported), rather than the server's head.
-    ///
-    /// Only [`ResyncReason::FutureSeq`] and [`ResyncReason::Pruned`] are about
-    /// the `?since=` the client asked for; for every other reason, known or
-    /// not, moving the resume point back could deliver an update twice.
-    pub fn keeps_resume_point(&self) -> bool {
-        !matches!(self, ResyncReason::FutureSeq | ResyncReason::Pruned)
-    }
-}
-
 /// WebSocket close codes used by the server.
 pub mod close_code {
     /// Server shutting down (RFC 6455 "going away").
