@@ -449,8 +449,9 @@ wire_enum! {
 wire_enum! {
     /// Stable `reason` of a [`ServerMessage::ResyncRequired`] frame (TypeScript: `ResyncReason`).
     ResyncReason, "ResyncReason" {
-        /// `?since=` is older than the oldest retained update (sent right after
-        /// `connected`, or mid-replay when pruning raced it).
+        /// `?since=` is older than the oldest retained update. Sent right after
+        /// `connected`; no replay follows, live updates continue after the head
+        /// `connected` reported.
         Pruned = "pruned",
         /// `?since=` is ahead of the server's last sequence number (the store was
         /// reset); the server continues from its own head.
@@ -458,8 +459,9 @@ wire_enum! {
         /// The client read too slowly and its send queue overflowed; the server
         /// closes with [`close_code::SLOW_CONSUMER`] and the client resumes.
         SlowConsumer = "slow_consumer",
-        /// Updates were lost upstream of this connection (mid-stream, e.g. a
-        /// Redis stream entry no store still holds); live updates continue.
+        /// Updates were lost between the last one sent and the next (mid-stream
+        /// or mid-replay: pruning raced the replay, or a Redis stream entry no
+        /// store still holds); the updates after the hole follow.
         Gap = "gap",
     }
 }
