@@ -5,8 +5,12 @@
 #[path = "common/cluster.rs"]
 mod cluster;
 mod common;
-#[path = "fault/mod.rs"]
-mod fault;
+#[allow(dead_code)]
+#[path = "fault/client.rs"]
+mod fault_client;
+#[allow(dead_code)]
+#[path = "fault/proxy.rs"]
+mod fault_proxy;
 
 use std::collections::HashMap;
 
@@ -404,8 +408,8 @@ async fn a_hole_in_the_stream_is_filled_from_the_database_or_else_gets_resync_ga
 /// first updates again.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gap_on_a_filtered_out_update_then_a_lost_socket_delivers_nothing_twice() {
-    use fault::client::Client;
-    use fault::proxy::Proxy;
+    use fault_client::Client;
+    use fault_proxy::Proxy;
     use stellar_insights_client_core::machine::Config;
     use stellar_insights_client_core::protocol::ResyncReason;
 
