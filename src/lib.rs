@@ -30,6 +30,13 @@
 //! it. Sizes and per-frame costs are measured in `bench/` (`bench/README.md`,
 //! `bench/RESULTS.md`), not here.
 #![deny(missing_docs)]
+// Size rules (see clippy.toml): str slicing pulls char `Debug` formatting and
+// Unicode tables in through its panic path; `get` does not. Tests are exempt.
+#![cfg_attr(not(test), deny(clippy::string_slice))]
+#![cfg_attr(
+    test,
+    allow(clippy::disallowed_macros, clippy::disallowed_methods, clippy::disallowed_types)
+)]
 
 pub mod heap;
 
