@@ -111,8 +111,9 @@ mod text;
 #[cfg(target_arch = "wasm32")]
 pub mod bindings;
 
-// Smaller than std's dlmalloc; see the module docs.
-#[cfg(target_arch = "wasm32")]
+// Smaller than std's dlmalloc; see the module docs. Only where one thread
+// runs the module: with `atomics`, std's thread-safe allocator stays.
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
 #[global_allocator]
 static HEAP: heap::Heap = heap::Heap::new();
 #[cfg(target_arch = "wasm32")]
