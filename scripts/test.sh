@@ -45,24 +45,6 @@ stage "cargo doc (wasm32 client)" \
   env RUSTDOCFLAGS="-D warnings" cargo doc -p stellar-insights-ws --no-deps --target wasm32-unknown-unknown --locked
 stage "cargo deny (bans, licenses, sources; advisories unreachable here, see SECURITY.md)" \
   cargo deny --workspace check bans licenses sources
-# The allocator's tests under Miri (undefined behaviour, strict provenance).
-# Needs a nightly toolchain; where there is none (a fresh CI machine may lack
-# it) the stage says so and passes. A Miri error fails it.
-miri_heap() {
-  if ! rustup run nightly rustc --version >/dev/null 2>&1; then
-    printf '\033[33mSKIPPED: no nightly toolchain, the allocator tests did not run under Miri\033[0m\n'
-    return 0
-  fi
-  if ! cargo +nightly miri --version >/dev/null 2>&1; then
-    rustup component add --toolchain nightly miri rust-src || {
-      printf '\033[33mSKIPPED: the miri component did not install, the allocator tests did not run under Miri\033[0m\n'
-      return 0
-    }
-  fi
-  MIRIFLAGS="-Zmiri-strict-provenance" cargo +nightly miri test -p stellar-insights-ws --lib --locked heap::
-}
-
-stage "allocator tests under Miri (src/heap.rs; skipped without nightly)" miri_heap
 stage "cargo test --workspace (incl. scale-out on Redis + PostgreSQL)" cargo test --workspace --locked
 stage "server suites on PostgreSQL" env TEST_STORE=postgres cargo test -p stellar-insights-server --locked \
   --test store --test rest --test websocket --test demo

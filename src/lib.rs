@@ -60,9 +60,10 @@
 //! bundled in) 4.4 KB = 37.9 KB gzipped, under the 40 KB aim, built with
 //! stable Rust. The one-crossing frame path below costs 1.1 KB of that
 //! (UTF-8 check of the copied text 0.4 KB, inlined parser helpers 0.2 KB,
-//! the listener's JS 0.25 KB); it was 36.8 KB without it. It was 51.5 KB: the [`heap`]
-//! allocator replaced dlmalloc (-3.0 KB), the JSON reader stopped indexing
-//! `str` (whose panic path pulled char `Debug` and Unicode tables, -3.9 KB),
+//! the listener's JS 0.25 KB); it was 36.8 KB without it. It was 51.5 KB: a
+//! smaller allocator replaced dlmalloc (-3.0 KB; talc now, +0.5 KB, see
+//! `bench/README.md`), the JSON reader stopped indexing `str` (whose panic
+//! path pulled char `Debug` and Unicode tables, -3.9 KB),
 //! wasm-opt got the passes listed in Cargo.toml (-0.6 KB); then, from 44.1 KB:
 //! the minified glue (-2.5 KB), messages built without `core::fmt` (no
 //! `format!`, own integer writer in `text`, -1.4 KB), the send queue as a
@@ -97,7 +98,6 @@
 pub mod backoff;
 pub mod filter;
 pub mod frame;
-pub mod heap;
 pub mod json;
 pub mod machine;
 pub mod options;
@@ -111,10 +111,11 @@ mod text;
 #[cfg(target_arch = "wasm32")]
 pub mod bindings;
 
-// Smaller than std's dlmalloc; see the module docs. Only where one thread
-// runs the module: with `atomics`, std's thread-safe allocator stays.
+// talc instead of std's dlmalloc, for size (bench/README.md, "Allocator").
+// Its `TalcSyncCell` takes no lock and is sound only where one thread runs
+// the module, hence the cfg: with `atomics`, std's allocator stays.
 #[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
 #[global_allocator]
-static HEAP: heap::Heap = heap::Heap::new();
+static HEAP: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 #[cfg(target_arch = "wasm32")]
 mod browser;
