@@ -36,7 +36,11 @@
 #![cfg_attr(not(test), deny(clippy::string_slice))]
 #![cfg_attr(
     test,
-    allow(clippy::disallowed_macros, clippy::disallowed_methods, clippy::disallowed_types)
+    allow(
+        clippy::disallowed_macros,
+        clippy::disallowed_methods,
+        clippy::disallowed_types
+    )
 )]
 
 #[cfg(target_arch = "wasm32")]

@@ -3,7 +3,11 @@
 //!
 //! The client is a page-global singleton: every test starts with `reset()`.
 // The size rules in clippy.toml are for the shipped client, not its tests.
-#![allow(clippy::disallowed_macros, clippy::disallowed_methods, clippy::disallowed_types)]
+#![allow(
+    clippy::disallowed_macros,
+    clippy::disallowed_methods,
+    clippy::disallowed_types
+)]
 #![cfg(target_arch = "wasm32")]
 
 mod common;

@@ -5,7 +5,11 @@
 //! server's queue overflows and long runs are in the native fault test
 //! (`server/tests/faults.rs`), which drives the same state machine.
 // The size rules in clippy.toml are for the shipped client, not its tests.
-#![allow(clippy::disallowed_macros, clippy::disallowed_methods, clippy::disallowed_types)]
+#![allow(
+    clippy::disallowed_macros,
+    clippy::disallowed_methods,
+    clippy::disallowed_types
+)]
 #![cfg(target_arch = "wasm32")]
 
 mod common;

@@ -621,7 +621,7 @@ impl Machine {
             Kind::Error => {
                 let message = frame.message.as_deref().unwrap_or_default();
                 let text = match &frame.code {
-                    Some(code) => cat(&["server error ", code.as_str(), ": ", message]),
+                    Some(code) => cat(&["server error ", code, ": ", message]),
                     None => cat(&["server error: ", message]),
                 };
                 out.push(Action::Error(ClientError::new(

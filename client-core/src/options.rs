@@ -132,9 +132,8 @@ pub fn to_config(o: ClientOptions, page: Option<&PageLocation>) -> Result<Config
 mod tests {
     /// Options from JSON text, checked like [`to_config`].
     fn parse(json: &str, page: Option<&PageLocation>) -> Result<Config, ClientError> {
-        let o: ClientOptions = serde_json::from_str(json).map_err(|e| {
-            invalid(format!("options are not a valid ClientOptions object: {e}"))
-        })?;
+        let o: ClientOptions = serde_json::from_str(json)
+            .map_err(|e| invalid(format!("options are not a valid ClientOptions object: {e}")))?;
         to_config(o, page)
     }
 
