@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use stellar_insights_protocol::{
-    close_code, error_code, peek_type, resync_reason, ClientMessage, ServerMessage, Topic,
+    close_code, peek_type, ClientMessage, ErrorCode, ResyncReason, ServerMessage, Topic,
     TopicError, PROTOCOL_VERSION,
 };
 use tokio::sync::broadcast::error::RecvError;
@@ -23,7 +23,6 @@ use crate::limits::IpGuard;
 use crate::AppState;
 
 /// `resync_required` reason when updates were lost before reaching this instance.
-const GAP: &str = "gap";
 /// Rows read per replay query. Value 512.
 const REPLAY_BATCH: usize = 512;
 /// How long a closing connection waits for the client's close reply. Value 1 s.
@@ -111,10 +110,10 @@ fn frame(msg: &ServerMessage) -> Message {
     Message::Text(msg.to_json().into())
 }
 
-fn error(code: &str, message: impl Into<String>) -> Message {
+fn error(code: ErrorCode, message: impl Into<String>) -> Message {
     frame(&ServerMessage::Error {
         message: message.into(),
-        code: Some(code.to_owned()),
+        code: Some(code),
     })
 }
 
@@ -174,10 +173,10 @@ impl Conn {
         }
     }
 
-    async fn resync(&mut self, reason: &'static str) -> Result<(), Option<Close>> {
-        self.state.metrics.resync(reason);
+    async fn resync(&mut self, reason: ResyncReason) -> Result<(), Option<Close>> {
+        self.state.metrics.resync(&reason);
         self.send(frame(&ServerMessage::ResyncRequired {
-            reason: Some(reason.to_owned()),
+            reason: Some(reason),
         }))
         .await
     }
@@ -194,7 +193,7 @@ impl Conn {
                 to = update.seq,
                 "gap in the update stream"
             );
-            self.resync(GAP).await?;
+            self.resync(ResyncReason::Gap).await?;
         }
         self.last_seq = update.seq;
         if self.subs.matches(update) {
@@ -217,9 +216,9 @@ impl Conn {
         })?;
         let resync = since.and_then(|since| {
             if since > issued {
-                Some(resync_reason::FUTURE_SEQ)
+                Some(ResyncReason::FutureSeq)
             } else if since < issued && oldest.is_some_and(|lo| since + 1 < lo) {
-                Some(resync_reason::PRUNED)
+                Some(ResyncReason::Pruned)
             } else {
                 None
             }
@@ -261,7 +260,7 @@ impl Conn {
             for row in &rows {
                 // The log has no holes (see `store::log`), so a hole means pruning raced the replay.
                 if row.seq as u64 != after + 1 {
-                    self.resync(resync_reason::PRUNED).await?;
+                    self.resync(ResyncReason::Pruned).await?;
                     // Already told; delivering the next one must not report the same hole.
                     self.last_seq = self.last_seq.max(row.seq as u64 - 1);
                 }
@@ -320,7 +319,7 @@ impl Conn {
                 }
                 _ = ping.tick() => self.heartbeat().await,
                 _ = &mut deadline => {
-                    let _ = self.send(error(error_code::HEARTBEAT_TIMEOUT, "no frame received for 2.5 heartbeats")).await;
+                    let _ = self.send(error(ErrorCode::HeartbeatTimeout, "no frame received for 2.5 heartbeats")).await;
                     return Some(Close(close_code::HEARTBEAT_TIMEOUT, "heartbeat timeout"));
                 }
                 // Last, so a steady stream of updates cannot starve the heartbeat timers.
@@ -328,7 +327,7 @@ impl Conn {
                     Ok(update) => self.deliver(&update).await,
                     Err(RecvError::Lagged(missed)) => {
                         tracing::info!(missed, "slow consumer");
-                        let _ = self.resync(resync_reason::SLOW_CONSUMER).await;
+                        let _ = self.resync(ResyncReason::SlowConsumer).await;
                         return Some(Close(close_code::SLOW_CONSUMER, "slow consumer: resync required"));
                     }
                     Err(RecvError::Closed) => return Some(Close(close_code::GOING_AWAY, "server shutting down")),
@@ -372,7 +371,7 @@ impl Conn {
         };
         if over_limit {
             self.send(error(
-                error_code::RATE_LIMITED,
+                ErrorCode::RateLimited,
                 "too many frames: rate limit exceeded, closing",
             ))
             .await?;
@@ -384,7 +383,7 @@ impl Conn {
         let Some(text) = text else {
             return self
                 .send(error(
-                    error_code::BINARY_NOT_SUPPORTED,
+                    ErrorCode::BinaryNotSupported,
                     "binary frames are not supported; send JSON text",
                 ))
                 .await;
@@ -398,7 +397,7 @@ impl Conn {
                 Ok(()) => Ok(()),
                 Err(e) => {
                     self.send(error(
-                        error_code::TOO_MANY_TOPICS,
+                        ErrorCode::TooManyTopics,
                         format!(
                             "{} keyed topics not added: at most {} per connection",
                             e.refused,
@@ -415,7 +414,7 @@ impl Conn {
             Ok(ClientMessage::Unknown) => {
                 let kind = peek_type(&text).unwrap_or_default();
                 self.send(error(
-                    error_code::UNKNOWN_TYPE,
+                    ErrorCode::UnknownType,
                     format!("unknown message type {kind:?}"),
                 ))
                 .await
@@ -426,9 +425,9 @@ impl Conn {
                     _ => None,
                 };
                 let reply = match topic_error {
-                    Some(bad) => error(error_code::INVALID_TOPIC, bad.to_string()),
+                    Some(bad) => error(ErrorCode::InvalidTopic, bad.to_string()),
                     None => error(
-                        error_code::INVALID_MESSAGE,
+                        ErrorCode::InvalidMessage,
                         format!("cannot parse frame: {e}"),
                     ),
                 };
@@ -444,7 +443,7 @@ impl Conn {
         let max = self.state.config.ws_max_frame_bytes;
         let _ = self
             .send(error(
-                error_code::FRAME_TOO_LARGE,
+                ErrorCode::FrameTooLarge,
                 format!("frame larger than {max} bytes"),
             ))
             .await;

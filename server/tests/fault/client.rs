@@ -10,6 +10,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use stellar_insights_client_core::filter::Filter;
 use stellar_insights_client_core::machine::{Action, Config, Event, Machine, Timer};
+use stellar_insights_client_core::protocol::ResyncReason;
 use stellar_insights_client_core::status::{ConnectionState, ErrorCode};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -22,7 +23,7 @@ pub struct Record {
     /// Every delivered update: (seq, frame JSON), in delivery order.
     pub delivered: Vec<(u64, String)>,
     /// Every `resync_required`: (reason, last delivered seq before it).
-    pub resyncs: Vec<(Option<String>, Option<u64>)>,
+    pub resyncs: Vec<(Option<ResyncReason>, Option<u64>)>,
     /// Client errors by code.
     pub errors: HashMap<String, u32>,
     /// Sockets opened, count.
