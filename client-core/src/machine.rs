@@ -621,7 +621,7 @@ impl Machine {
             Kind::Error => {
                 let message = frame.message.as_deref().unwrap_or_default();
                 let text = match &frame.code {
-                    Some(code) => cat(&["server error ", code.as_str(), ": ", message]),
+                    Some(code) => cat(&["server error ", code, ": ", message]),
                     None => cat(&["server error: ", message]),
                 };
                 out.push(Action::Error(ClientError::new(
@@ -631,12 +631,13 @@ impl Machine {
             }
             Kind::ResyncRequired => {
                 // Only `future_seq` and `pruned` are about the `?since=` this
-                // socket asked for: updates now follow the server's head
-                // (below our resume point after a store reset). Every other
-                // reason, `slow_consumer` and `gap` among them, comes
-                // mid-stream after updates past that head: keep the resume
-                // point so the next `?since=` replays exactly what was
-                // missed and nothing is delivered twice.
+                // socket asked for: no replay follows and updates continue
+                // after the server's head (below our resume point after a
+                // store reset). Every other reason, `slow_consumer` and `gap`
+                // among them, comes mid-stream or mid-replay with updates
+                // still to follow: keep the resume point so the next
+                // `?since=` replays exactly what was missed and nothing is
+                // delivered twice.
                 match &frame.reason {
                     Some(ResyncReason::FutureSeq) => self.last_seq = self.server_head,
                     Some(ResyncReason::Pruned) => {

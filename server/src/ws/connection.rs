@@ -258,9 +258,12 @@ impl Conn {
                     Some(Close(1011, "internal error"))
                 })?;
             for row in &rows {
-                // The log has no holes (see `store::log`), so a hole means pruning raced the replay.
+                // The log has no holes (see `store::log`): a hole means pruning raced
+                // the replay, or (Redis) entries no store still holds. Either way the
+                // updates after it follow, so it is a `gap`, not `pruned` (which
+                // promises the client that no replay follows).
                 if row.seq as u64 != after + 1 {
-                    self.resync(ResyncReason::Pruned).await?;
+                    self.resync(ResyncReason::Gap).await?;
                     // Already told; delivering the next one must not report the same hole.
                     self.last_seq = self.last_seq.max(row.seq as u64 - 1);
                 }

@@ -47,8 +47,14 @@ enum SocketEvent {
 }
 
 impl Client {
-    /// Starts the machine on `url` with unlimited reconnects.
-    pub fn start(mut config: Config) -> Client {
+    /// Starts the machine on `url` with unlimited reconnects, subscribed to everything.
+    pub fn start(config: Config) -> Client {
+        Client::start_filtered(config, Filter::default())
+    }
+
+    /// Starts the machine with one subscriber using `filter` (mirrored to
+    /// server topics, as in the browser).
+    pub fn start_filtered(mut config: Config, filter: Filter) -> Client {
         config.backoff.max_attempts = None;
         let (stop, stop_rx) = oneshot::channel();
         let last_seq = Arc::new(AtomicU64::new(0));
@@ -63,7 +69,8 @@ impl Client {
                 .build()
                 .unwrap()
                 .block_on(
-                    tokio::task::LocalSet::new().run_until(drive(config, stop_rx, seen, is_open)),
+                    tokio::task::LocalSet::new()
+                        .run_until(drive(config, filter, stop_rx, seen, is_open)),
                 )
         });
         Client {
@@ -86,6 +93,7 @@ impl Client {
 
 async fn drive(
     config: Config,
+    filter: Filter,
     mut stop: oneshot::Receiver<()>,
     last_seq: Arc<AtomicU64>,
     open: Arc<AtomicBool>,
@@ -98,7 +106,7 @@ async fn drive(
     let (events_tx, mut events) = mpsc::unbounded_channel::<(u64, SocketEvent)>();
     let mut generation = 0u64;
     let mut socket: Option<(JoinHandle<()>, Option<mpsc::UnboundedSender<Message>>)> = None;
-    let mut pending = machine.subscribe(1, &Filter::default()).unwrap();
+    let mut pending = machine.subscribe(1, &filter).unwrap();
     pending.extend(machine.handle(now(), Event::Acquire));
     loop {
         for action in pending.drain(..) {
