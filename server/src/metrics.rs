@@ -47,6 +47,9 @@ pub struct Metrics {
     pub frames_received: AtomicU64,
     /// `stellar_updates_broadcast_total`: updates the relay published.
     pub updates_broadcast: AtomicU64,
+    /// `stellar_ws_json_pongs_total`: JSON `pong` frames received (answers to
+    /// the server's JSON `ping`; protocol-level pongs are not counted).
+    pub json_pongs: AtomicU64,
     resyncs: [AtomicU64; 4],
     rejected: [AtomicU64; 5],
 }
@@ -94,6 +97,11 @@ impl Metrics {
                 "stellar_updates_broadcast_total",
                 "Updates published by the relay.",
                 g(&self.updates_broadcast),
+            ),
+            (
+                "stellar_ws_json_pongs_total",
+                "JSON pong frames received (protocol-level pongs not counted).",
+                g(&self.json_pongs),
             ),
         ] {
             let _ = writeln!(
