@@ -72,6 +72,7 @@ setup_browser() {
 setup_binaryen() {
   command -v node >/dev/null || apt_install nodejs npm
   npm_ci "$ROOT/tools"
+  npm_ci "$ROOT/js"
 }
 
 # npm ci in a folder, only when its lock file changed since the last install.
