@@ -5,7 +5,7 @@
 #![cfg(target_arch = "wasm32")]
 
 use serde::Serialize;
-use stellar_insights_ws::protocol::ServerMessage;
+use stellar_insights_protocol::ServerMessage;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen_test::*;
 

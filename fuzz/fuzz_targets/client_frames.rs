@@ -6,9 +6,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use stellar_insights_ws::filter::Filter;
-use stellar_insights_ws::machine::{Action, Config, Event, Machine, Timer};
-use stellar_insights_ws::status::ConnectionState;
+use stellar_insights_client_core::filter::Filter;
+use stellar_insights_client_core::machine::{Action, Config, Event, Machine, Timer};
+use stellar_insights_client_core::status::ConnectionState;
 
 /// Chunks starting with a byte below this are events, the rest are frames.
 const EVENT_BYTES: u8 = 0x10;
@@ -54,7 +54,7 @@ fuzz_target!(|data: &[u8]| {
             _ => {
                 let text = String::from_utf8_lossy(chunk).into_owned();
                 // The cheap parse on its own must not panic either.
-                let _ = stellar_insights_ws::frame::classify(&text);
+                let _ = stellar_insights_client_core::frame::classify(&text);
                 Event::Frame(text)
             }
         };

@@ -6,7 +6,7 @@
 use libfuzzer_sys::fuzz_target;
 use stellar_insights_server::filter::Subscriptions;
 use stellar_insights_server::hub::{Update, UpdateKind};
-use stellar_insights_ws::protocol::{peek_type, ClientMessage};
+use stellar_insights_protocol::{peek_type, ClientMessage};
 
 fuzz_target!(|data: &[u8]| {
     let mut subs = Subscriptions::everything();

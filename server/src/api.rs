@@ -52,7 +52,7 @@ pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
             "redis": redis,
             "demo": state.config.demo_mode,
             "seq": seq,
-            "protocol": stellar_insights_ws::protocol::PROTOCOL_VERSION,
+            "protocol": stellar_insights_protocol::PROTOCOL_VERSION,
         })),
     )
 }

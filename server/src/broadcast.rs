@@ -6,7 +6,7 @@
 //! write's own transaction instead of the WebSocket state: the update row commits
 //! or rolls back with the record, and the relay (`hub`) publishes it after commit.
 
-use stellar_insights_ws::protocol::{AnchorUpdate, CorridorUpdate, ServerMessage, SnapshotUpdate};
+use stellar_insights_protocol::{AnchorUpdate, CorridorUpdate, ServerMessage, SnapshotUpdate};
 
 use crate::hub::UpdateKind;
 use crate::model::{Anchor, Corridor, Snapshot};

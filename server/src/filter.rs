@@ -2,7 +2,7 @@
 
 use std::collections::HashSet;
 
-use stellar_insights_ws::protocol::Topic;
+use stellar_insights_protocol::Topic;
 
 use crate::hub::{Update, UpdateKind};
 

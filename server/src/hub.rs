@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::ws::Utf8Bytes;
-use stellar_insights_ws::protocol::ServerMessage;
+use stellar_insights_protocol::ServerMessage;
 use tokio::sync::{broadcast, watch, Notify};
 
 use crate::metrics::Metrics;

@@ -1,7 +1,7 @@
 //! Records as stored and as returned by the REST API, and the pure rules that derive scores.
 
 use serde::Serialize;
-use stellar_insights_ws::protocol::AnchorStatus;
+use stellar_insights_protocol::AnchorStatus;
 
 /// An anchor (a business that issues assets on Stellar), as returned by `/api/anchors`.
 #[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]

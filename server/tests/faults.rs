@@ -20,7 +20,7 @@ use fault::client::{Client, Record};
 use fault::proxy::{Mode, Proxy};
 use fault::rest::{account, metric, send_json};
 use serde_json::{json, Value};
-use stellar_insights_ws::machine::Config;
+use stellar_insights_client_core::machine::Config;
 use tokio::sync::Mutex;
 
 /// Heartbeat of the server under test, s: short so black holes are noticed fast.
@@ -100,7 +100,7 @@ async fn no_update_is_lost_or_duplicated_across_kills_cuts_black_holes_and_throt
         url: format!("ws://{}/ws", proxy.addr),
         connect_timeout_ms: 1_000,
         stable_after_ms: 1_000,
-        backoff: stellar_insights_ws::backoff::Backoff {
+        backoff: stellar_insights_client_core::backoff::Backoff {
             base_ms: 100,
             cap_ms: 1_000,
             max_attempts: None,

@@ -34,7 +34,7 @@ use fault::server::Server;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use soak_browser::{Browser, BrowserSample};
-use stellar_insights_ws::machine::Config;
+use stellar_insights_client_core::machine::Config;
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
 

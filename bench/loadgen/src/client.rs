@@ -8,10 +8,10 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt, StreamExt};
-use stellar_insights_ws::backoff::Backoff;
-use stellar_insights_ws::json::{self, Json};
-use stellar_insights_ws::protocol::{ClientMessage, ServerMessage};
-use stellar_insights_ws::url::with_query;
+use stellar_insights_client_core::backoff::Backoff;
+use stellar_insights_client_core::json::{self, Json};
+use stellar_insights_client_core::url::with_query;
+use stellar_insights_protocol::{ClientMessage, ServerMessage};
 use tokio::net::TcpSocket;
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -309,7 +309,7 @@ fn on_update(report: &mut Report, seq: u64, sent_ms: Option<f64>, received_us: u
 #[cfg(test)]
 mod tests {
     use super::*;
-    use stellar_insights_ws::protocol::CorridorUpdate;
+    use stellar_insights_protocol::CorridorUpdate;
 
     #[test]
     fn fast_read_agrees_with_the_typed_parse() {

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use stellar_insights_ws::backoff::Backoff;
+use stellar_insights_client_core::backoff::Backoff;
 use tokio::sync::watch;
 
 use crate::harness::{Options, Run, Totals};

@@ -32,7 +32,7 @@ mod writer;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use stellar_insights_ws::backoff::Backoff;
+use stellar_insights_client_core::backoff::Backoff;
 
 use cluster::Services;
 use harness::Options;

@@ -5,7 +5,7 @@
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use stellar_insights_ws::backoff::Backoff;
+use stellar_insights_client_core::backoff::Backoff;
 use tokio::sync::watch;
 
 use crate::client::now_us;

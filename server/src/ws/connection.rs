@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
-use stellar_insights_ws::protocol::{
+use stellar_insights_protocol::{
     close_code, error_code, peek_type, resync_reason, ClientMessage, ServerMessage, Topic,
     PROTOCOL_VERSION,
 };

@@ -13,7 +13,7 @@ use axum::extract::{ConnectInfo, Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use stellar_insights_ws::protocol::Topic;
+use stellar_insights_protocol::Topic;
 
 use crate::auth::token_matches;
 use crate::error::ErrorBody;

@@ -1,5 +1,5 @@
 //! A native client built from the wasm client's own state machine
-//! (`stellar_insights_ws::machine`): the same decisions, with tokio sockets
+//! (`stellar_insights_client_core::machine`): the same decisions, with tokio sockets
 //! and timers instead of the browser's. Records what it delivers.
 
 use std::collections::HashMap;
@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
-use stellar_insights_ws::filter::Filter;
-use stellar_insights_ws::machine::{Action, Config, Event, Machine, Timer};
-use stellar_insights_ws::status::{ConnectionState, ErrorCode};
+use stellar_insights_client_core::filter::Filter;
+use stellar_insights_client_core::machine::{Action, Config, Event, Machine, Timer};
+use stellar_insights_client_core::status::{ConnectionState, ErrorCode};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio::time::Instant;

@@ -11,48 +11,48 @@ use serde::{Deserialize, Deserializer};
 
 /// Options of `configure()`; every field optional.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct ClientOptions {
     /// Full `ws://` or `wss://` URL; wins over everything. Default: none.
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    #[cfg_attr(feature = "ts", tsify(optional))]
     pub url: Option<String>,
     /// Value of `NEXT_PUBLIC_WS_URL`, passed in by the shim. Default: none.
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    #[cfg_attr(feature = "ts", tsify(optional))]
     pub env_url: Option<String>,
     /// `NEXT_PUBLIC_WS_PORT` for the page-host URL. Default: 8080.
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    #[cfg_attr(feature = "ts", tsify(optional))]
     pub port: Option<f64>,
     /// Sent as `?token=` (URL-encoded), never logged. Default: none.
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    #[cfg_attr(feature = "ts", tsify(optional))]
     pub token: Option<String>,
     /// First `acquire()` opens the socket. Default: true.
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    #[cfg_attr(feature = "ts", tsify(optional))]
     pub auto_connect: Option<bool>,
     /// Reconnect after a lost connection. Default: true.
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    #[cfg_attr(feature = "ts", tsify(optional))]
     pub auto_reconnect: Option<bool>,
     /// Consecutive reconnect attempts; `null` or `Infinity` = unlimited. Default: 5.
     #[serde(default, deserialize_with = "present")]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional, type = "number | null"))]
+    #[cfg_attr(feature = "ts", tsify(optional, type = "number | null"))]
     pub max_reconnect_attempts: Option<Option<f64>>,
     /// Backoff base, ms. Default: 1000.
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    #[cfg_attr(feature = "ts", tsify(optional))]
     pub reconnect_interval: Option<f64>,
     /// Backoff cap, ms. Default: 30000.
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    #[cfg_attr(feature = "ts", tsify(optional))]
     pub max_reconnect_delay: Option<f64>,
     /// How long a connection must stay open before attempts reset, ms. Default: 5000.
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    #[cfg_attr(feature = "ts", tsify(optional))]
     pub stable_after: Option<f64>,
     /// Silence allowed, in multiples of the server's `heartbeat_ms`. Default: 2.5.
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    #[cfg_attr(feature = "ts", tsify(optional))]
     pub heartbeat_timeout_factor: Option<f64>,
     /// How long opening a socket may take, ms. Default: 10000.
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    #[cfg_attr(feature = "ts", tsify(optional))]
     pub connect_timeout: Option<f64>,
     /// Messages queued while disconnected, count. Default: 100.
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    #[cfg_attr(feature = "ts", tsify(optional))]
     pub send_queue_limit: Option<f64>,
 }
 

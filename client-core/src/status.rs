@@ -6,7 +6,7 @@ use std::fmt;
 
 /// Connection state as JS sees it (`ConnectionState`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 #[serde(rename_all = "snake_case")]
 pub enum ConnectionState {
     /// No socket and none wanted (start, or every consumer released).
@@ -39,7 +39,7 @@ impl ConnectionState {
 
 /// Snapshot of the connection, emitted to `onStatus` on every state change.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct ConnectionStatus {
     /// Current state.
@@ -48,25 +48,25 @@ pub struct ConnectionStatus {
     pub attempt: u32,
     /// While reconnecting on a timer: the delay before the next attempt, ms.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    #[cfg_attr(feature = "ts", tsify(optional))]
     pub delay_ms: Option<u64>,
     /// While reconnecting on a timer: when the next attempt starts, ms since the Unix epoch (`Date.now()` clock).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    #[cfg_attr(feature = "ts", tsify(optional))]
     pub next_attempt_at: Option<u64>,
     /// Server-assigned id from `connected`, while open.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    #[cfg_attr(feature = "ts", tsify(optional))]
     pub connection_id: Option<String>,
     /// `seq` of the last update delivered (unit-less, deployment-wide counter).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    #[cfg_attr(feature = "ts", tsify(optional))]
     pub last_seq: Option<u64>,
 }
 
 /// Stable code of a [`WsError`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 #[serde(rename_all = "snake_case")]
 pub enum ErrorCode {
     /// A frame that is not valid JSON or lacks required fields.
@@ -111,7 +111,7 @@ impl ErrorCode {
 
 /// An error reported to `onError` callbacks. Never contains the token.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct WsError {
     /// What kind of error.
     pub code: ErrorCode,
@@ -143,11 +143,11 @@ impl fmt::Display for WsError {
 
 /// Payload of `onResync` callbacks (`ResyncEvent`): reload state through REST.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct ResyncEvent {
     /// The server's reason (`pruned`, `future_seq`, `slow_consumer`), if given.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    #[cfg_attr(feature = "ts", tsify(optional))]
     pub reason: Option<String>,
 }
 

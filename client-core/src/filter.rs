@@ -20,20 +20,20 @@ pub type SubscriberId = u32;
 /// A subscriber's filter as JS passes it to `subscribe`. Every field is
 /// optional; the empty filter receives every frame but `ping`/`pong`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 #[serde(rename_all = "camelCase")]
 pub struct Filter {
     /// Message types wanted, e.g. `["corridor_update"]`. Default: all but ping/pong.
     #[serde(default)]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional, type = "MessageType[]"))]
+    #[cfg_attr(feature = "ts", tsify(optional, type = "MessageType[]"))]
     pub types: Option<Vec<String>>,
     /// Only `corridor_update`s with these `corridor_key`s. Default: any key.
     #[serde(default)]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    #[cfg_attr(feature = "ts", tsify(optional))]
     pub corridor_keys: Option<Vec<String>>,
     /// Only `anchor_update`s with these `anchor_id`s. Default: any id.
     #[serde(default)]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    #[cfg_attr(feature = "ts", tsify(optional))]
     pub anchor_ids: Option<Vec<String>>,
 }
 

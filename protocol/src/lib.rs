@@ -18,7 +18,7 @@ pub const PROTOCOL_VERSION: u32 = 1;
 
 /// A frame sent by the server to a client.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerMessage {
     /// First frame of every connection.
@@ -27,19 +27,19 @@ pub enum ServerMessage {
         connection_id: String,
         /// Protocol version the server speaks ([`PROTOCOL_VERSION`]).
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+        #[cfg_attr(feature = "ts", tsify(optional))]
         protocol: Option<u32>,
         /// Server heartbeat interval in ms. Default on the server 30 000.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+        #[cfg_attr(feature = "ts", tsify(optional))]
         heartbeat_ms: Option<u64>,
         /// Last sequence number the server has issued (0 when none yet).
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+        #[cfg_attr(feature = "ts", tsify(optional))]
         seq: Option<u64>,
         /// True when the server is replaying from the client's `?since=`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+        #[cfg_attr(feature = "ts", tsify(optional))]
         resumed: Option<bool>,
     },
     /// Heartbeat from the server; the client answers with [`ClientMessage::Pong`].
@@ -64,14 +64,14 @@ pub enum ServerMessage {
         message: String,
         /// Stable snake_case error code (see [`error_code`]).
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+        #[cfg_attr(feature = "ts", tsify(optional))]
         code: Option<String>,
     },
     /// The updates the client missed cannot be replayed: reload through REST.
     ResyncRequired {
         /// Why (see [`resync_reason`]).
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+        #[cfg_attr(feature = "ts", tsify(optional))]
         reason: Option<String>,
     },
     /// A `type` this version does not know. Peers ignore it (forward compatibility).
@@ -81,7 +81,7 @@ pub enum ServerMessage {
 
 /// Payload of a `snapshot_update` frame.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct SnapshotUpdate {
     /// Snapshot id (UUID).
     pub snapshot_id: String,
@@ -93,13 +93,13 @@ pub struct SnapshotUpdate {
     pub hash: String,
     /// Deployment-wide sequence number of this update.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    #[cfg_attr(feature = "ts", tsify(optional))]
     pub seq: Option<u64>,
 }
 
 /// Payload of a `corridor_update` frame.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct CorridorUpdate {
     /// Corridor id (UUID).
     pub corridor_id: String,
@@ -113,13 +113,13 @@ pub struct CorridorUpdate {
     pub total_transactions: u64,
     /// Deployment-wide sequence number of this update.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    #[cfg_attr(feature = "ts", tsify(optional))]
     pub seq: Option<u64>,
 }
 
 /// Payload of an `anchor_update` frame.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct AnchorUpdate {
     /// Anchor id (UUID).
     pub anchor_id: String,
@@ -131,13 +131,13 @@ pub struct AnchorUpdate {
     pub status: AnchorStatus,
     /// Deployment-wide sequence number of this update.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(target_arch = "wasm32", tsify(optional))]
+    #[cfg_attr(feature = "ts", tsify(optional))]
     pub seq: Option<u64>,
 }
 
 /// Anchor health as a traffic light.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 #[serde(rename_all = "snake_case")]
 pub enum AnchorStatus {
     /// Healthy.
@@ -161,7 +161,7 @@ impl AnchorStatus {
 
 /// A frame sent by a client to the server.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(target_arch = "wasm32", derive(tsify::Tsify))]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMessage {
     /// Answer to a server [`ServerMessage::Ping`], echoing its timestamp.
@@ -332,7 +332,7 @@ impl<'de> Deserialize<'de> for Topic {
     }
 }
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(feature = "ts")]
 #[wasm_bindgen::prelude::wasm_bindgen(typescript_custom_section)]
 const TS_TOPIC: &str = r#"
 /** A subscription topic: `snapshots`, `corridors`, `anchors`, `corridor:<corridor_key>` or `anchor:<anchor_id>`. */
@@ -403,7 +403,7 @@ mod tests {
     use super::*;
     use serde_json::{json, Value};
 
-    const SEED: &str = include_str!("../tests/data/seed-examples.json");
+    const SEED: &str = include_str!("../seed-examples.json");
 
     #[test]
     fn every_seed_example_round_trips_with_the_same_fields() {

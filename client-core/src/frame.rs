@@ -315,7 +315,7 @@ mod tests {
     use super::*;
     use crate::protocol::ServerMessage;
 
-    const SEED: &str = include_str!("../tests/data/seed-examples.json");
+    const SEED: &str = include_str!("../../protocol/seed-examples.json");
 
     #[test]
     fn agrees_with_the_protocol_on_every_seed_example() {

@@ -1,10 +1,10 @@
 //! String building without `core::fmt` for the messages the wasm client
-//! makes: `format!` pulls in the formatting machinery and an integer
-//! `Display` per integer type (about 1.3 KB of wasm together), where these
-//! helpers only append bytes.
+//! makes (the client crates forbid `format!` through `clippy.toml`): these
+//! helpers only append bytes, where `core::fmt` pulls in the formatting
+//! machinery and an integer `Display` per integer type.
 
 /// The parts, joined with nothing in between.
-pub(crate) fn cat(parts: &[&str]) -> String {
+pub fn cat(parts: &[&str]) -> String {
     let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum());
     for part in parts {
         out.push_str(part);
@@ -13,7 +13,7 @@ pub(crate) fn cat(parts: &[&str]) -> String {
 }
 
 /// `n` in decimal, as `n.to_string()` writes it.
-pub(crate) fn uint(mut n: u64) -> String {
+pub fn uint(mut n: u64) -> String {
     let mut digits = [0u8; 20];
     let mut at = digits.len();
     loop {
@@ -28,7 +28,7 @@ pub(crate) fn uint(mut n: u64) -> String {
 }
 
 /// `n` in decimal, as `n.to_string()` writes it.
-pub(crate) fn int(n: i64) -> String {
+pub fn int(n: i64) -> String {
     if n < 0 {
         cat(&["-", &uint(n.unsigned_abs())])
     } else {
