@@ -75,6 +75,7 @@ fn page_location() -> Option<PageLocation> {
     Some(PageLocation {
         protocol: location.protocol().ok()?,
         hostname: location.hostname().ok()?,
+        port: location.port().ok()?,
     })
 }
 

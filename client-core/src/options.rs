@@ -20,9 +20,17 @@ pub struct ClientOptions {
     /// Value of `NEXT_PUBLIC_WS_URL`, passed in by the shim. Default: none.
     #[cfg_attr(feature = "ts", tsify(optional))]
     pub env_url: Option<String>,
-    /// `NEXT_PUBLIC_WS_PORT` for the page-host URL. Default: 8080.
+    /// Port of the page-host URL; wins over `envPort`. Default: none (8080).
     #[cfg_attr(feature = "ts", tsify(optional))]
     pub port: Option<f64>,
+    /// Value of `NEXT_PUBLIC_WS_PORT` as written, passed in by the shim;
+    /// checked here (a port from 1 to 65535). Default: none.
+    #[cfg_attr(feature = "ts", tsify(optional))]
+    pub env_port: Option<String>,
+    /// Use the page's own port when neither a URL nor a port is given (a page
+    /// served by the WebSocket server itself). Default: false (port 8080).
+    #[cfg_attr(feature = "ts", tsify(optional))]
+    pub same_origin: Option<bool>,
     /// Sent as `?token=` (URL-encoded), never logged. Default: none.
     #[cfg_attr(feature = "ts", tsify(optional))]
     pub token: Option<String>,
@@ -94,10 +102,17 @@ pub fn to_config(o: ClientOptions, page: Option<&PageLocation>) -> Result<Config
             count(name, v, 86_400_000.0).map(|v| v as u64)
         })
     };
-    let port = match o.port {
+    let explicit = match o.port {
         Some(p) => Some(count("port", p, 65_535.0)? as u16),
         None => None,
     };
+    let port = url::port(
+        explicit,
+        o.env_port.as_deref(),
+        o.same_origin.unwrap_or(false),
+        page,
+    )
+    .map_err(|e| invalid(e.message()))?;
     let url = url::resolve(o.url.as_deref(), o.env_url.as_deref(), port, page)
         .map_err(|e| invalid(e.message()))?;
     let max_attempts = match o.max_reconnect_attempts {
@@ -143,6 +158,7 @@ mod tests {
         PageLocation {
             protocol: "http:".into(),
             hostname: "localhost".into(),
+            port: "3000".into(),
         }
     }
 
@@ -199,6 +215,22 @@ mod tests {
         assert_eq!(c.url, "ws://localhost:9001/ws");
         let c = parse(r#"{"envUrl":"ws://e/ws","port":1}"#, Some(&page())).unwrap();
         assert_eq!(c.url, "ws://e/ws");
+    }
+
+    #[test]
+    fn env_port_and_same_origin_feed_url_resolution() {
+        let c = parse(r#"{"envPort":"9001","sameOrigin":true}"#, Some(&page())).unwrap();
+        assert_eq!(c.url, "ws://localhost:9001/ws");
+        let c = parse(r#"{"sameOrigin":true}"#, Some(&page())).unwrap();
+        assert_eq!(c.url, "ws://localhost:3000/ws");
+        let c = parse(r#"{"port":7,"envPort":"9001"}"#, Some(&page())).unwrap();
+        assert_eq!(c.url, "ws://localhost:7/ws");
+        let err = parse(r#"{"envPort":"80a"}"#, Some(&page())).unwrap_err();
+        assert_eq!(err.code, ErrorCode::InvalidOptions);
+        assert_eq!(
+            err.message,
+            "NEXT_PUBLIC_WS_PORT must be a port number from 1 to 65535, got \"80a\""
+        );
     }
 
     #[test]

@@ -1,10 +1,12 @@
 //! Which URL the socket opens.
 //!
 //! Order: an explicit `url`, else the `NEXT_PUBLIC_WS_URL` value the shim
-//! passes in (`envUrl`), else the page's host name with `port` (default 8080),
-//! `ws:` or `wss:` following the page's `http:`/`https:`, path `/ws`. The
-//! token and the resume point are added as query parameters when the socket
-//! opens; error messages only ever show [`redact`]ed URLs.
+//! passes in (`envUrl`), else the page's host name with a [`port`] (the
+//! `port` option, else `NEXT_PUBLIC_WS_PORT` as given (`envPort`), else the
+//! page's own port when `sameOrigin`, else 8080), `ws:` or `wss:` following
+//! the page's `http:`/`https:`, path `/ws`: the old TypeScript layer's
+//! default. The token and the resume point are added as query parameters
+//! when the socket opens; error messages only ever show [`redact`]ed URLs.
 
 use crate::text::{cat, uint};
 use std::fmt;
@@ -19,6 +21,8 @@ pub struct PageLocation {
     pub protocol: String,
     /// `location.hostname`, e.g. `"example.com"` or `"[::1]"`.
     pub hostname: String,
+    /// `location.port`, e.g. `"3000"`; empty for the scheme's default port.
+    pub port: String,
 }
 
 /// Why no socket URL could be made.
@@ -28,6 +32,8 @@ pub enum UrlError {
     NotWebSocket(String),
     /// No URL was given and there is no page location to derive one from.
     NoLocation,
+    /// `NEXT_PUBLIC_WS_PORT` (`envPort`) is not a port number from 1 to 65535.
+    BadPort(String),
 }
 
 impl fmt::Display for UrlError {
@@ -48,6 +54,11 @@ impl UrlError {
             UrlError::NoLocation => {
                 "no WebSocket URL given and no page location to derive one from; pass `url`".into()
             }
+            UrlError::BadPort(raw) => cat(&[
+                "NEXT_PUBLIC_WS_PORT must be a port number from 1 to 65535, got \"",
+                raw,
+                "\"",
+            ]),
         }
     }
 }
@@ -98,6 +109,36 @@ pub fn resolve(
         &uint(port.into()),
         "/ws",
     ]))
+}
+
+/// The port of the page-host URL, from the first of: `explicit` (the
+/// `port` option), `env_port` (the raw `NEXT_PUBLIC_WS_PORT` text, blank =
+/// unset), the page's own port when `same_origin` (80 or 443 when the page
+/// names none), else `None` ([`DEFAULT_PORT`] then applies).
+pub fn port(
+    explicit: Option<u16>,
+    env_port: Option<&str>,
+    same_origin: bool,
+    page: Option<&PageLocation>,
+) -> Result<Option<u16>, UrlError> {
+    let env = match env_port.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(raw) => Some(parse_port(raw).ok_or_else(|| UrlError::BadPort(raw.to_owned()))?),
+        None => None,
+    };
+    if explicit.is_some() || env.is_some() {
+        return Ok(explicit.or(env));
+    }
+    Ok(page.filter(|_| same_origin).map(|page| {
+        parse_port(&page.port).unwrap_or(if page.protocol == "https:" { 443 } else { 80 })
+    }))
+}
+
+/// A port number from 1 to 65535 written in decimal digits only.
+fn parse_port(raw: &str) -> Option<u16> {
+    if raw.is_empty() || raw.len() > 5 || !raw.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    raw.parse::<u16>().ok().filter(|p| *p != 0)
 }
 
 /// `base` with `token` and `since` appended as query parameters.
@@ -178,7 +219,63 @@ mod tests {
         PageLocation {
             protocol: protocol.into(),
             hostname: host.into(),
+            port: String::new(),
         }
+    }
+
+    fn page_on(protocol: &str, host: &str, port: &str) -> PageLocation {
+        PageLocation {
+            port: port.into(),
+            ..page(protocol, host)
+        }
+    }
+
+    #[test]
+    fn port_option_wins_then_env_port_then_same_origin_then_none() {
+        let p = page_on("http:", "h", "3000");
+        assert_eq!(port(Some(1), Some("2"), true, Some(&p)), Ok(Some(1)));
+        assert_eq!(port(None, Some(" 9001 "), true, Some(&p)), Ok(Some(9001)));
+        assert_eq!(port(None, Some(""), true, Some(&p)), Ok(Some(3000)));
+        assert_eq!(port(None, None, false, Some(&p)), Ok(None));
+    }
+
+    #[test]
+    fn same_origin_without_a_page_port_uses_the_scheme_default() {
+        let https = page("https:", "dash.example");
+        assert_eq!(port(None, None, true, Some(&https)), Ok(Some(443)));
+        assert_eq!(
+            port(None, None, true, Some(&page("http:", "h"))),
+            Ok(Some(80))
+        );
+        assert_eq!(port(None, None, true, None), Ok(None));
+    }
+
+    #[test]
+    fn a_bad_env_port_is_an_error_that_names_the_variable_and_the_value() {
+        for bad in ["abc", "0", "70000", "80a", "-1", "123456", "+80"] {
+            let err = port(None, Some(bad), false, None).unwrap_err();
+            assert_eq!(err, UrlError::BadPort(bad.into()));
+            assert_eq!(
+                err.message(),
+                format!("NEXT_PUBLIC_WS_PORT must be a port number from 1 to 65535, got \"{bad}\"")
+            );
+        }
+    }
+
+    #[test]
+    fn the_old_layers_default_url_with_nothing_configured() {
+        // Page served by `next start` on 3000, server on 8080: not the page's port.
+        let p = page_on("http:", "app.local", "3000");
+        let port = port(None, None, false, Some(&p)).unwrap();
+        assert_eq!(
+            resolve(None, None, port, Some(&p)).unwrap(),
+            "ws://app.local:8080/ws"
+        );
+        let p = page_on("https:", "app.local", "3000");
+        assert_eq!(
+            resolve(None, None, None, Some(&p)).unwrap(),
+            "wss://app.local:8080/ws"
+        );
     }
 
     #[test]

@@ -4,10 +4,7 @@
 // UI shows. Nothing here decides anything about the socket or its URL: the
 // raw NEXT_PUBLIC_* strings go to Rust, which validates them and picks the URL.
 import type * as Glue from './stellar_insights_ws.js';
-import type { ClientOptions as GeneratedOptions, ConnectionStatus, Filter, MessageType, ResyncEvent, Subscription, WsError, WsMessage } from './stellar_insights_ws.js';
-
-// TEMPORARY until the Rust options gain envPort/sameOrigin (issue 11 split first).
-type ClientOptions = GeneratedOptions & { envPort?: string; sameOrigin?: boolean };
+import type { ClientOptions, ConnectionStatus, Filter, MessageType, ResyncEvent, Subscription, WsError, WsMessage } from './stellar_insights_ws.js';
 
 /** The wasm package's API once initialised (everything but the init functions). */
 export type Client = Omit<typeof Glue, 'default' | 'initSync'>;
