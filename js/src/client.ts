@@ -135,21 +135,25 @@ function claim(own: ConnectionOptions): () => void {
     if (held) held.count++;
     else claims.set(name, { value: own[name] === Infinity ? null : own[name], count: 1 });
   }
-  const unclaim = () => {
+  // Given back by the last holder, a value stops applying (from the next
+  // connection attempt on), so the next consumer may set another.
+  const unclaim = (reconfigure: boolean) => {
+    let freed = false;
     for (const name of taken) {
       const held = claims.get(name);
-      if (held && --held.count === 0) claims.delete(name);
+      if (held && --held.count === 0) freed = claims.delete(name);
     }
+    if (freed && reconfigure) client?.configure(clientOptions());
   };
   if (fresh.length > 0 && client) {
     try {
       client.configure(clientOptions());
     } catch (error) {
-      unclaim();
+      unclaim(false);
       throw error;
     }
   }
-  return unclaim;
+  return () => unclaim(true);
 }
 
 /**
@@ -453,23 +457,4 @@ export function withClient(action: (c: Client) => void): void {
   if (client) return action(client);
   ensureLoaded();
   loadClient().then(action, () => undefined);
-}
-
-/**
- * Forgets everything (client state, options, consumers) without calling
- * anyone: for tests and apps that tear down their real-time layer.
- */
-export function resetAll(): void {
-  client?.reset();
-  for (const channel of channels.values()) channel.subscription?.free();
-  channels.clear();
-  consumers.clear();
-  claims.clear();
-  leases = [];
-  pageOptions = {};
-  page = shownPage = INITIAL_PAGE;
-  if (client) {
-    client.configure(clientOptions());
-    attachPage(client);
-  }
 }

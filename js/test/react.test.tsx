@@ -267,6 +267,7 @@ describe('useWebSocket', () => {
     const first = renderHook(() => hooks.useWebSocket({ url: 'ws://a:1/ws' }));
     await settle();
     first.unmount();
+    expect(fake.configured.at(-1)).toEqual({});
     renderHook(() => hooks.useWebSocket({ url: 'ws://b:2/ws' }));
     await settle();
     expect(fake.configured.at(-1)).toEqual({ url: 'ws://b:2/ws' });
