@@ -74,7 +74,7 @@ test('an app written for the old layer runs on the package: connects, shows writ
   await page.getByTestId('last-message').getByText(/^ping \d+$/).waitFor({ timeout: 10_000 });
 
   // The autoConnect: false component: Connect takes a reference, Send Ping gets a pong.
-  await page.getByRole('button', { name: 'Connect' }).click();
+  await page.getByRole('button', { name: 'Connect', exact: true }).click();
   await page.getByTestId('manual-status').getByText('open').waitFor({ timeout: 10_000 });
   await page.getByRole('button', { name: 'Send Ping' }).click();
   await page.getByTestId('pongs').getByText('1', { exact: true }).waitFor({ timeout: 10_000 });
@@ -86,7 +86,7 @@ test('an app written for the old layer runs on the package: connects, shows writ
   await api(server.base, 'POST', '/api/anchors', { name: 'While Away', stellar_account: randomAccount() });
   await page.waitForTimeout(500);
   assert.equal(await page.getByTestId('anchor').getByText(/^While Away:/).count(), 0, 'nothing arrives while disconnected');
-  await page.getByRole('button', { name: 'Connect' }).click();
+  await page.getByRole('button', { name: 'Connect', exact: true }).click();
   await page.getByTestId('status').getByText('Connected', { exact: true }).waitFor({ timeout: 10_000 });
   await page.getByTestId('anchor').getByText(/^While Away:/).waitFor({ timeout: 10_000 });
   assert.equal(await page.getByTestId('anchor').getByText(/^Dropin Anchor:/).count(), 1, 'no update delivered twice');

@@ -40,7 +40,12 @@ export function useDashboard() {
       // updates arriving meanwhile are replayed on top of the result.
       if (message.type === 'connected' && !message.resumed) reload();
     },
-    onResync: () => reload(),
+    // resync_required reaches onResync, not onMessage: logged here, then
+    // the data is read again.
+    onResync: (event) => {
+      dispatch({ type: 'message', message: { type: 'resync_required', ...(event.reason ? { reason: event.reason } : {}) }, at: Date.now() });
+      reload();
+    },
   });
 
   // Anchors created live arrive without their account: fetch each once.
