@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, before, test } from 'node:test';
-import { api, freePort, launchBrowser, openPage, randomAccount, screenshot, startNext, startServer, tempDir } from '../../www/e2e/harness.mjs';
+import { api, freePort, launchBrowser, metric, openPage, randomAccount, screenshot, startNext, startServer, tempDir } from '../../www/e2e/harness.mjs';
 
 const APP = dirname(fileURLToPath(import.meta.url));
 let server;
@@ -61,7 +61,7 @@ test('an app written for the old layer runs on the package: connects, shows writ
   assert.match(await text('events'), /connect/);
 
   // A REST write appears through the typed hooks.
-  const anchor = await api(server.base, 'POST', '/api/anchors', { name: 'Dropin Anchor', stellar_account: randomAccount() });
+  await api(server.base, 'POST', '/api/anchors', { name: 'Dropin Anchor', stellar_account: randomAccount() });
   const corridor = await api(server.base, 'POST', '/api/corridors', {
     source_asset_code: 'USDC', source_asset_issuer: randomAccount(), dest_asset_code: 'EURC', dest_asset_issuer: randomAccount(),
   });
@@ -70,6 +70,9 @@ test('an app written for the old layer runs on the package: connects, shows writ
   await page.getByTestId('anchor').getByText(/^Dropin Anchor:/).waitFor({ timeout: 10_000 });
   await page.locator(`[data-testid="corridor"][data-key="${corridor.corridor_key}"]`, { hasText: '75.00%' }).waitFor({ timeout: 10_000 });
   await page.getByTestId('snapshot').getByText(`${snapshot.id}@${snapshot.epoch}`).waitFor({ timeout: 10_000 });
+  // The old class (getWebSocketInstance().on) sees it too, on the same socket.
+  await page.getByTestId('compat-snapshot').getByText(snapshot.id).waitFor({ timeout: 10_000 });
+  assert.equal(await metric(server.base, 'stellar_ws_connections_open'), 1, 'five hooks and the compat class share one socket');
   // onMessage without messageTypes gets every frame, the server's pings included (1 s here).
   await page.getByTestId('last-message').getByText(/^ping \d+$/).waitFor({ timeout: 10_000 });
 
@@ -90,10 +93,10 @@ test('an app written for the old layer runs on the package: connects, shows writ
   await page.getByTestId('status').getByText('Connected', { exact: true }).waitFor({ timeout: 10_000 });
   await page.getByTestId('anchor').getByText(/^While Away:/).waitFor({ timeout: 10_000 });
   assert.equal(await page.getByTestId('anchor').getByText(/^Dropin Anchor:/).count(), 1, 'no update delivered twice');
+  assert.equal(await metric(server.base, 'stellar_ws_connections_open'), 1);
 
   assert.equal(await text('errors'), '');
   await screenshot(page, 'dropin-app');
   assert.deepEqual(problems, []);
-  void anchor;
   await context.close();
 });

@@ -1,3 +1,4 @@
+import { CompatSnapshot } from '@/components/CompatSnapshot';
 import { ConnectionPanel } from '@/components/ConnectionPanel';
 import { LiveUpdates } from '@/components/LiveUpdates';
 import { ManualControls } from '@/components/ManualControls';
@@ -9,6 +10,7 @@ export default function Page() {
       <ConnectionPanel />
       <LiveUpdates />
       <ManualControls />
+      <CompatSnapshot />
     </main>
   );
 }
