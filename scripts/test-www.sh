@@ -41,21 +41,8 @@ if [ "${SKIP_E2E:-0}" != 1 ]; then
   cargo build --locked -p stellar-insights-server
 fi
 
-# 3. Node dependencies, when missing or stale; then the package itself, as
-#    an app installs it: a copy in node_modules (.npmrc: install-links), so
-#    refreshed after every build of pkg/.
-install_app() { # dir
-  (
-    cd "$1"
-    if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-      echo "== npm ci (${1#"$root"/})"
-      npm ci --no-audit --no-fund
-    fi
-    rm -rf node_modules/stellar-insights-ws
-    npm install --no-audit --no-fund --loglevel=error
-  )
-}
-install_app "$root/www"
+# 3. Node dependencies, and the package itself as an app installs it.
+"$root/scripts/install-app.sh" www
 cd www
 
 # 4. Type check, static export.
@@ -77,7 +64,7 @@ fi
 # 7. The drop-in proof: a second Next.js app written for the old layer, on
 #    the installed package, built with next build and served by next start.
 if [ "${SKIP_E2E:-0}" != 1 ]; then
-  install_app "$root/tests/nextjs-app"
+  "$root/scripts/install-app.sh" tests/nextjs-app
   echo "== drop-in app (tests/nextjs-app: next build, next start, Chromium)"
   node --test "$root/tests/nextjs-app/dropin.test.mjs"
 fi
