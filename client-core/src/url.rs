@@ -133,12 +133,20 @@ pub fn port(
     }))
 }
 
-/// A port number from 1 to 65535 written in decimal digits only.
+/// A port number from 1 to 65535 written in decimal digits only. A plain
+/// fold: `str::parse` brings its generic integer parser along (wasm bytes).
 fn parse_port(raw: &str) -> Option<u16> {
-    if raw.is_empty() || raw.len() > 5 || !raw.bytes().all(|b| b.is_ascii_digit()) {
+    if raw.is_empty() || raw.len() > 5 {
         return None;
     }
-    raw.parse::<u16>().ok().filter(|p| *p != 0)
+    let mut value: u32 = 0;
+    for b in raw.bytes() {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        value = value * 10 + u32::from(b - b'0');
+    }
+    u16::try_from(value).ok().filter(|p| *p != 0)
 }
 
 /// `base` with `token` and `since` appended as query parameters.
