@@ -622,7 +622,7 @@ fn resync_required_emits_resync_and_restarts_from_server_head() {
         Event::Frame(r#"{"type":"resync_required","reason":"future_seq"}"#.into()),
     );
     assert!(a.contains(&Action::Resync(ResyncEvent {
-        reason: Some("future_seq".into())
+        reason: Some(ResyncReason::FutureSeq)
     })));
     assert_eq!(delivered_seqs(&m.handle(0.0, corridor(4, "A"))), [4]);
 }
@@ -658,6 +658,109 @@ fn slow_consumer_resync_keeps_the_resume_point_so_nothing_is_delivered_twice() {
         .flat_map(|s| delivered_seqs(&m.handle(9_002.0, corridor(s, "A"))))
         .collect();
     assert_eq!(seqs, [6, 7, 8, 9]);
+}
+
+/// A `gap` comes mid-stream, like `slow_consumer`: the resume point stays at
+/// the last delivered update. (It used to move back to the head `connected`
+/// reported, so when the update after the gap was filtered out by the
+/// server's topics, the next `?since=` replayed, and delivered again, what
+/// this client already had.)
+#[test]
+fn gap_resync_keeps_the_resume_point_so_nothing_is_delivered_twice() {
+    let mut m = open_machine(); // connected said seq 0
+    m.subscribe(1, &Filter::default()).unwrap();
+    for seq in 1..=3 {
+        m.handle(1.0, corridor(seq, "A"));
+    }
+    // Updates 4 and 5 were lost upstream; 6 is not for this client's topics.
+    let a = m.handle(
+        2.0,
+        Event::Frame(r#"{"type":"resync_required","reason":"gap"}"#.into()),
+    );
+    assert!(a
+        .iter()
+        .any(|a| matches!(a, Action::Resync(r) if r.reason == Some(ResyncReason::Gap))));
+    m.handle(3.0, closed());
+    let a = m.handle(9_000.0, Event::Timer(Timer::Reconnect));
+    assert_eq!(opens(&a), [format!("{URL}?since=3")]);
+    m.handle(9_001.0, Event::Opened);
+    m.handle(
+        9_001.0,
+        Event::Frame(r#"{"type":"connected","connection_id":"c2","seq":7,"resumed":true}"#.into()),
+    );
+    let seqs: Vec<u64> = (1..=7)
+        .flat_map(|s| delivered_seqs(&m.handle(9_002.0, corridor(s, "A"))))
+        .collect();
+    assert_eq!(seqs, [4, 5, 6, 7]);
+}
+
+/// Resync reasons this client does not know are treated as mid-stream: the
+/// resume point never moves back, so nothing can be delivered twice.
+#[test]
+fn unknown_resync_reason_keeps_the_resume_point() {
+    let mut m = open_machine();
+    m.subscribe(1, &Filter::default()).unwrap();
+    m.handle(1.0, corridor(5, "A"));
+    m.handle(
+        2.0,
+        Event::Frame(r#"{"type":"resync_required","reason":"shard_moved"}"#.into()),
+    );
+    m.handle(3.0, closed());
+    let a = m.handle(9_000.0, Event::Timer(Timer::Reconnect));
+    assert_eq!(opens(&a), [format!("{URL}?since=5")]);
+}
+
+/// A frame of a known type that differs from the protocol is delivered, and
+/// each difference is reported once per type and field.
+#[test]
+fn schema_differences_are_delivered_and_reported_once_per_type_and_field() {
+    let mut m = open_machine();
+    m.subscribe(1, &Filter::default()).unwrap();
+    let legacy = r#"{"type":"corridor_update","corridor_key":"K","asset_a_code":"USDC"}"#;
+    let a = m.handle(1.0, Event::Frame(legacy.into()));
+    assert_eq!(errors(&a), [ErrorCode::SchemaMismatch]);
+    assert!(a
+        .iter()
+        .any(|a| matches!(a, Action::Deliver(d) if d.text.as_str() == legacy)));
+    let message = format!("{a:?}");
+    assert!(message.contains("corridor_update frame differs from protocol v1 (delivered as it came): missing or invalid corridor_id, success_rate, volume_usd, total_transactions; unexpected asset_a_code"), "{message}");
+    // The same differences again: delivered, not reported.
+    let a = m.handle(2.0, Event::Frame(legacy.into()));
+    assert!(errors(&a).is_empty());
+    assert!(a.iter().any(|a| matches!(a, Action::Deliver(_))));
+    // A new difference of the same type is reported, alone.
+    let a = m.handle(
+        3.0,
+        Event::Frame(
+            r#"{"type":"corridor_update","corridor_key":"K","asset_b_code":"EURC"}"#.into(),
+        ),
+    );
+    assert!(
+        format!("{a:?}").contains("(delivered as it came): unexpected asset_b_code\""),
+        "{a:?}"
+    );
+    // The same field on another type is reported for that type.
+    let a = m.handle(
+        4.0,
+        Event::Frame(r#"{"type":"anchor_update","anchor_id":"x","asset_a_code":"USDC"}"#.into()),
+    );
+    assert_eq!(errors(&a), [ErrorCode::SchemaMismatch]);
+    assert!(format!("{a:?}").contains("anchor_update frame differs from protocol v1 (delivered as it came): missing or invalid name, reliability_score, status; unexpected asset_a_code"), "{a:?}");
+}
+
+/// A server that invents a new member name in every frame cannot grow the
+/// client's memory: names are remembered up to a cap, then no longer reported.
+#[test]
+fn schema_warnings_remember_a_bounded_number_of_names() {
+    let mut m = open_machine();
+    m.subscribe(1, &Filter::default()).unwrap();
+    let mut reported = 0;
+    for i in 0..(MAX_WARNED_NAMES + 50) {
+        let text = format!(r#"{{"type":"ping","timestamp":1,"x{i}":0}}"#);
+        reported += errors(&m.handle(1.0, Event::Frame(text))).len();
+    }
+    assert_eq!(reported, MAX_WARNED_NAMES);
+    assert_eq!(m.warned.names.len(), MAX_WARNED_NAMES);
 }
 
 /// From fuzzing (`client_frames`): an update with `seq` 0 as the very first,
@@ -915,7 +1018,7 @@ mod properties {
                     }
                 }
                 let moved = actions.iter().any(|a| {
-                    matches!(a, Action::Resync(r) if r.reason.as_deref() != Some("slow_consumer"))
+                    matches!(a, Action::Resync(r) if r.reason != Some(ResyncReason::SlowConsumer))
                 });
                 if moved {
                     // Only a resync for updates the server no longer has may

@@ -10,7 +10,7 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use stellar_insights_protocol::{
-    close_code, error_code, peek_type, resync_reason, ClientMessage, ServerMessage, Topic,
+    close_code, peek_type, ClientMessage, ErrorCode, ResyncReason, ServerMessage, Topic,
     PROTOCOL_VERSION,
 };
 use tokio::sync::broadcast::error::RecvError;
@@ -23,7 +23,6 @@ use crate::limits::IpGuard;
 use crate::AppState;
 
 /// `resync_required` reason when updates were lost before reaching this instance.
-const GAP: &str = "gap";
 /// Rows read per replay query. Value 512.
 const REPLAY_BATCH: usize = 512;
 /// How long a closing connection waits for the client's close reply. Value 1 s.
@@ -111,10 +110,10 @@ fn frame(msg: &ServerMessage) -> Message {
     Message::Text(msg.to_json().into())
 }
 
-fn error(code: &str, message: impl Into<String>) -> Message {
+fn error(code: ErrorCode, message: impl Into<String>) -> Message {
     frame(&ServerMessage::Error {
         message: message.into(),
-        code: Some(code.to_owned()),
+        code: Some(code),
     })
 }
 
@@ -141,10 +140,10 @@ impl Conn {
         }
     }
 
-    async fn resync(&mut self, reason: &'static str) -> Result<(), Option<Close>> {
-        self.state.metrics.resync(reason);
+    async fn resync(&mut self, reason: ResyncReason) -> Result<(), Option<Close>> {
+        self.state.metrics.resync(&reason);
         self.send(frame(&ServerMessage::ResyncRequired {
-            reason: Some(reason.to_owned()),
+            reason: Some(reason),
         }))
         .await
     }
@@ -161,7 +160,7 @@ impl Conn {
                 to = update.seq,
                 "gap in the update stream"
             );
-            self.resync(GAP).await?;
+            self.resync(ResyncReason::Gap).await?;
         }
         self.last_seq = update.seq;
         if self.subs.matches(update) {
@@ -184,9 +183,9 @@ impl Conn {
         })?;
         let resync = since.and_then(|since| {
             if since > issued {
-                Some(resync_reason::FUTURE_SEQ)
+                Some(ResyncReason::FutureSeq)
             } else if since < issued && oldest.is_some_and(|lo| since + 1 < lo) {
-                Some(resync_reason::PRUNED)
+                Some(ResyncReason::Pruned)
             } else {
                 None
             }
@@ -226,9 +225,12 @@ impl Conn {
                     Some(Close(1011, "internal error"))
                 })?;
             for row in &rows {
-                // The log has no holes (see `store::log`), so a hole means pruning raced the replay.
+                // The log has no holes (see `store::log`): a hole means pruning raced
+                // the replay, or (Redis) entries no store still holds. Either way the
+                // updates after it follow, so it is a `gap`, not `pruned` (which
+                // promises the client that no replay follows).
                 if row.seq as u64 != after + 1 {
-                    self.resync(resync_reason::PRUNED).await?;
+                    self.resync(ResyncReason::Gap).await?;
                     // Already told; delivering the next one must not report the same hole.
                     self.last_seq = self.last_seq.max(row.seq as u64 - 1);
                 }
@@ -287,7 +289,7 @@ impl Conn {
                 }
                 _ = ping.tick() => self.send(frame(&ServerMessage::Ping { timestamp: now_ms() })).await,
                 _ = &mut deadline => {
-                    let _ = self.send(error(error_code::HEARTBEAT_TIMEOUT, "no frame received for 2.5 heartbeats")).await;
+                    let _ = self.send(error(ErrorCode::HeartbeatTimeout, "no frame received for 2.5 heartbeats")).await;
                     return Some(Close(close_code::HEARTBEAT_TIMEOUT, "heartbeat timeout"));
                 }
                 // Last, so a steady stream of updates cannot starve the heartbeat timers.
@@ -295,7 +297,7 @@ impl Conn {
                     Ok(update) => self.deliver(&update).await,
                     Err(RecvError::Lagged(missed)) => {
                         tracing::info!(missed, "slow consumer");
-                        let _ = self.resync(resync_reason::SLOW_CONSUMER).await;
+                        let _ = self.resync(ResyncReason::SlowConsumer).await;
                         return Some(Close(close_code::SLOW_CONSUMER, "slow consumer: resync required"));
                     }
                     Err(RecvError::Closed) => return Some(Close(close_code::GOING_AWAY, "server shutting down")),
@@ -328,7 +330,7 @@ impl Conn {
         };
         if over_limit {
             self.send(error(
-                error_code::RATE_LIMITED,
+                ErrorCode::RateLimited,
                 "too many frames: rate limit exceeded, closing",
             ))
             .await?;
@@ -340,7 +342,7 @@ impl Conn {
         let Some(text) = text else {
             return self
                 .send(error(
-                    error_code::BINARY_NOT_SUPPORTED,
+                    ErrorCode::BinaryNotSupported,
                     "binary frames are not supported; send JSON text",
                 ))
                 .await;
@@ -354,7 +356,7 @@ impl Conn {
                 Ok(()) => Ok(()),
                 Err(e) => {
                     self.send(error(
-                        error_code::TOO_MANY_TOPICS,
+                        ErrorCode::TooManyTopics,
                         format!(
                             "{} keyed topics not added: at most {} per connection",
                             e.refused,
@@ -371,7 +373,7 @@ impl Conn {
             Ok(ClientMessage::Unknown) => {
                 let kind = peek_type(&text).unwrap_or_default();
                 self.send(error(
-                    error_code::UNKNOWN_TYPE,
+                    ErrorCode::UnknownType,
                     format!("unknown message type {kind:?}"),
                 ))
                 .await
@@ -381,9 +383,9 @@ impl Conn {
                 let code = if matches!(kind.as_deref(), Some("subscribe" | "unsubscribe"))
                     && e.to_string().contains("unknown topic")
                 {
-                    error_code::INVALID_TOPIC
+                    ErrorCode::InvalidTopic
                 } else {
-                    error_code::INVALID_MESSAGE
+                    ErrorCode::InvalidMessage
                 };
                 self.send(error(code, format!("cannot parse frame: {e}")))
                     .await
@@ -402,7 +404,7 @@ impl Conn {
         let max = self.state.config.ws_max_frame_bytes;
         let _ = self
             .send(error(
-                error_code::FRAME_TOO_LARGE,
+                ErrorCode::FrameTooLarge,
                 format!("frame larger than {max} bytes"),
             ))
             .await;
