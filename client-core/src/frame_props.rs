@@ -126,7 +126,7 @@ proptest! {
             ServerMessage::Ping { timestamp } | ServerMessage::Pong { timestamp } => {
                 (None, None, None, Some(*timestamp), None, None, None)
             }
-            ServerMessage::Error { message, code } => (None, None, None, None, Some(message.clone()), code.clone(), None),
+            ServerMessage::Error { message, code } => (None, None, None, None, Some(message.clone()), code.as_ref().map(|c| c.as_str().to_owned()), None),
             ServerMessage::ResyncRequired { reason } => (None, None, None, None, None, None, reason.clone()),
             _ => (None, None, None, None, None, None, None),
         };

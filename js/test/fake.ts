@@ -1,4 +1,5 @@
-// An in-memory stand-in for the wasm client's JS API, so the hooks' and the
+// An in-memory stand-in for the wasm client's JS API (declared in
+// pkg/stellar_insights_ws.d.ts, generated from src/bindings.rs), so the hooks' and the
 // compat class's own logic can be tested without a browser or a server. It
 // keeps the client's contract: reference count with the same-task linger of
 // release(), filters (no types = all but ping/pong), one status object per

@@ -1,13 +1,28 @@
-//! Wire protocol v1: the JSON frames the server and the client exchange.
+//! # stellar-insights-protocol
+//!
+//! Wire protocol v1 of the Stellar Insights real-time layer: the JSON frames
+//! the server and the client exchange, defined once. It belongs to neither
+//! side: the server (`stellar-insights-server`) serialises [`ServerMessage`]
+//! and parses [`ClientMessage`] with serde; the client core
+//! (`stellar-insights-client-core`) routes frames with the [`schema`] tables,
+//! which tests hold equal to the serde types field by field. Resync reasons
+//! and error codes are enums ([`ResyncReason`], [`ErrorCode`]) that keep
+//! unknown values as `Other`. With the `ts` feature the types also emit their
+//! TypeScript declarations (for the wasm package's `.d.ts`).
 //!
 //! One JSON object per WebSocket text frame, tagged by `"type"` in snake_case.
-//! Every peer ignores fields it does not know. The types here are the single
-//! definition of the JSON: the server (`stellar-insights-server`) and the wasm
-//! client both use them, so the two can never disagree.
+//! Every peer ignores fields it does not know. Fields added by protocol v1
+//! over the seed protocol are `Option`s left out of the JSON when `None`, so a
+//! seed frame (`protocol/seed-examples.json`) parses and re-serialises to
+//! exactly the same fields.
 //!
-//! Fields added by protocol v1 over the seed protocol are `Option`s that are
-//! left out of the JSON when `None`, so a seed frame parses and re-serialises
-//! to exactly the same fields.
+//! ```
+//! use stellar_insights_protocol::{ResyncReason, ServerMessage};
+//!
+//! let msg = ServerMessage::from_json(r#"{"type":"resync_required","reason":"gap"}"#).unwrap();
+//! assert_eq!(msg, ServerMessage::ResyncRequired { reason: Some(ResyncReason::Gap) });
+//! assert_eq!(msg.to_json(), r#"{"type":"resync_required","reason":"gap"}"#);
+//! ```
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
