@@ -74,8 +74,7 @@ fn page_location() -> Option<PageLocation> {
     let location = web_sys::window()?.location();
     Some(PageLocation {
         protocol: location.protocol().ok()?,
-        hostname: location.hostname().ok()?,
-        port: location.port().ok()?,
+        host: location.host().ok()?,
     })
 }
 

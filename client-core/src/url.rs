@@ -1,11 +1,11 @@
 //! Which URL the socket opens.
 //!
 //! Order: an explicit `url`, else the `NEXT_PUBLIC_WS_URL` value the shim
-//! passes in (`envUrl`), else the page's host name with a [`port`] (the
-//! `port` option, else `NEXT_PUBLIC_WS_PORT` as given (`envPort`), else the
-//! page's own port when `sameOrigin`, else 8080), `ws:` or `wss:` following
-//! the page's `http:`/`https:`, path `/ws`: the old TypeScript layer's
-//! default. The token and the resume point are added as query parameters
+//! passes in (`envUrl`), else the page's host name with a port (chosen by
+//! `options::to_config`: the `port` option, else `NEXT_PUBLIC_WS_PORT` as
+//! written (`envPort`), else the page's own port when `sameOrigin`, else
+//! 8080), `ws:` or `wss:` following the page's `http:`/`https:`, path `/ws`:
+//! the old TypeScript layer's default. The token and the resume point are added as query parameters
 //! when the socket opens; error messages only ever show [`redact`]ed URLs.
 
 use crate::text::{cat, uint};
@@ -19,10 +19,20 @@ pub const DEFAULT_PORT: u16 = 8080;
 pub struct PageLocation {
     /// `location.protocol`, e.g. `"https:"`.
     pub protocol: String,
-    /// `location.hostname`, e.g. `"example.com"` or `"[::1]"`.
-    pub hostname: String,
-    /// `location.port`, e.g. `"3000"`; empty for the scheme's default port.
-    pub port: String,
+    /// `location.host`: the host name, then `:port` unless the page is on
+    /// its scheme's default port; e.g. `"example.com:3000"` or `"[::1]"`.
+    pub host: String,
+}
+
+impl PageLocation {
+    /// [`host`](Self::host) without its `:port`, e.g. `"example.com"` or `"[::1]"`.
+    pub fn hostname(&self) -> &str {
+        let host = self.host.as_str();
+        match host.bytes().rposition(|b| b == b':') {
+            Some(colon) if !host.ends_with(']') => host.get(..colon).unwrap_or(host),
+            _ => host,
+        }
+    }
 }
 
 /// Why no socket URL could be made.
@@ -32,8 +42,6 @@ pub enum UrlError {
     NotWebSocket(String),
     /// No URL was given and there is no page location to derive one from.
     NoLocation,
-    /// `NEXT_PUBLIC_WS_PORT` (`envPort`) is not a port number from 1 to 65535.
-    BadPort(String),
 }
 
 impl fmt::Display for UrlError {
@@ -54,11 +62,6 @@ impl UrlError {
             UrlError::NoLocation => {
                 "no WebSocket URL given and no page location to derive one from; pass `url`".into()
             }
-            UrlError::BadPort(raw) => cat(&[
-                "NEXT_PUBLIC_WS_PORT must be a port number from 1 to 65535, got \"",
-                raw,
-                "\"",
-            ]),
         }
     }
 }
@@ -68,11 +71,14 @@ impl std::error::Error for UrlError {}
 /// The base socket URL (no token, no resume point).
 ///
 /// `url` wins, then `env_url`; empty strings count as absent, because an unset
-/// `NEXT_PUBLIC_*` variable reaches the shim as `""`.
+/// `NEXT_PUBLIC_*` variable reaches the shim as `""`. Then the page's host
+/// name with `port`; without a port, the page's own host and port when
+/// `same_origin`, else [`DEFAULT_PORT`].
 pub fn resolve(
     url: Option<&str>,
     env_url: Option<&str>,
     port: Option<u16>,
+    same_origin: bool,
     page: Option<&PageLocation>,
 ) -> Result<String, UrlError> {
     let given = [url, env_url]
@@ -92,61 +98,24 @@ pub fn resolve(
         };
     }
     let page = page.ok_or(UrlError::NoLocation)?;
-    if page.hostname.is_empty() {
+    if page.host.is_empty() {
         return Err(UrlError::NoLocation);
     }
     let scheme = if page.protocol == "https:" {
-        "wss"
+        "wss://"
     } else {
-        "ws"
+        "ws://"
     };
-    let port = port.unwrap_or(DEFAULT_PORT);
-    Ok(cat(&[
-        scheme,
-        "://",
-        &page.hostname,
-        ":",
-        &uint(port.into()),
-        "/ws",
-    ]))
-}
-
-/// The port of the page-host URL, from the first of: `explicit` (the
-/// `port` option), `env_port` (the raw `NEXT_PUBLIC_WS_PORT` text, blank =
-/// unset), the page's own port when `same_origin` (80 or 443 when the page
-/// names none), else `None` ([`DEFAULT_PORT`] then applies).
-pub fn port(
-    explicit: Option<u16>,
-    env_port: Option<&str>,
-    same_origin: bool,
-    page: Option<&PageLocation>,
-) -> Result<Option<u16>, UrlError> {
-    let env = match env_port.map(str::trim).filter(|s| !s.is_empty()) {
-        Some(raw) => Some(parse_port(raw).ok_or_else(|| UrlError::BadPort(raw.to_owned()))?),
-        None => None,
-    };
-    if explicit.is_some() || env.is_some() {
-        return Ok(explicit.or(env));
-    }
-    Ok(page.filter(|_| same_origin).map(|page| {
-        parse_port(&page.port).unwrap_or(if page.protocol == "https:" { 443 } else { 80 })
-    }))
-}
-
-/// A port number from 1 to 65535 written in decimal digits only. A plain
-/// fold: `str::parse` brings its generic integer parser along (wasm bytes).
-fn parse_port(raw: &str) -> Option<u16> {
-    if raw.is_empty() || raw.len() > 5 {
-        return None;
-    }
-    let mut value: u32 = 0;
-    for b in raw.bytes() {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        value = value * 10 + u32::from(b - b'0');
-    }
-    u16::try_from(value).ok().filter(|p| *p != 0)
+    Ok(match port {
+        None if same_origin => cat(&[scheme, &page.host, "/ws"]),
+        _ => cat(&[
+            scheme,
+            page.hostname(),
+            ":",
+            &uint(port.unwrap_or(DEFAULT_PORT).into()),
+            "/ws",
+        ]),
+    })
 }
 
 /// `base` with `token` and `since` appended as query parameters.
@@ -226,62 +195,52 @@ mod tests {
     fn page(protocol: &str, host: &str) -> PageLocation {
         PageLocation {
             protocol: protocol.into(),
-            hostname: host.into(),
-            port: String::new(),
-        }
-    }
-
-    fn page_on(protocol: &str, host: &str, port: &str) -> PageLocation {
-        PageLocation {
-            port: port.into(),
-            ..page(protocol, host)
+            host: host.into(),
         }
     }
 
     #[test]
-    fn port_option_wins_then_env_port_then_same_origin_then_none() {
-        let p = page_on("http:", "h", "3000");
-        assert_eq!(port(Some(1), Some("2"), true, Some(&p)), Ok(Some(1)));
-        assert_eq!(port(None, Some(" 9001 "), true, Some(&p)), Ok(Some(9001)));
-        assert_eq!(port(None, Some(""), true, Some(&p)), Ok(Some(3000)));
-        assert_eq!(port(None, None, false, Some(&p)), Ok(None));
+    fn hostname_is_the_host_without_its_port() {
+        for (host, name) in [
+            ("example.com", "example.com"),
+            ("example.com:3000", "example.com"),
+            ("[::1]", "[::1]"),
+            ("[::1]:8080", "[::1]"),
+            ("127.0.0.1:41234", "127.0.0.1"),
+        ] {
+            assert_eq!(page("http:", host).hostname(), name, "{host}");
+        }
     }
 
     #[test]
-    fn same_origin_without_a_page_port_uses_the_scheme_default() {
-        let https = page("https:", "dash.example");
-        assert_eq!(port(None, None, true, Some(&https)), Ok(Some(443)));
+    fn same_origin_is_the_page_host_and_port_unless_a_port_is_given() {
+        let p = page("http:", "127.0.0.1:41234");
         assert_eq!(
-            port(None, None, true, Some(&page("http:", "h"))),
-            Ok(Some(80))
+            resolve(None, None, None, true, Some(&p)).unwrap(),
+            "ws://127.0.0.1:41234/ws"
         );
-        assert_eq!(port(None, None, true, None), Ok(None));
-    }
-
-    #[test]
-    fn a_bad_env_port_is_an_error_that_names_the_variable_and_the_value() {
-        for bad in ["abc", "0", "70000", "80a", "-1", "123456", "+80"] {
-            let err = port(None, Some(bad), false, None).unwrap_err();
-            assert_eq!(err, UrlError::BadPort(bad.into()));
-            assert_eq!(
-                err.message(),
-                format!("NEXT_PUBLIC_WS_PORT must be a port number from 1 to 65535, got \"{bad}\"")
-            );
-        }
+        let p = page("https:", "dash.example");
+        assert_eq!(
+            resolve(None, None, None, true, Some(&p)).unwrap(),
+            "wss://dash.example/ws"
+        );
+        assert_eq!(
+            resolve(None, None, Some(9001), true, Some(&p)).unwrap(),
+            "wss://dash.example:9001/ws"
+        );
     }
 
     #[test]
     fn the_old_layers_default_url_with_nothing_configured() {
         // Page served by `next start` on 3000, server on 8080: not the page's port.
-        let p = page_on("http:", "app.local", "3000");
-        let port = port(None, None, false, Some(&p)).unwrap();
+        let p = page("http:", "app.local:3000");
         assert_eq!(
-            resolve(None, None, port, Some(&p)).unwrap(),
+            resolve(None, None, None, false, Some(&p)).unwrap(),
             "ws://app.local:8080/ws"
         );
-        let p = page_on("https:", "app.local", "3000");
+        let p = page("https:", "app.local:3000");
         assert_eq!(
-            resolve(None, None, None, Some(&p)).unwrap(),
+            resolve(None, None, None, false, Some(&p)).unwrap(),
             "wss://app.local:8080/ws"
         );
     }
@@ -289,25 +248,43 @@ mod tests {
     #[test]
     fn explicit_url_wins_over_env_and_page() {
         let p = page("https:", "dash.example");
-        let got = resolve(Some("ws://a:1/ws"), Some("ws://b:2/ws"), Some(9), Some(&p));
+        let got = resolve(
+            Some("ws://a:1/ws"),
+            Some("ws://b:2/ws"),
+            Some(9),
+            false,
+            Some(&p),
+        );
         assert_eq!(got.unwrap(), "ws://a:1/ws");
     }
 
     #[test]
     fn env_url_is_used_when_no_explicit_url() {
-        let got = resolve(None, Some("wss://b/ws"), None, None);
+        let got = resolve(None, Some("wss://b/ws"), None, false, None);
         assert_eq!(got.unwrap(), "wss://b/ws");
-        let got = resolve(Some(""), Some("wss://b/ws"), None, None);
+        let got = resolve(Some(""), Some("wss://b/ws"), None, false, None);
         assert_eq!(got.unwrap(), "wss://b/ws");
     }
 
     #[test]
     fn page_host_with_default_port_and_scheme_of_the_page() {
-        let got = resolve(None, Some(""), None, Some(&page("http:", "localhost")));
+        let got = resolve(
+            None,
+            Some(""),
+            None,
+            false,
+            Some(&page("http:", "localhost")),
+        );
         assert_eq!(got.unwrap(), "ws://localhost:8080/ws");
-        let got = resolve(None, None, Some(443), Some(&page("https:", "dash.example")));
+        let got = resolve(
+            None,
+            None,
+            Some(443),
+            false,
+            Some(&page("https:", "dash.example")),
+        );
         assert_eq!(got.unwrap(), "wss://dash.example:443/ws");
-        let got = resolve(None, None, None, Some(&page("http:", "[::1]")));
+        let got = resolve(None, None, None, false, Some(&page("http:", "[::1]")));
         assert_eq!(got.unwrap(), "ws://[::1]:8080/ws");
     }
 
@@ -316,22 +293,25 @@ mod tests {
         for bad in ["http://a/ws", "ws://", "ws:///ws", "localhost:8080"] {
             assert!(
                 matches!(
-                    resolve(Some(bad), None, None, None),
+                    resolve(Some(bad), None, None, false, None),
                     Err(UrlError::NotWebSocket(_))
                 ),
                 "{bad}"
             );
         }
-        let err = resolve(Some("https://h/ws?token=s3cret"), None, None, None).unwrap_err();
+        let err = resolve(Some("https://h/ws?token=s3cret"), None, None, false, None).unwrap_err();
         assert!(!err.to_string().contains("s3cret"), "{err}");
     }
 
     #[test]
     fn no_url_and_no_page_is_an_error() {
-        assert_eq!(resolve(None, None, None, None), Err(UrlError::NoLocation));
+        assert_eq!(
+            resolve(None, None, None, false, None),
+            Err(UrlError::NoLocation)
+        );
         let blank = page("file:", "");
         assert_eq!(
-            resolve(None, None, None, Some(&blank)),
+            resolve(None, None, None, false, Some(&blank)),
             Err(UrlError::NoLocation)
         );
     }

@@ -82,7 +82,8 @@ function readEnv(): ClientOptions {
     if (process.env.NEXT_PUBLIC_WS_URL) env.envUrl = process.env.NEXT_PUBLIC_WS_URL;
   } catch {}
   try {
-    if (process.env.NEXT_PUBLIC_WS_PORT) env.envPort = process.env.NEXT_PUBLIC_WS_PORT;
+    // A number for the client, which checks it (NaN for text that is not one).
+    if (process.env.NEXT_PUBLIC_WS_PORT) env.envPort = Number(process.env.NEXT_PUBLIC_WS_PORT);
   } catch {}
   try {
     if (process.env.NEXT_PUBLIC_WS_TOKEN) env.token = process.env.NEXT_PUBLIC_WS_TOKEN;

@@ -235,7 +235,7 @@ describe('useWebSocket', () => {
     try {
       renderHook(() => hooks.useWebSocket());
       await settle();
-      expect(fake.configured).toEqual([{ envUrl: 'ws://h:1/ws', envPort: '9001', token: 's3cret' }]);
+      expect(fake.configured).toEqual([{ envUrl: 'ws://h:1/ws', envPort: 9001, token: 's3cret' }]);
     } finally {
       vi.unstubAllEnvs();
     }
