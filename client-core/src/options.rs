@@ -96,7 +96,7 @@ pub fn to_config(o: ClientOptions, page: Option<&PageLocation>) -> Result<Config
             count(name, v, 86_400_000.0).map(|v| v as u64)
         })
     };
-    // The port option, else NEXT_PUBLIC_WS_PORT as written; without either,
+    // The port option, else NEXT_PUBLIC_WS_PORT; without either,
     // url::resolve takes the page's own port (`sameOrigin`) or 8080.
     let port = match (o.port, o.env_port) {
         (Some(p), _) => Some(count("port", p, 65_535.0)? as u16),

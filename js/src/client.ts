@@ -2,7 +2,8 @@
 // compat class: load the module once (browser only), configure it once from
 // the environment and the page-wide options, and keep one store of what the
 // UI shows. Nothing here decides anything about the socket or its URL: the
-// raw NEXT_PUBLIC_* strings go to Rust, which validates them and picks the URL.
+// NEXT_PUBLIC_* values go to Rust as given (the port as a number), and Rust
+// validates them and picks the URL.
 import type * as Glue from './stellar_insights_ws.js';
 import type { ClientOptions, ConnectionStatus, Filter, MessageType, ResyncEvent, Subscription, WsError, WsMessage } from './stellar_insights_ws.js';
 
