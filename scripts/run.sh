@@ -16,6 +16,7 @@ setup_binaryen
 setup_node
 
 "$ROOT/scripts/build-wasm.sh"
+"$ROOT/scripts/install-app.sh" www
 log "building the dashboard (www/out)"
 (cd www && npm run --silent build)
 log "building the server (release)"
