@@ -12,6 +12,7 @@ pub mod demo;
 pub mod error;
 pub mod filter;
 pub mod hub;
+pub mod ingest;
 pub mod limits;
 pub mod metrics;
 pub mod model;
@@ -233,6 +234,11 @@ pub async fn serve(
         .config
         .demo_mode
         .then(|| tokio::spawn(demo::run(state.clone())));
+    let ingest = state
+        .config
+        .ingest
+        .clone()
+        .map(|cfg| tokio::spawn(ingest::run(state.clone(), cfg)));
     let on_signal = state.clone();
     let graceful = async move {
         shutdown.await;
@@ -261,6 +267,9 @@ pub async fn serve(
         .await;
     if let Some(demo) = demo {
         let _ = demo.await;
+    }
+    if let Some(ingest) = ingest {
+        let _ = ingest.await;
     }
     for relay in relays {
         let _ = relay.await;
