@@ -326,7 +326,11 @@ fn ingest(
         Some((l, _)) if l == "off" => return Ok(None),
         Some((l, v)) if l != "horizon" => return Err(err("INGEST", &v, "off or horizon")),
         Some((_, v)) if demo_mode => {
-            return Err(err("INGEST", &v, "off when DEMO_MODE is on (pick one source)"))
+            return Err(err(
+                "INGEST",
+                &v,
+                "off when DEMO_MODE is on (pick one source)",
+            ))
         }
         Some(_) => {}
     }
@@ -518,7 +522,10 @@ mod tests {
         assert_eq!(i.network, StellarNetwork::Testnet);
         assert_eq!(i.horizon_url, "https://horizon-testnet.stellar.org");
         assert_eq!((i.start.as_str(), i.requests_per_hour), ("now", 3000));
-        assert_eq!((i.poll, i.flush), (Duration::from_secs(5), Duration::from_secs(1)));
+        assert_eq!(
+            (i.poll, i.flush),
+            (Duration::from_secs(5), Duration::from_secs(1))
+        );
         let i = from(&[
             ("INGEST", "horizon"),
             ("HORIZON_URL", "http://127.0.0.1:9000/"),
@@ -528,7 +535,10 @@ mod tests {
         .ingest
         .unwrap();
         assert_eq!(i.network, StellarNetwork::Public);
-        assert_eq!((i.horizon_url.as_str(), i.start.as_str()), ("http://127.0.0.1:9000", "12884905985"));
+        assert_eq!(
+            (i.horizon_url.as_str(), i.start.as_str()),
+            ("http://127.0.0.1:9000", "12884905985")
+        );
         for (k, v) in [
             ("STELLAR_NETWORK", "mainnet"),
             ("HORIZON_URL", "ftp://x"),

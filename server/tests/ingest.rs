@@ -94,26 +94,83 @@ fn fixture() -> Vec<Value> {
         a
     };
     let amt = |k: &str, v: &str| vec![(k.to_owned(), json!(v))];
-    f.push(record(100, "payment", "2026-11-30T10:00:05Z", true,
-        with(credit("", "USDC", USDC_I), amt("amount", "10.0000000")), None));
-    f.push(record(101, "payment", "2026-11-30T10:00:40Z", false,
-        with(credit("", "USDC", USDC_I), amt("amount", "5.0000000")), Some(failed_xdr(1, -2))));
-    f.push(record(102, "path_payment_strict_send", "2026-11-30T10:30:00Z", true,
-        with(with(native("source_"), amt("source_amount", "100.0000000")),
-             with(credit("", "USDC", USDC_I), amt("amount", "9.9000000"))), None));
-    f.push(record(103, "path_payment_strict_receive", "2026-11-30T10:45:00Z", true,
-        with(with(credit("source_", "EURC", EURC_I), amt("source_amount", "20.0000000")),
-             with(native(""), amt("amount", "200.0000000"))), None));
+    f.push(record(
+        100,
+        "payment",
+        "2026-11-30T10:00:05Z",
+        true,
+        with(credit("", "USDC", USDC_I), amt("amount", "10.0000000")),
+        None,
+    ));
+    f.push(record(
+        101,
+        "payment",
+        "2026-11-30T10:00:40Z",
+        false,
+        with(credit("", "USDC", USDC_I), amt("amount", "5.0000000")),
+        Some(failed_xdr(1, -2)),
+    ));
+    f.push(record(
+        102,
+        "path_payment_strict_send",
+        "2026-11-30T10:30:00Z",
+        true,
+        with(
+            with(native("source_"), amt("source_amount", "100.0000000")),
+            with(credit("", "USDC", USDC_I), amt("amount", "9.9000000")),
+        ),
+        None,
+    ));
+    f.push(record(
+        103,
+        "path_payment_strict_receive",
+        "2026-11-30T10:45:00Z",
+        true,
+        with(
+            with(
+                credit("source_", "EURC", EURC_I),
+                amt("source_amount", "20.0000000"),
+            ),
+            with(native(""), amt("amount", "200.0000000")),
+        ),
+        None,
+    ));
     // Malformed: an amount Horizon never writes.
-    f.push(record(104, "payment", "2026-11-30T10:47:00Z", true,
-        with(credit("", "USDC", USDC_I), amt("amount", "1,5")), None));
-    f.push(record(105, "path_payment_strict_send", "2026-11-30T10:50:00Z", false,
-        with(with(native("source_"), amt("source_amount", "50.0000000")),
-             with(credit("", "USDC", USDC_I), amt("amount", "0.0000000"))), Some(failed_xdr(13, -10))));
-    f.push(record(106, "create_account", "2026-11-30T10:55:00Z", true,
-        vec![("starting_balance".into(), json!("5.0000000"))], None));
-    f.push(record(107, "payment", "2026-11-30T11:00:30Z", true,
-        with(credit("", "EURC", EURC_I), amt("amount", "3.0000000")), None));
+    f.push(record(
+        104,
+        "payment",
+        "2026-11-30T10:47:00Z",
+        true,
+        with(credit("", "USDC", USDC_I), amt("amount", "1,5")),
+        None,
+    ));
+    f.push(record(
+        105,
+        "path_payment_strict_send",
+        "2026-11-30T10:50:00Z",
+        false,
+        with(
+            with(native("source_"), amt("source_amount", "50.0000000")),
+            with(credit("", "USDC", USDC_I), amt("amount", "0.0000000")),
+        ),
+        Some(failed_xdr(13, -10)),
+    ));
+    f.push(record(
+        106,
+        "create_account",
+        "2026-11-30T10:55:00Z",
+        true,
+        vec![("starting_balance".into(), json!("5.0000000"))],
+        None,
+    ));
+    f.push(record(
+        107,
+        "payment",
+        "2026-11-30T11:00:30Z",
+        true,
+        with(credit("", "EURC", EURC_I), amt("amount", "3.0000000")),
+        None,
+    ));
     f
 }
 
@@ -158,12 +215,10 @@ async fn payments(
         .take(PAGE)
         .cloned()
         .collect();
-    let next_cursor = page
-        .last()
-        .map_or(cursor.clone(), |r| r["paging_token"].as_str().unwrap().to_owned());
-    let link = |c: &str| {
-        json!({"href": format!("{}/payments?cursor={c}&order=asc&limit=200&include_failed=true&join=transactions", fake.base)})
-    };
+    let next_cursor = page.last().map_or(cursor.clone(), |r| {
+        r["paging_token"].as_str().unwrap().to_owned()
+    });
+    let link = |c: &str| json!({"href": format!("{}/payments?cursor={c}&order=asc&limit=200&include_failed=true&join=transactions", fake.base)});
     let body = json!({
         "_links": {"self": link(&cursor), "next": link(&next_cursor), "prev": link(&cursor)},
         "_embedded": {"records": page}
@@ -203,8 +258,14 @@ async fn trade_aggregations(
     Query(q): Query<std::collections::HashMap<String, String>>,
 ) -> Response {
     fake.seen.lock().unwrap().trade_aggregations += 1;
-    assert_eq!(q.get("counter_asset_code").map(String::as_str), Some("USDC"));
-    assert_eq!(q.get("counter_asset_issuer").map(String::as_str), Some(USDC_I));
+    assert_eq!(
+        q.get("counter_asset_code").map(String::as_str),
+        Some("USDC")
+    );
+    assert_eq!(
+        q.get("counter_asset_issuer").map(String::as_str),
+        Some(USDC_I)
+    );
     let records = if q.get("base_asset_type").map(String::as_str) == Some("native") {
         json!([{"timestamp": "1796029200000", "trade_count": "12", "base_volume": "1000.0000000",
             "counter_volume": "100.0000000", "avg": "0.1000000", "high": "0.1000000",
@@ -248,11 +309,21 @@ fn spec(fake: &Fake, db: &std::path::Path) -> Spec {
 }
 
 async fn get_json(server: &Server, path: &str) -> Value {
-    reqwest::get(server.url(path)).await.unwrap().json().await.unwrap()
+    reqwest::get(server.url(path))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
 }
 
 async fn metric(server: &Server, name: &str) -> f64 {
-    let text = reqwest::get(server.url("/metrics")).await.unwrap().text().await.unwrap();
+    let text = reqwest::get(server.url("/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     text.lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
         .unwrap_or_else(|| panic!("{name} not in /metrics"))
@@ -263,7 +334,13 @@ async fn wait_done(server: &Server, fake: &Fake) {
     let last = toid(107);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let served = fake.seen.lock().unwrap().payments.iter().any(|(_, c, _)| *c == last);
+        let served = fake
+            .seen
+            .lock()
+            .unwrap()
+            .payments
+            .iter()
+            .any(|(_, c, _)| *c == last);
         let c = corridor_map(&get_json(server, "/api/corridors").await);
         let eurc = c.get(&format!("EURC:{EURC_I}->EURC:{EURC_I}")).cloned();
         if served && eurc.is_some_and(|e| e.0 == 1) {
@@ -333,7 +410,10 @@ async fn assert_hand_worked_totals(server: &Server) {
     assert_eq!(a[EURC_I], (2, 2, 0, 20.0, 100.0, "green".to_owned()));
     // Configured anchors without traffic stay at zero.
     assert_eq!(a.len(), 8);
-    assert_eq!(a["GDSTRSHXHGJ7ZIVRBXEYE5Q74XUVCUSEKEBR7UCHEUUEK72N7I7KJ6JH"].0, 0);
+    assert_eq!(
+        a["GDSTRSHXHGJ7ZIVRBXEYE5Q74XUVCUSEKEBR7UCHEUUEK72N7I7KJ6JH"].0,
+        0
+    );
 }
 
 #[tokio::test]
@@ -346,29 +426,49 @@ async fn fixture_is_ingested_exactly_through_429_a_cut_page_and_a_malformed_reco
     .await;
     let dir = tempfile::tempdir().unwrap();
     let server = Server::start(spec(&fake, &dir.path().join("h.db")));
-    let (mut ws, _) = tokio_tungstenite::connect_async(format!(
-        "ws://127.0.0.1:{}/ws?since=0",
-        server.port()
-    ))
-    .await
-    .unwrap();
+    let (mut ws, _) =
+        tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{}/ws?since=0", server.port()))
+            .await
+            .unwrap();
     assert_eq!(next_json(&mut ws).await["type"], "connected");
     wait_done(&server, &fake).await;
     assert_hand_worked_totals(&server).await;
 
     // 429: counted, and the same page asked again only after Retry-After (1 s).
-    assert_eq!(metric(&server, "stellar_ingest_rate_limited_total").await, 1.0);
+    assert_eq!(
+        metric(&server, "stellar_ingest_rate_limited_total").await,
+        1.0
+    );
     let seen = fake.seen.lock().unwrap();
-    let limited: Vec<_> = seen.payments.iter().filter(|(_, c, _)| *c == toid(101)).collect();
-    assert_eq!(limited.len(), 2, "{:?}", seen.payments.iter().map(|p| (&p.1, p.2)).collect::<Vec<_>>());
+    let limited: Vec<_> = seen
+        .payments
+        .iter()
+        .filter(|(_, c, _)| *c == toid(101))
+        .collect();
+    assert_eq!(
+        limited.len(),
+        2,
+        "{:?}",
+        seen.payments
+            .iter()
+            .map(|p| (&p.1, p.2))
+            .collect::<Vec<_>>()
+    );
     assert_eq!(limited[0].2, 429);
     assert!(limited[1].0 - limited[0].0 >= Duration::from_millis(990));
     // The cut-off page was retried from the same cursor and counted once.
-    let dropped = seen.payments.iter().filter(|(_, c, _)| *c == toid(103)).count();
+    let dropped = seen
+        .payments
+        .iter()
+        .filter(|(_, c, _)| *c == toid(103))
+        .count();
     assert_eq!(dropped, 2);
     assert!(metric(&server, "stellar_ingest_errors_total").await >= 1.0);
     // One malformed record skipped and counted; the 6 payments around it counted.
-    assert_eq!(metric(&server, "stellar_ingest_malformed_records_total").await, 1.0);
+    assert_eq!(
+        metric(&server, "stellar_ingest_malformed_records_total").await,
+        1.0
+    );
     assert_eq!(metric(&server, "stellar_ingest_records_total").await, 6.0);
     // Prices: one trade_aggregations request per priced asset (XLM, EURC), not per payment.
     assert_eq!(seen.trade_aggregations, 2);
@@ -419,11 +519,17 @@ async fn sigkill_mid_ingestion_and_restart_gives_the_uninterrupted_totals() {
     }
     let before = fake.seen.lock().unwrap().payments.len();
     server.restart(); // SIGKILL, then the same binary on the same database
-    assert!(before < 5, "killed after the whole fixture was read ({before} pages)");
+    assert!(
+        before < 5,
+        "killed after the whole fixture was read ({before} pages)"
+    );
     wait_done(&server, &fake).await;
     assert_hand_worked_totals(&server).await;
     // It resumed from the stored cursor instead of starting over.
     let seen = fake.seen.lock().unwrap();
     let after_restart = &seen.payments[before..];
-    assert_ne!(after_restart[0].1, "0", "restart began again from the start");
+    assert_ne!(
+        after_restart[0].1, "0",
+        "restart began again from the start"
+    );
 }

@@ -196,7 +196,9 @@ fn asset_params(side: &str, asset: &Asset) -> String {
             } else {
                 "credit_alphanum12"
             };
-            format!("{side}_asset_type={kind}&{side}_asset_code={code}&{side}_asset_issuer={issuer}")
+            format!(
+                "{side}_asset_type={kind}&{side}_asset_code={code}&{side}_asset_issuer={issuer}"
+            )
         }
     }
 }

@@ -590,8 +590,8 @@ mod tests {
         let usdc = credit("USDC", USDC_I);
         let eurc = credit("EURC", EURC_I);
         let t0 = unix_seconds("2026-11-30T10:00:00Z").unwrap();
-        let mk = |n: i64, dt: i64, s: &Asset, sa: i64, d: &Asset, da: i64, fail: Option<&str>| {
-            Payment {
+        let mk =
+            |n: i64, dt: i64, s: &Asset, sa: i64, d: &Asset, da: i64, fail: Option<&str>| Payment {
                 paging_token: n.to_string(),
                 at: t0 + dt,
                 successful: fail.is_none(),
@@ -600,14 +600,21 @@ mod tests {
                 dest_asset: d.clone(),
                 dest_amount: da,
                 failure: fail.map(str::to_owned),
-            }
-        };
+            };
         let ops = [
             mk(1, 5, &usdc, 10, &usdc, 100_000_000, None),
             mk(2, 40, &usdc, 5, &usdc, 50_000_000, Some("op_underfunded")),
             mk(3, 1800, &Asset::Native, 100, &usdc, 99_000_000, None),
             mk(4, 2700, &eurc, 20, &Asset::Native, 2_000_000_000, None),
-            mk(5, 3000, &Asset::Native, 50, &usdc, 0, Some("op_too_few_offers")),
+            mk(
+                5,
+                3000,
+                &Asset::Native,
+                50,
+                &usdc,
+                0,
+                Some("op_too_few_offers"),
+            ),
             mk(6, 3630, &eurc, 3, &eurc, 30_000_000, None),
         ];
         let mut prices = PriceBook::default();
@@ -622,7 +629,12 @@ mod tests {
         let key = |s: &Asset, d: &Asset| format!("{}->{}", s.key(), d.key());
         let day = w.summary(&key(&usdc, &usdc), WINDOW_24H_SECS);
         assert_eq!(
-            (day.attempts, day.successes, day.success_rate, day.volume_usd),
+            (
+                day.attempts,
+                day.successes,
+                day.success_rate,
+                day.volume_usd
+            ),
             (2, 1, 50.0, 10.0)
         );
         assert_eq!(day.top_failure(), Some(("op_underfunded", 1)));
@@ -632,13 +644,19 @@ mod tests {
         assert_eq!(xu.top_failure(), Some(("op_too_few_offers", 1)));
         assert_eq!(w.summary(&key(&Asset::Native, &usdc), WINDOW_1H_SECS), xu);
         let ex = w.summary(&key(&eurc, &Asset::Native), WINDOW_24H_SECS);
-        assert_eq!((ex.attempts, ex.success_rate, ex.volume_usd), (1, 100.0, 20.0));
+        assert_eq!(
+            (ex.attempts, ex.success_rate, ex.volume_usd),
+            (1, 100.0, 20.0)
+        );
         let ee = w.summary(&key(&eurc, &eurc), WINDOW_1H_SECS);
         assert_eq!((ee.attempts, ee.volume_usd, ee.unpriced), (1, 0.0, 1));
         let a = w.summary(&anchor_key(USDC_I), WINDOW_24H_SECS);
         assert_eq!((a.attempts, a.successes, a.volume_usd), (4, 2, 19.9));
         let e = w.summary(&anchor_key(EURC_I), WINDOW_24H_SECS);
-        assert_eq!((e.attempts, e.successes, e.volume_usd, e.unpriced), (2, 2, 20.0, 1));
+        assert_eq!(
+            (e.attempts, e.successes, e.volume_usd, e.unpriced),
+            (2, 2, 20.0, 1)
+        );
         // Dirty buckets: 5 corridor buckets (#1 and #2 share one), 3 USDC and 2 EURC anchor buckets.
         assert_eq!(w.take_dirty().len(), 5 + 3 + 2);
         assert!(w.take_dirty().is_empty());

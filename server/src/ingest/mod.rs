@@ -218,7 +218,9 @@ impl Ingest {
         let keys: BTreeSet<String> = changed.iter().map(|(k, _, _)| k.clone()).collect();
         for key in keys.iter().filter(|k| !k.starts_with("anchor:")) {
             if !self.corridors.contains_key(key) {
-                let Some((s, d)) = key.split_once("->") else { continue };
+                let Some((s, d)) = key.split_once("->") else {
+                    continue;
+                };
                 let (Some((sc, si)), Some((dc, di))) = (s.split_once(':'), d.split_once(':'))
                 else {
                     continue;
@@ -242,7 +244,9 @@ impl Ingest {
         for key in &keys {
             let s = self.windows.summary(key, WINDOW_24H_SECS);
             if let Some(account) = key.strip_prefix("anchor:") {
-                let Some(id) = self.anchors.get(account) else { continue };
+                let Some(id) = self.anchors.get(account) else {
+                    continue;
+                };
                 let m = AnchorMetrics {
                     total_transactions: s.attempts,
                     successful_transactions: s.successes,
