@@ -176,6 +176,7 @@ pub fn app(state: AppState) -> Router {
             get(api::list_snapshots).post(api::create_snapshot),
         )
         .route("/api/snapshots/latest", get(api::latest_snapshot))
+        .route("/api/ingest/corridors", get(ingest::corridor_windows))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_api_token,

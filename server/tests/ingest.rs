@@ -413,7 +413,28 @@ async fn assert_hand_worked_totals(server: &Server) {
     assert_eq!(
         a["GDSTRSHXHGJ7ZIVRBXEYE5Q74XUVCUSEKEBR7UCHEUUEK72N7I7KJ6JH"].0,
         0
-    );
+    ); // Windows and failure reasons: the 1 h window starts after 11:00:30 - 1 h, at minute 10:01.
+    let w = get_json(server, "/api/ingest/corridors").await;
+    let by_key = |k: &str| {
+        w.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["corridor_key"] == k)
+            .cloned()
+            .unwrap_or_else(|| panic!("{k} missing in {w}"))
+    };
+    let uu = by_key(&format!("{usdc}->{usdc}"));
+    assert_eq!(uu["top_failure_reason"], "op_underfunded");
+    assert_eq!(uu["window_24h"]["failures"], json!({"op_underfunded": 1}));
+    assert_eq!(uu["window_1h"]["attempts"], 0);
+    let xu = by_key(&format!("{xlm}->{usdc}"));
+    assert_eq!(xu["top_failure_reason"], "op_too_few_offers");
+    assert_eq!(xu["window_1h"]["attempts"], 2);
+    assert_eq!(xu["window_1h"]["volume_usd"], 9.9);
+    let ee = by_key(&format!("{eurc}->{eurc}"));
+    assert_eq!(ee["window_24h"]["unpriced"], 1);
+    assert_eq!(ee["top_failure_reason"], Value::Null);
+    assert_eq!(w.as_array().unwrap().len(), 4);
 }
 
 #[tokio::test]
@@ -431,6 +452,10 @@ async fn fixture_is_ingested_exactly_through_429_a_cut_page_and_a_malformed_reco
             .await
             .unwrap();
     assert_eq!(next_json(&mut ws).await["type"], "connected");
+    assert_eq!(
+        get_json(&server, "/health").await["source"],
+        "horizon-public"
+    );
     wait_done(&server, &fake).await;
     assert_hand_worked_totals(&server).await;
 
@@ -439,30 +464,6 @@ async fn fixture_is_ingested_exactly_through_429_a_cut_page_and_a_malformed_reco
         metric(&server, "stellar_ingest_rate_limited_total").await,
         1.0
     );
-    let seen = fake.seen.lock().unwrap();
-    let limited: Vec<_> = seen
-        .payments
-        .iter()
-        .filter(|(_, c, _)| *c == toid(101))
-        .collect();
-    assert_eq!(
-        limited.len(),
-        2,
-        "{:?}",
-        seen.payments
-            .iter()
-            .map(|p| (&p.1, p.2))
-            .collect::<Vec<_>>()
-    );
-    assert_eq!(limited[0].2, 429);
-    assert!(limited[1].0 - limited[0].0 >= Duration::from_millis(990));
-    // The cut-off page was retried from the same cursor and counted once.
-    let dropped = seen
-        .payments
-        .iter()
-        .filter(|(_, c, _)| *c == toid(103))
-        .count();
-    assert_eq!(dropped, 2);
     assert!(metric(&server, "stellar_ingest_errors_total").await >= 1.0);
     // One malformed record skipped and counted; the 6 payments around it counted.
     assert_eq!(
@@ -470,9 +471,34 @@ async fn fixture_is_ingested_exactly_through_429_a_cut_page_and_a_malformed_reco
         1.0
     );
     assert_eq!(metric(&server, "stellar_ingest_records_total").await, 6.0);
-    // Prices: one trade_aggregations request per priced asset (XLM, EURC), not per payment.
-    assert_eq!(seen.trade_aggregations, 2);
-    drop(seen);
+    {
+        let seen = fake.seen.lock().unwrap();
+        let limited: Vec<_> = seen
+            .payments
+            .iter()
+            .filter(|(_, c, _)| *c == toid(101))
+            .collect();
+        assert_eq!(
+            limited.len(),
+            2,
+            "{:?}",
+            seen.payments
+                .iter()
+                .map(|p| (&p.1, p.2))
+                .collect::<Vec<_>>()
+        );
+        assert_eq!(limited[0].2, 429);
+        assert!(limited[1].0 - limited[0].0 >= Duration::from_millis(990));
+        // The cut-off page was retried from the same cursor and counted once.
+        let dropped = seen
+            .payments
+            .iter()
+            .filter(|(_, c, _)| *c == toid(103))
+            .count();
+        assert_eq!(dropped, 2);
+        // Prices: one trade_aggregations request per priced asset (XLM, EURC), not per payment.
+        assert_eq!(seen.trade_aggregations, 2);
+    }
 
     // Every update reached the WebSocket client, in increasing seq; the last
     // corridor update of each corridor carries its final numbers.
@@ -532,4 +558,45 @@ async fn sigkill_mid_ingestion_and_restart_gives_the_uninterrupted_totals() {
         after_restart[0].1, "0",
         "restart began again from the start"
     );
+}
+
+#[test]
+fn bad_ingest_settings_exit_with_code_2_naming_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    for (vars, named) in [
+        (
+            vec![("INGEST", "horizon"), ("STELLAR_NETWORK", "mainnet")],
+            "STELLAR_NETWORK",
+        ),
+        (
+            vec![("INGEST", "horizon"), ("HORIZON_URL", "horizon.example")],
+            "HORIZON_URL",
+        ),
+        (
+            vec![("INGEST", "horizon"), ("INGEST_START", "latest")],
+            "INGEST_START",
+        ),
+        (vec![("INGEST", "stream")], "INGEST"),
+        (vec![("INGEST", "horizon"), ("DEMO_MODE", "true")], "INGEST"),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_stellar-insights-server"))
+            .env_clear()
+            .current_dir(dir.path())
+            .envs(vars.iter().copied())
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{vars:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(named), "{vars:?}: {stderr}");
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_stellar-insights-server"))
+        .env_clear()
+        .current_dir(dir.path())
+        .env("INGEST", "horizon")
+        .arg("--demo")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("INGEST=horizon"));
+    assert!(!dir.path().join("stellar-insights.db").exists());
 }

@@ -376,7 +376,7 @@ pub struct Bucket {
 }
 
 /// A window's totals for one key.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
 pub struct Summary {
     /// Attempts.
     pub attempts: i64,
@@ -484,11 +484,24 @@ impl Windows {
             .collect()
     }
 
-    /// Forgets buckets that fell out of the 24 h window; returns the first minute kept.
-    pub fn prune(&mut self) -> i64 {
+    /// Forgets buckets that fell out of the 24 h window; returns the first minute kept
+    /// and the keys that lost a bucket (their published totals changed).
+    pub fn prune(&mut self) -> (i64, BTreeSet<String>) {
         let keep_from = (self.latest - WINDOW_24H_SECS).div_euclid(BUCKET_SECS) + 1;
-        self.buckets.retain(|(_, m), _| *m >= keep_from);
-        keep_from
+        let mut changed = BTreeSet::new();
+        self.buckets.retain(|(k, m), _| {
+            let keep = *m >= keep_from;
+            if !keep {
+                changed.insert(k.clone());
+            }
+            keep
+        });
+        (keep_from, changed)
+    }
+
+    /// Every key with a bucket in the window.
+    pub fn keys(&self) -> BTreeSet<&str> {
+        self.buckets.keys().map(|(k, _)| k.as_str()).collect()
     }
 }
 
@@ -681,7 +694,7 @@ mod tests {
         w.add(&p(WINDOW_24H_SECS), &PriceBook::default(), &none);
         let key = p(0).corridor_key();
         assert_eq!(w.summary(&key, WINDOW_24H_SECS).attempts, 1);
-        assert_eq!(w.prune(), 1);
+        assert_eq!(w.prune(), (1, BTreeSet::from([key.clone()])));
         assert_eq!(w.summary(&key, i64::MAX / 2).attempts, 1);
     }
 }

@@ -137,6 +137,35 @@ async fn run_once(state: &AppState, cfg: &IngestConfig) -> Result<(), ApiError> 
     }
 }
 
+/// `GET /api/ingest/corridors`: per corridor seen by Horizon ingestion, the 24 h and
+/// 1 h windows (attempts, successes, success rate, USD volume, unpriced successes,
+/// failures by result code) and the top failure reason, from the stored buckets.
+/// Sorted by corridor key; `[]` without ingestion.
+pub async fn corridor_windows(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    let mut w = Windows::default();
+    for (key, minute, bucket) in store::ingest::buckets(&state.db).await? {
+        w.restore(key, minute, bucket);
+    }
+    let rows: Vec<serde_json::Value> = w
+        .keys()
+        .into_iter()
+        .filter(|k| !k.starts_with("anchor:"))
+        .map(|key| {
+            let day = w.summary(key, WINDOW_24H_SECS);
+            let hour = w.summary(key, metrics::WINDOW_1H_SECS);
+            serde_json::json!({
+                "corridor_key": key,
+                "top_failure_reason": day.top_failure().map(|(r, _)| r),
+                "window_24h": day,
+                "window_1h": hour,
+            })
+        })
+        .collect();
+    Ok(axum::Json(serde_json::Value::Array(rows)))
+}
+
 impl Ingest {
     /// Creates the configured anchors that are missing, reads corridor ids and stored buckets.
     async fn load(&mut self) -> Result<(), ApiError> {
@@ -215,7 +244,10 @@ impl Ingest {
         if changed.is_empty() && self.stored_cursor.as_ref() == Some(&cursor) {
             return Ok(());
         }
-        let keys: BTreeSet<String> = changed.iter().map(|(k, _, _)| k.clone()).collect();
+        let (keep_from, aged_out) = self.windows.prune();
+        let mut keys: BTreeSet<String> = changed.iter().map(|(k, _, _)| k.clone()).collect();
+        // Keys that lost a bucket to the window's end get their smaller totals published too.
+        keys.extend(aged_out);
         for key in keys.iter().filter(|k| !k.starts_with("anchor:")) {
             if !self.corridors.contains_key(key) {
                 let Some((s, d)) = key.split_once("->") else {
@@ -235,7 +267,6 @@ impl Ingest {
                 self.corridors.insert(key.clone(), c.id);
             }
         }
-        let keep_from = self.windows.prune();
         let mut tx = store::begin_write(&self.state.db).await?;
         for (key, minute, bucket) in &changed {
             store::ingest::put_bucket(&mut tx, key, *minute, bucket).await?;
