@@ -204,6 +204,21 @@ async fn payments(
     State(fake): State<Fake>,
     Query(q): Query<std::collections::HashMap<String, String>>,
 ) -> Response {
+    if q.get("order").map(String::as_str) == Some("desc") {
+        // INGEST_START=now asks for the newest payment only.
+        assert_eq!(q.get("limit").map(String::as_str), Some("1"));
+        let newest = fake.records.last().cloned().unwrap();
+        fake.seen
+            .lock()
+            .unwrap()
+            .payments
+            .push((Instant::now(), "desc".into(), 200));
+        return (
+            [(header::CONTENT_TYPE, "application/hal+json")],
+            json!({"_links": {}, "_embedded": {"records": [newest]}}).to_string(),
+        )
+            .into_response();
+    }
     let cursor = q.get("cursor").cloned().unwrap_or_default();
     let faults = fake.faults.lock().unwrap().clone();
     tokio::time::sleep(faults.delay).await;
@@ -599,4 +614,30 @@ fn bad_ingest_settings_exit_with_code_2_naming_the_variable() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("INGEST=horizon"));
     assert!(!dir.path().join("stellar-insights.db").exists());
+}
+
+#[tokio::test]
+async fn start_now_begins_after_the_newest_payment() {
+    let fake = start_fake(Faults::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let server =
+        Server::start(spec(&fake, &dir.path().join("n.db")).env(&[("INGEST_START", "now")]));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while fake.seen.lock().unwrap().payments.len() < 3 {
+        assert!(Instant::now() < deadline, "no polling");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let cursors: Vec<String> = fake
+        .seen
+        .lock()
+        .unwrap()
+        .payments
+        .iter()
+        .map(|p| p.1.clone())
+        .collect();
+    assert_eq!(cursors[0], "desc");
+    assert!(cursors[1..].iter().all(|c| *c == toid(107)), "{cursors:?}");
+    // Nothing before the start is counted.
+    assert_eq!(metric(&server, "stellar_ingest_records_total").await, 0.0);
+    assert_eq!(get_json(&server, "/api/corridors").await, json!([]));
 }

@@ -73,6 +73,23 @@ impl Horizon {
         )
     }
 
+    /// `paging_token` of the newest payment (`"0"` when there is none): what `INGEST_START=now`
+    /// starts after. Resolved once, so paging never depends on how Horizon reads `cursor=now`.
+    pub async fn newest_token(&self) -> Result<String, Stopped> {
+        let url = format!(
+            "{}/payments?order=desc&limit=1&include_failed=true",
+            self.base
+        );
+        let page = self.page(&url).await?;
+        Ok(page
+            .records
+            .first()
+            .and_then(|r| r.get("paging_token"))
+            .and_then(Value::as_str)
+            .unwrap_or("0")
+            .to_owned())
+    }
+
     async fn sleep(&self, d: Duration) -> Result<(), Stopped> {
         let mut stop = self.state.shutdown_signal();
         tokio::select! {

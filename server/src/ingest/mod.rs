@@ -1,7 +1,8 @@
 //! `INGEST=horizon`: corridor and anchor metrics computed from a Stellar Horizon
 //! server's payment operations, written through the service layer.
 //!
-//! How it reads Horizon: by paging, not by event stream. It asks
+//! How it reads Horizon: by paging, not by event stream. `INGEST_START=now` is
+//! resolved once to the newest payment's `paging_token` (`order=desc&limit=1`). It asks
 //! `/payments?cursor=C&order=asc&limit=200&include_failed=true&join=transactions`
 //! and follows each page's `_links.next`; a page shorter than 200 records means it
 //! caught up, and it waits `HORIZON_POLL_MS` before the next request. Prices come
@@ -100,9 +101,17 @@ async fn run_once(state: &AppState, cfg: &IngestConfig) -> Result<(), ApiError> 
     };
     ing.prices.set(ing.usdc.clone(), Some(1.0));
     ing.load().await?;
-    let cursor = store::ingest::cursor(&state.db, PAYMENTS_STREAM)
-        .await?
-        .unwrap_or_else(|| cfg.start.clone());
+    let cursor = match store::ingest::cursor(&state.db, PAYMENTS_STREAM).await? {
+        Some(stored) => stored,
+        None if cfg.start == "now" => {
+            let Ok(newest) = ing.horizon.newest_token().await else {
+                return Ok(());
+            };
+            ing.pending_cursor = Some(newest.clone());
+            newest
+        }
+        None => cfg.start.clone(),
+    };
     tracing::info!(
         network = cfg.network.as_str(),
         horizon = %cfg.horizon_url,
