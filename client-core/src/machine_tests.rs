@@ -627,37 +627,46 @@ fn resync_required_emits_resync_and_restarts_from_server_head() {
     assert_eq!(delivered_seqs(&m.handle(0.0, corridor(4, "A"))), [4]);
 }
 
-#[test]
-fn slow_consumer_resync_keeps_the_resume_point_so_nothing_is_delivered_twice() {
+/// Delivers updates 1..=`last`, then a mid-stream `resync_required` with
+/// `reason` and a lost socket; checks the reconnect asks `?since=last`, then
+/// replays 1..=`head` after a resumed `connected` and returns what was
+/// delivered of the replay.
+fn resync_lose_socket_and_replay(reason: &str, last: u64, close_code: u16, head: u64) -> Vec<u64> {
     let mut m = open_machine(); // connected said seq 0
     m.subscribe(1, &Filter::default()).unwrap();
-    for seq in 1..=5 {
+    for seq in 1..=last {
         m.handle(1.0, corridor(seq, "A"));
     }
-    let a = m.handle(
-        2.0,
-        Event::Frame(r#"{"type":"resync_required","reason":"slow_consumer"}"#.into()),
-    );
-    assert!(a.iter().any(|a| matches!(a, Action::Resync(_))));
+    let frame = format!(r#"{{"type":"resync_required","reason":"{reason}"}}"#);
+    let a = m.handle(2.0, Event::Frame(frame));
+    assert!(a.iter().any(
+        |a| matches!(a, Action::Resync(r) if r.reason.as_ref().map(|r| r.as_str()) == Some(reason))
+    ));
     m.handle(
         3.0,
         Event::Closed {
-            code: 4001,
-            reason: "slow consumer".into(),
+            code: close_code,
+            reason: String::new(),
         },
     );
     let a = m.handle(9_000.0, Event::Timer(Timer::Reconnect));
-    assert_eq!(opens(&a), [format!("{URL}?since=5")]);
+    assert_eq!(opens(&a), [format!("{URL}?since={last}")]);
     m.handle(9_001.0, Event::Opened);
-    m.handle(
-        9_001.0,
-        Event::Frame(r#"{"type":"connected","connection_id":"c2","seq":9,"resumed":true}"#.into()),
-    );
-    // A replay overlapping what was delivered before the resync is not delivered again.
-    let seqs: Vec<u64> = (4..=9)
+    let connected =
+        format!(r#"{{"type":"connected","connection_id":"c2","seq":{head},"resumed":true}}"#);
+    m.handle(9_001.0, Event::Frame(connected));
+    (1..=head)
         .flat_map(|s| delivered_seqs(&m.handle(9_002.0, corridor(s, "A"))))
-        .collect();
-    assert_eq!(seqs, [6, 7, 8, 9]);
+        .collect()
+}
+
+#[test]
+fn slow_consumer_resync_keeps_the_resume_point_so_nothing_is_delivered_twice() {
+    // A replay overlapping what was delivered before the resync is not delivered again.
+    assert_eq!(
+        resync_lose_socket_and_replay("slow_consumer", 5, 4001, 9),
+        [6, 7, 8, 9]
+    );
 }
 
 /// A `gap` comes mid-stream, like `slow_consumer`: the resume point stays at
@@ -667,47 +676,21 @@ fn slow_consumer_resync_keeps_the_resume_point_so_nothing_is_delivered_twice() {
 /// this client already had.)
 #[test]
 fn gap_resync_keeps_the_resume_point_so_nothing_is_delivered_twice() {
-    let mut m = open_machine(); // connected said seq 0
-    m.subscribe(1, &Filter::default()).unwrap();
-    for seq in 1..=3 {
-        m.handle(1.0, corridor(seq, "A"));
-    }
     // Updates 4 and 5 were lost upstream; 6 is not for this client's topics.
-    let a = m.handle(
-        2.0,
-        Event::Frame(r#"{"type":"resync_required","reason":"gap"}"#.into()),
+    assert_eq!(
+        resync_lose_socket_and_replay("gap", 3, 1006, 7),
+        [4, 5, 6, 7]
     );
-    assert!(a
-        .iter()
-        .any(|a| matches!(a, Action::Resync(r) if r.reason == Some(ResyncReason::Gap))));
-    m.handle(3.0, closed());
-    let a = m.handle(9_000.0, Event::Timer(Timer::Reconnect));
-    assert_eq!(opens(&a), [format!("{URL}?since=3")]);
-    m.handle(9_001.0, Event::Opened);
-    m.handle(
-        9_001.0,
-        Event::Frame(r#"{"type":"connected","connection_id":"c2","seq":7,"resumed":true}"#.into()),
-    );
-    let seqs: Vec<u64> = (1..=7)
-        .flat_map(|s| delivered_seqs(&m.handle(9_002.0, corridor(s, "A"))))
-        .collect();
-    assert_eq!(seqs, [4, 5, 6, 7]);
 }
 
 /// Resync reasons this client does not know are treated as mid-stream: the
 /// resume point never moves back, so nothing can be delivered twice.
 #[test]
 fn unknown_resync_reason_keeps_the_resume_point() {
-    let mut m = open_machine();
-    m.subscribe(1, &Filter::default()).unwrap();
-    m.handle(1.0, corridor(5, "A"));
-    m.handle(
-        2.0,
-        Event::Frame(r#"{"type":"resync_required","reason":"shard_moved"}"#.into()),
+    assert_eq!(
+        resync_lose_socket_and_replay("shard_moved", 5, 1006, 6),
+        [6]
     );
-    m.handle(3.0, closed());
-    let a = m.handle(9_000.0, Event::Timer(Timer::Reconnect));
-    assert_eq!(opens(&a), [format!("{URL}?since=5")]);
 }
 
 /// A frame of a known type that differs from the protocol is delivered, and
