@@ -312,8 +312,12 @@ async fn start_fake(faults: Faults) -> Fake {
     fake
 }
 
-fn spec(fake: &Fake, db: &std::path::Path) -> Spec {
-    Spec::sqlite(db).env(&[
+/// The binary ingesting from `fake`, on SQLite in `dir` (or a fresh PostgreSQL database
+/// with `TEST_STORE=postgres`).
+async fn spec(fake: &Fake, dir: &std::path::Path) -> Spec {
+    let db = common::test_database_url(dir).await;
+    Spec::new(dir).env(&[
+        ("DATABASE_URL", &db),
         ("INGEST", "horizon"),
         ("HORIZON_URL", &fake.base),
         ("INGEST_START", "0"),
@@ -461,7 +465,7 @@ async fn fixture_is_ingested_exactly_through_429_a_cut_page_and_a_malformed_reco
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let server = Server::start(spec(&fake, &dir.path().join("h.db")));
+    let server = Server::start(spec(&fake, dir.path()).await);
     let (mut ws, _) =
         tokio_tungstenite::connect_async(format!("ws://127.0.0.1:{}/ws?since=0", server.port()))
             .await
@@ -547,7 +551,7 @@ async fn sigkill_mid_ingestion_and_restart_gives_the_uninterrupted_totals() {
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
-    let mut server = Server::start(spec(&fake, &dir.path().join("k.db")));
+    let mut server = Server::start(spec(&fake, dir.path()).await);
     // Kill once some, but not all, of the fixture has been committed.
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
@@ -620,8 +624,11 @@ fn bad_ingest_settings_exit_with_code_2_naming_the_variable() {
 async fn start_now_begins_after_the_newest_payment() {
     let fake = start_fake(Faults::default()).await;
     let dir = tempfile::tempdir().unwrap();
-    let server =
-        Server::start(spec(&fake, &dir.path().join("n.db")).env(&[("INGEST_START", "now")]));
+    let server = Server::start(
+        spec(&fake, dir.path())
+            .await
+            .env(&[("INGEST_START", "now")]),
+    );
     let deadline = Instant::now() + Duration::from_secs(30);
     while fake.seen.lock().unwrap().payments.len() < 3 {
         assert!(Instant::now() < deadline, "no polling");
