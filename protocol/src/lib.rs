@@ -62,7 +62,9 @@ pub enum ServerMessage {
     },
     /// Heartbeat from the server; the client answers with [`ClientMessage::Pong`].
     Ping {
-        /// Sender's clock, integer (the server uses ms since the Unix epoch).
+        /// Sender's clock, integer. The server sends seconds since the Unix
+        /// epoch, the unit of the seed protocol's example (`1234567890`);
+        /// peers echo it unchanged and need not know its unit.
         timestamp: i64,
     },
     /// Answer to a client [`ClientMessage::Ping`], echoing its timestamp.
@@ -184,8 +186,12 @@ impl AnchorStatus {
 pub enum ClientMessage {
     /// Answer to a server [`ServerMessage::Ping`], echoing its timestamp.
     Pong {
-        /// The server's timestamp, echoed unchanged.
-        timestamp: i64,
+        /// The server's timestamp, echoed unchanged. Optional: the server
+        /// accepts a bare `{"type":"pong"}` (it never reads the value; any
+        /// frame counts as liveness).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", tsify(optional))]
+        timestamp: Option<i64>,
     },
     /// Liveness probe; the server answers [`ServerMessage::Pong`].
     Ping {
@@ -641,8 +647,24 @@ mod tests {
         );
         assert_eq!(ClientMessage::from_json(&sub.to_json()).unwrap(), sub);
         assert_eq!(
-            ClientMessage::Pong { timestamp: 7 }.to_json(),
+            ClientMessage::Pong { timestamp: Some(7) }.to_json(),
             r#"{"type":"pong","timestamp":7}"#
+        );
+    }
+
+    #[test]
+    fn a_pong_without_timestamp_parses() {
+        // `wscat` users and clients of the system we replace answer `{"type":"pong"}`.
+        for text in [r#"{"type":"pong"}"#, r#"{"type":"pong","timestamp":null}"#] {
+            assert_eq!(
+                ClientMessage::from_json(text).unwrap(),
+                ClientMessage::Pong { timestamp: None },
+                "{text}"
+            );
+        }
+        assert_eq!(
+            ClientMessage::Pong { timestamp: None }.to_json(),
+            r#"{"type":"pong"}"#
         );
     }
 

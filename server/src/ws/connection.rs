@@ -11,7 +11,7 @@ use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use stellar_insights_protocol::{
     close_code, peek_type, ClientMessage, ErrorCode, ResyncReason, ServerMessage, Topic,
-    PROTOCOL_VERSION,
+    TopicError, PROTOCOL_VERSION,
 };
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{sleep_until, Instant, MissedTickBehavior};
@@ -117,8 +117,41 @@ fn error(code: ErrorCode, message: impl Into<String>) -> Message {
     })
 }
 
-fn now_ms() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64 / 1_000_000
+/// `ping.timestamp`: seconds since the Unix epoch, the unit of the seed
+/// protocol's example (`1234567890`). Clients echo it; the server never reads it back.
+fn now_secs() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Whether a read failed because the client's frame (or message) was over
+/// `WS_MAX_FRAME_BYTES`: the error's source chain holds tungstenite's typed
+/// `CapacityError::MessageTooLong` (axum wraps tungstenite's error in
+/// [`axum::Error`] and re-exports no error type of its own for it). The server's
+/// `tungstenite` dependency must be the very crate axum uses, or the type never
+/// matches: `deny.toml` refuses a second tungstenite version and the
+/// `websocket_oversize_frame_gets_frame_too_large_and_close_1009` test fails.
+fn is_frame_too_large(e: &axum::Error) -> bool {
+    use tungstenite::error::CapacityError;
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(CapacityError::MessageTooLong { .. }) = err.downcast_ref() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}
+
+/// The first topic of a `subscribe`/`unsubscribe` frame that is not a valid
+/// [`Topic`], when that is why the frame did not parse (the frame is otherwise
+/// well formed: a JSON object whose `topics` is an array of strings).
+fn invalid_topic(text: &str) -> Option<TopicError> {
+    #[derive(serde::Deserialize)]
+    struct Topics {
+        topics: Vec<String>,
+    }
+    let Topics { topics } = serde_json::from_str(text).ok()?;
+    topics.iter().find_map(|t| t.parse::<Topic>().err())
 }
 
 impl Conn {
@@ -287,7 +320,7 @@ impl Conn {
                         Some(Err(e)) => return self.on_read_error(e).await,
                     }
                 }
-                _ = ping.tick() => self.send(frame(&ServerMessage::Ping { timestamp: now_ms() })).await,
+                _ = ping.tick() => self.heartbeat().await,
                 _ = &mut deadline => {
                     let _ = self.send(error(ErrorCode::HeartbeatTimeout, "no frame received for 2.5 heartbeats")).await;
                     return Some(Close(close_code::HEARTBEAT_TIMEOUT, "heartbeat timeout"));
@@ -307,6 +340,17 @@ impl Conn {
                 return close;
             }
         }
+    }
+
+    /// One heartbeat: a JSON `ping` (browser clients answer it) and a WebSocket
+    /// protocol ping, which browsers, `wscat` and most WebSocket libraries answer
+    /// by themselves. Either answer, like any frame, counts as liveness.
+    async fn heartbeat(&mut self) -> Result<(), Option<Close>> {
+        self.send(frame(&ServerMessage::Ping {
+            timestamp: now_secs(),
+        }))
+        .await?;
+        self.send(Message::Ping(axum::body::Bytes::new())).await
     }
 
     async fn on_frame(
@@ -379,26 +423,24 @@ impl Conn {
                 .await
             }
             Err(e) => {
-                let kind = peek_type(&text);
-                let code = if matches!(kind.as_deref(), Some("subscribe" | "unsubscribe"))
-                    && e.to_string().contains("unknown topic")
-                {
-                    ErrorCode::InvalidTopic
-                } else {
-                    ErrorCode::InvalidMessage
+                let topic_error = match peek_type(&text).as_deref() {
+                    Some("subscribe" | "unsubscribe") => invalid_topic(&text),
+                    _ => None,
                 };
-                self.send(error(code, format!("cannot parse frame: {e}")))
-                    .await
+                let reply = match topic_error {
+                    Some(bad) => error(ErrorCode::InvalidTopic, bad.to_string()),
+                    None => error(
+                        ErrorCode::InvalidMessage,
+                        format!("cannot parse frame: {e}"),
+                    ),
+                };
+                self.send(reply).await
             }
         }
     }
 
     async fn on_read_error(&mut self, e: axum::Error) -> Option<Close> {
-        let too_big = e
-            .into_inner()
-            .downcast_ref::<tungstenite::Error>()
-            .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)));
-        if !too_big {
+        if !is_frame_too_large(&e) {
             return None;
         }
         let max = self.state.config.ws_max_frame_bytes;
@@ -429,5 +471,43 @@ impl Conn {
             }
         })
         .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tungstenite::error::{CapacityError, ProtocolError};
+
+    #[test]
+    fn only_a_message_over_the_limit_is_frame_too_large() {
+        let too_long = tungstenite::Error::Capacity(CapacityError::MessageTooLong {
+            size: 2000,
+            max_size: 1024,
+        });
+        assert!(is_frame_too_large(&axum::Error::new(too_long)));
+        for other in [
+            tungstenite::Error::Capacity(CapacityError::TooManyHeaders),
+            tungstenite::Error::Protocol(ProtocolError::UnmaskedFrameFromClient),
+            tungstenite::Error::Io(std::io::ErrorKind::ConnectionReset.into()),
+            tungstenite::Error::ConnectionClosed,
+        ] {
+            assert!(!is_frame_too_large(&axum::Error::new(other)));
+        }
+    }
+
+    #[test]
+    fn a_bad_topic_is_told_apart_from_other_bad_subscribe_frames() {
+        let bad = invalid_topic(r#"{"type":"subscribe","topics":["anchors","nope"]}"#);
+        assert_eq!(bad, Some(TopicError("nope".into())));
+        for text in [
+            r#"{"type":"subscribe","topics":["anchors"]}"#,
+            r#"{"type":"subscribe","topics":"anchors"}"#,
+            r#"{"type":"subscribe","topics":["anchors",5]}"#,
+            r#"{"type":"subscribe"}"#,
+            "not json",
+        ] {
+            assert_eq!(invalid_topic(text), None, "{text}");
+        }
     }
 }
