@@ -71,7 +71,20 @@ pub async fn update_anchor_metrics(
     m: AnchorMetrics,
 ) -> Result<Anchor, ApiError> {
     let mut tx = store::begin_write(&state.db).await?;
-    let mut anchor = store::get_anchor(&mut tx, id)
+    let anchor = update_anchor_metrics_in(&mut tx, id, m).await?;
+    tx.commit().await?;
+    state.hub.wake();
+    Ok(anchor)
+}
+
+/// [`update_anchor_metrics`] inside the caller's write transaction (which must commit
+/// and then call `hub.wake()`), so other rows can commit with it.
+pub async fn update_anchor_metrics_in(
+    tx: &mut store::WriteTx,
+    id: &str,
+    m: AnchorMetrics,
+) -> Result<Anchor, ApiError> {
+    let mut anchor = store::get_anchor(tx, id)
         .await?
         .ok_or(ApiError::NotFound("anchor"))?;
     anchor.total_transactions = m.total_transactions;
@@ -88,10 +101,8 @@ pub async fn update_anchor_metrics(
         .as_str()
         .to_owned();
     anchor.updated_at = now_rfc3339();
-    store::update_anchor(&mut tx, &anchor).await?;
-    broadcast_anchor_update(&mut tx, &anchor).await?;
-    tx.commit().await?;
-    state.hub.wake();
+    store::update_anchor(tx, &anchor).await?;
+    broadcast_anchor_update(tx, &anchor).await?;
     Ok(anchor)
 }
 
@@ -129,7 +140,20 @@ pub async fn update_corridor_metrics(
     m: CorridorMetrics,
 ) -> Result<Corridor, ApiError> {
     let mut tx = store::begin_write(&state.db).await?;
-    let mut corridor = store::get_corridor(&mut tx, id)
+    let corridor = update_corridor_metrics_in(&mut tx, id, m).await?;
+    tx.commit().await?;
+    state.hub.wake();
+    Ok(corridor)
+}
+
+/// [`update_corridor_metrics`] inside the caller's write transaction (which must commit
+/// and then call `hub.wake()`), so other rows can commit with it.
+pub async fn update_corridor_metrics_in(
+    tx: &mut store::WriteTx,
+    id: &str,
+    m: CorridorMetrics,
+) -> Result<Corridor, ApiError> {
+    let mut corridor = store::get_corridor(tx, id)
         .await?
         .ok_or(ApiError::NotFound("corridor"))?;
     corridor.total_transactions = m.total_transactions;
@@ -137,10 +161,8 @@ pub async fn update_corridor_metrics(
     corridor.volume_usd = m.volume_usd;
     corridor.success_rate = model::success_rate(m.successful_transactions, m.total_transactions);
     corridor.updated_at = now_rfc3339();
-    store::update_corridor(&mut tx, &corridor).await?;
-    broadcast_corridor_update(&mut tx, &corridor).await?;
-    tx.commit().await?;
-    state.hub.wake();
+    store::update_corridor(tx, &corridor).await?;
+    broadcast_corridor_update(tx, &corridor).await?;
     Ok(corridor)
 }
 
