@@ -46,6 +46,13 @@ test('the page loads from the server and shows Connected', async (t) => {
   const { page, problems } = await loadDashboard(t);
   assert.equal(await page.getByTestId('connection-status').innerText(), 'Connected');
   assert.equal(await page.locator('h1').innerText(), 'Stellar Insights');
+  // REST writes feed this server: the header says so, and rows have no failure column.
+  assert.equal(await page.getByTestId('data-source').innerText(), 'Source: REST');
+  assert.equal(await page.getByTestId('demo-banner').count(), 0);
+  await newCorridor();
+  await page.locator('[data-testid="corridor-row"]').first().waitFor({ timeout: 2_000 });
+  assert.equal(await page.getByRole('columnheader', { name: 'Top failure' }).count(), 0);
+  assert.equal(await page.locator('[data-col="top_failure_reason"]').count(), 0);
   await screenshot(page, '01-connected');
   assert.deepEqual(problems, []);
 });

@@ -25,6 +25,11 @@ test('demo data is labelled as demo when /health says demo', async () => {
   const banner = page.getByTestId('demo-banner');
   await banner.waitFor({ timeout: 5_000 });
   assert.match(await banner.innerText(), /Demo data/);
+  assert.equal(await page.getByTestId('data-source').innerText(), 'Source: demo');
+  // Demo corridors have no ingestion details: attempts as total_transactions, no failure column.
+  await page.locator('[data-testid="corridor-row"]').first().waitFor({ timeout: 5_000 });
+  assert.equal(await page.getByRole('columnheader', { name: 'Top failure' }).count(), 0);
+  assert.equal(await page.getByText('no price').count(), 0);
   await page.waitForTimeout(2_000);
   await screenshot(page, '09-demo');
   assert.deepEqual(problems, []);

@@ -2,7 +2,8 @@
 import { useState } from 'react';
 import { useDashboard } from '@/hooks/useDashboard';
 import { LiveChart, type Metric } from './LiveChart';
-import { MessageLog, SnapshotsList } from './Panels';
+import { horizonNetwork } from '@/lib/api';
+import { MessageLog, SnapshotsList, SourceLabel } from './Panels';
 import { StatusBadge } from './StatusBadge';
 import { AnchorsTable, CorridorsTable } from './Tables';
 
@@ -13,6 +14,7 @@ export function Dashboard() {
   const corridorKey = selected && state.history[selected] ? selected : state.corridors[0]?.corridor_key;
   const points = corridorKey ? state.history[corridorKey] ?? [] : [];
   const lastPointAt = points.length ? points[points.length - 1].t : 0;
+  const horizon = horizonNetwork(state.source) !== undefined;
 
   return (
     <main>
@@ -20,6 +22,7 @@ export function Dashboard() {
         <div>
           <h1>Stellar Insights</h1>
           <p className="muted">Payment corridors, anchors and snapshots, live.</p>
+          <SourceLabel source={state.source} />
         </div>
         <StatusBadge status={connection.status} loadError={connection.loadFailed ? connection.error?.message : undefined} onReconnect={connection.connect} />
       </header>
@@ -40,8 +43,11 @@ export function Dashboard() {
 
       <div className="grid">
         <section aria-labelledby="corridors-h" className="card wide">
-          <h2 id="corridors-h">Corridors</h2>
-          {state.loaded ? <CorridorsTable rows={state.corridors} selected={corridorKey} onSelect={setSelected} /> : <p className="muted">Loading…</p>}
+          <div className="card-head">
+            <h2 id="corridors-h">Corridors</h2>
+            {horizon && <span className="muted small">last 24 h</span>}
+          </div>
+          {state.loaded ? <CorridorsTable rows={state.corridors} selected={corridorKey} onSelect={setSelected} ingest={horizon ? state.ingest : undefined} /> : <p className="muted">Loading…</p>}
         </section>
 
         <section aria-labelledby="chart-h" className="card">

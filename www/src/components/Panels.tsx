@@ -1,6 +1,6 @@
-import type { Snapshot } from '@/lib/api';
+import { horizonNetwork, type Snapshot } from '@/lib/api';
 import type { LogEntry } from '@/lib/dashboard';
-import { shortHash } from '@/lib/dashboard';
+import { shortHash, sourceLabel } from '@/lib/dashboard';
 
 const time = new Intl.DateTimeFormat('en-GB', { hour: '2-digit', minute: '2-digit', second: '2-digit', hour12: false });
 
@@ -47,5 +47,22 @@ export function MessageLog({ entries }: { entries: LogEntry[] }) {
         </li>
       ))}
     </ol>
+  );
+}
+
+const SOURCE_TITLE: Record<string, string> = {
+  demo: 'Generated demo data, not Stellar network activity',
+  rest: 'Figures written through the REST API',
+};
+
+/** The header's discreet "Source: …" line; nothing before `/health` has answered. */
+export function SourceLabel({ source }: { source?: string }) {
+  if (!source) return null;
+  const network = horizonNetwork(source);
+  const title = network !== undefined ? `Computed from Stellar Horizon payments (${network} network), last 24 h` : SOURCE_TITLE[source];
+  return (
+    <p className="muted small" data-testid="data-source" data-source={source} title={title}>
+      Source: {sourceLabel(source)}
+    </p>
   );
 }

@@ -1,8 +1,14 @@
 import { memo } from 'react';
+import type { IngestCorridor } from '@/lib/api';
 import type { AnchorRow, CorridorRow } from '@/lib/dashboard';
 import { formatUsd, shortAccount, shortKey } from '@/lib/dashboard';
 
-export function CorridorsTable({ rows, selected, onSelect }: { rows: CorridorRow[]; selected?: string; onSelect: (key: string) => void }) {
+/**
+ * Corridors. `ingest` (Horizon ingestion's details by corridor key) is given
+ * only when Horizon feeds the data: it adds the top failure reason and tells
+ * an unpriced volume from a zero one. REST and demo rows have neither.
+ */
+export function CorridorsTable({ rows, selected, onSelect, ingest }: { rows: CorridorRow[]; selected?: string; onSelect: (key: string) => void; ingest?: Record<string, IngestCorridor> }) {
   if (rows.length === 0) return <p className="muted">No corridors yet.</p>;
   return (
     <div className="table-wrap">
@@ -12,13 +18,14 @@ export function CorridorsTable({ rows, selected, onSelect }: { rows: CorridorRow
             <th scope="col">Corridor</th>
             <th scope="col" className="num">Success rate</th>
             <th scope="col" className="num">Volume (USD)</th>
-            <th scope="col" className="num wide-only">Transactions</th>
+            <th scope="col" className="num wide-only">Attempts</th>
+            {ingest && <th scope="col" className="wide-only">Top failure</th>}
           </tr>
         </thead>
         <tbody>
           {rows.map((c) => (
             // Keyed by the change count so each live change remounts the row and replays the highlight.
-            <CorridorRowView key={`${c.id}:${c.flash}`} row={c} selected={selected === c.corridor_key} onSelect={onSelect} />
+            <CorridorRowView key={`${c.id}:${c.flash}`} row={c} selected={selected === c.corridor_key} onSelect={onSelect} ingested={ingest !== undefined} detail={ingest?.[c.corridor_key]} />
           ))}
         </tbody>
       </table>
@@ -27,10 +34,18 @@ export function CorridorsTable({ rows, selected, onSelect }: { rows: CorridorRow
 }
 
 /**
- * One corridor row. Memoised: a live update replaces only its own row object,
- * so the other rows skip rendering when the table re-renders.
+ * One corridor row. Memoised: a live update replaces only its own row object
+ * (and an ingestion refresh only the details that changed), so the other rows
+ * skip rendering when the table re-renders. `ingested`: Horizon feeds the
+ * data, so the row has a failure cell; `detail` is its corridor's entry, if any.
  */
-export const CorridorRowView = memo(function CorridorRowView({ row: c, selected, onSelect }: { row: CorridorRow; selected: boolean; onSelect: (key: string) => void }) {
+export const CorridorRowView = memo(function CorridorRowView({ row: c, selected, onSelect, ingested = false, detail }: { row: CorridorRow; selected: boolean; onSelect: (key: string) => void; ingested?: boolean; detail?: IngestCorridor }) {
+  const day = detail?.window_24h;
+  const hour = detail?.window_1h;
+  // "no price" only when every success of the window lacked a USD price: then
+  // the volume is unknown, not zero. A partly priced volume says how much is missing.
+  const noPrice = day !== undefined && day.successes > 0 && day.unpriced >= day.successes;
+  const failures = day ? Object.entries(day.failures).map(([code, n]) => `${code} ${n}`).join(', ') : '';
   return (
     <tr
       data-testid="corridor-row"
@@ -39,12 +54,30 @@ export const CorridorRowView = memo(function CorridorRowView({ row: c, selected,
       onClick={() => onSelect(c.corridor_key)}
     >
       <td title={c.corridor_key} className="key">{shortKey(c.corridor_key)}</td>
-      <td className="num" data-col="success_rate">{c.success_rate.toFixed(2)}%</td>
+      <td className="num" data-col="success_rate" title={hour ? `last hour: ${hour.success_rate.toFixed(2)}% of ${hour.attempts.toLocaleString('en-US')}` : undefined}>
+        {c.success_rate.toFixed(2)}%
+      </td>
       <td className="num">
-        <span data-col="volume_usd">{formatUsd(c.volume_usd)}</span>
+        {noPrice ? (
+          <span data-col="volume_usd" className="muted" title="No USD price: neither asset of these payments traded against USDC">
+            no price
+          </span>
+        ) : (
+          <span data-col="volume_usd">{formatUsd(c.volume_usd)}</span>
+        )}
+        {!noPrice && day && day.unpriced > 0 && (
+          <span className="sub" data-col="unpriced" title="Successful payments without a USD price add no volume">
+            {day.unpriced.toLocaleString('en-US')} unpriced
+          </span>
+        )}
         <span className="sub narrow-only">{c.total_transactions.toLocaleString('en-US')} tx</span>
       </td>
       <td className="num wide-only" data-col="total_transactions">{c.total_transactions.toLocaleString('en-US')}</td>
+      {ingested && (
+        <td className="mono wide-only" data-col="top_failure_reason" title={failures ? `failures in the last 24 h: ${failures}` : 'no failed payments in the last 24 h'}>
+          {detail?.top_failure_reason ?? <span className="muted">—</span>}
+        </td>
+      )}
     </tr>
   );
 });

@@ -1,7 +1,11 @@
 import { act, fireEvent, render, screen } from '@testing-library/react';
 import { LiveChart } from './LiveChart';
+import type { IngestCorridor } from '@/lib/api';
+import type { CorridorRow } from '@/lib/dashboard';
+import { EURC, INGEST, ingestRow, USDC } from '@/test/ingestFixture';
+import { SourceLabel } from './Panels';
 import { StatusBadge } from './StatusBadge';
-import { AnchorsTable } from './Tables';
+import { AnchorsTable, CorridorsTable } from './Tables';
 
 describe('StatusBadge', () => {
   it('counts down to the next reconnect attempt, one render per second', () => {
@@ -58,5 +62,73 @@ describe('LiveChart', () => {
   it('shows volume in dollars when asked', () => {
     render(<LiveChart points={[{ t: 0, successRate: 90, volume: 1234.4 }]} metric="volume" now={0} />);
     expect(screen.getByTestId('chart-last').textContent).toBe('$1,234');
+  });
+});
+
+const USDC_USDC = `${USDC}->${USDC}`;
+const EURC_EURC = `${EURC}->${EURC}`;
+
+/** Rows as the REST load gives them, with the totals of the server's fixture. */
+const rowsOf = (ingest: IngestCorridor[]): CorridorRow[] =>
+  ingest.map((r, i) => ({ id: `c${i}`, corridor_key: r.corridor_key, success_rate: r.window_24h.success_rate, volume_usd: r.window_24h.volume_usd, total_transactions: r.window_24h.attempts, flash: 0 }));
+
+const byKey = (ingest: IngestCorridor[]) => Object.fromEntries(ingest.map((r) => [r.corridor_key, r]));
+
+function cells(container: HTMLElement, key: string) {
+  const row = container.querySelector(`[data-key="${key}"]`)!;
+  const text = (col: string) => row.querySelector(`[data-col="${col}"]`)?.textContent ?? null;
+  return { rate: text('success_rate'), volume: text('volume_usd'), unpriced: text('unpriced'), attempts: text('total_transactions'), failure: text('top_failure_reason') };
+}
+
+describe('CorridorsTable', () => {
+  it('shows a priced Horizon corridor: success rate, USD volume, attempts, top failure reason', () => {
+    const { container } = render(<CorridorsTable rows={rowsOf(INGEST)} onSelect={() => undefined} ingest={byKey(INGEST)} />);
+    expect(cells(container, USDC_USDC)).toEqual({ rate: '50.00%', volume: '$10', unpriced: null, attempts: '2', failure: 'op_underfunded' });
+    expect(screen.getByRole('columnheader', { name: 'Top failure' })).toBeTruthy();
+    const failure = container.querySelector(`[data-key="${USDC_USDC}"] [data-col="top_failure_reason"]`)!;
+    expect(failure.getAttribute('title')).toBe('failures in the last 24 h: op_underfunded 1');
+  });
+
+  it('says "no price" where the successes had no USD price, never $0, and a dash without failures', () => {
+    const { container } = render(<CorridorsTable rows={rowsOf(INGEST)} onSelect={() => undefined} ingest={byKey(INGEST)} />);
+    expect(cells(container, EURC_EURC)).toEqual({ rate: '100.00%', volume: 'no price', unpriced: null, attempts: '1', failure: '—' });
+    expect(container.textContent).not.toContain('$0');
+  });
+
+  it('shows a partly priced volume with the count of unpriced successes', () => {
+    const usdc = ingestRow(USDC_USDC);
+    const partly: IngestCorridor = { ...usdc, window_24h: { ...usdc.window_24h, attempts: 4, successes: 3, unpriced: 2 } };
+    const { container } = render(<CorridorsTable rows={rowsOf([partly])} onSelect={() => undefined} ingest={byKey([partly])} />);
+    expect(cells(container, USDC_USDC)).toMatchObject({ volume: '$10', unpriced: '2 unpriced', attempts: '4' });
+  });
+
+  it('has no failure column and no "no price" for REST or demo rows, whatever their volume', () => {
+    const rows = rowsOf(INGEST);
+    const { container } = render(<CorridorsTable rows={rows} onSelect={() => undefined} />);
+    expect(screen.queryByRole('columnheader', { name: 'Top failure' })).toBeNull();
+    expect(cells(container, EURC_EURC)).toEqual({ rate: '100.00%', volume: '$0', unpriced: null, attempts: '1', failure: null });
+    expect(screen.getByRole('columnheader', { name: 'Attempts' })).toBeTruthy();
+  });
+
+  it('gives a Horizon corridor the ingestion has no details for an empty failure cell', () => {
+    const { container } = render(<CorridorsTable rows={rowsOf(INGEST)} onSelect={() => undefined} ingest={{}} />);
+    expect(cells(container, USDC_USDC)).toEqual({ rate: '50.00%', volume: '$10', unpriced: null, attempts: '2', failure: '—' });
+  });
+});
+
+describe('SourceLabel', () => {
+  it.each([
+    ['demo', 'Source: demo'],
+    ['rest', 'Source: REST'],
+    ['horizon-public', 'Source: Horizon public'],
+    ['horizon-testnet', 'Source: Horizon testnet'],
+  ])('names the source %s as "%s"', (source, text) => {
+    render(<SourceLabel source={source} />);
+    expect(screen.getByTestId('data-source').textContent).toBe(text);
+  });
+
+  it('shows nothing before /health has answered', () => {
+    const { container } = render(<SourceLabel />);
+    expect(container.textContent).toBe('');
   });
 });

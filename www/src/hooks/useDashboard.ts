@@ -2,7 +2,7 @@
 // Wires the dashboard state to REST (initial load, reload on resync) and to
 // the live socket. Renders are batched per animation frame like the hooks'.
 import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react';
-import { getJson, loadDashboard, type Anchor } from '@/lib/api';
+import { getJson, horizonNetwork, loadDashboard, loadIngest, type Anchor } from '@/lib/api';
 import { BatchedStore } from '@/lib/batchedStore';
 import { anchorsMissingDetails, initialDashboard, reduce, type DashboardAction } from '@/lib/dashboard';
 import { setPageOptions, useWebSocket } from './useWebSocket';
@@ -12,6 +12,13 @@ import { setPageOptions, useWebSocket } from './useWebSocket';
 // otherwise. `next dev` runs on a port of its own: there the package's
 // default (port 8080 on the page's host) stays.
 setPageOptions({ sameOrigin: process.env.NODE_ENV !== 'development' });
+
+/**
+ * Wait after a live corridor update before reading Horizon ingestion's
+ * details again, ms: the server writes all changed corridors of one flush
+ * together, so one read covers the burst (at most one read per this delay).
+ */
+export const INGEST_REFRESH_DELAY_MS = 300;
 
 export function useDashboard() {
   const [store] = useState(() => new BatchedStore(initialDashboard));
@@ -30,11 +37,25 @@ export function useDashboard() {
 
   useEffect(() => reload(), [reload]);
 
+  // A live corridor update carries the new totals but not the failure reasons
+  // or the unpriced count: with Horizon as the source, read those again.
+  const ingestTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
+  const refreshIngest = useCallback(() => {
+    if (ingestTimer.current !== undefined || horizonNetwork(store.get().source) === undefined) return;
+    ingestTimer.current = setTimeout(() => {
+      ingestTimer.current = undefined;
+      // A failed read keeps the details shown; the next update reads again.
+      loadIngest().then((result) => dispatch({ type: 'ingest_done', result }), () => undefined);
+    }, INGEST_REFRESH_DELAY_MS);
+  }, [store, dispatch]);
+  useEffect(() => () => clearTimeout(ingestTimer.current), []);
+
   const connection = useWebSocket({
     // Everything but the heartbeat's ping/pong, which the log does not show.
     messageTypes: ['connected', 'snapshot_update', 'corridor_update', 'anchor_update', 'error'],
     onMessage: (message) => {
       dispatch({ type: 'message', message, at: Date.now() });
+      if (message.type === 'corridor_update') refreshIngest();
       // A fresh (not resumed) connection may have missed what was written
       // between our last REST read and the socket opening: read again. Live
       // updates arriving meanwhile are replayed on top of the result.

@@ -1,3 +1,4 @@
+import { INGEST_JSON } from '@/test/ingestFixture';
 import { ApiError, getJson, loadDashboard } from './api';
 
 const respond = (status: number, body: string) => (async () => new Response(body, { status })) as unknown as typeof fetch;
@@ -27,5 +28,35 @@ describe('REST client', () => {
   it('rejects a list endpoint that does not answer an array', async () => {
     const fetchImpl = (async (url: string) => new Response(url.endsWith('/api/corridors') ? '{"oops":1}' : url.endsWith('/health') ? '{}' : '[]')) as unknown as typeof fetch;
     await expect(loadDashboard('', fetchImpl)).rejects.toThrow('GET /api/corridors: expected a JSON array');
+  });
+
+  /** A server whose /health names `source`; records the paths asked. */
+  function server(source: string, ingestBody = INGEST_JSON) {
+    const asked: string[] = [];
+    const fetchImpl = (async (url: string) => {
+      asked.push(url);
+      if (url === '/health') return new Response(JSON.stringify({ status: 'ok', demo: source === 'demo', source }));
+      return new Response(url === '/api/ingest/corridors' ? ingestBody : '[]');
+    }) as unknown as typeof fetch;
+    return { asked, fetchImpl };
+  }
+
+  it('asks /api/ingest/corridors only when /health names a Horizon source', async () => {
+    for (const source of ['rest', 'demo']) {
+      const { asked, fetchImpl } = server(source);
+      const data = await loadDashboard('', fetchImpl);
+      expect(asked).not.toContain('/api/ingest/corridors');
+      expect(data.ingest).toBeUndefined();
+    }
+    const { asked, fetchImpl } = server('horizon-testnet');
+    const first = await loadDashboard('', fetchImpl);
+    const second = await loadDashboard('', fetchImpl);
+    expect(asked.filter((p) => p === '/api/ingest/corridors')).toHaveLength(2);
+    expect(first.ingest!.corridors.map((r) => r.top_failure_reason)).toEqual([null, 'op_underfunded', 'op_too_few_offers']);
+    expect(second.ingest!.ticket).toBeGreaterThan(first.ingest!.ticket);
+  });
+
+  it('rejects an ingestion answer that is not an array', async () => {
+    await expect(loadDashboard('', server('horizon-public', '{"corridors":[]}').fetchImpl)).rejects.toThrow('GET /api/ingest/corridors: expected a JSON array');
   });
 });

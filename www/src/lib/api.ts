@@ -46,6 +46,35 @@ export interface Snapshot {
 export interface Health {
   status?: string;
   demo?: boolean;
+  /** What feeds the data: `demo`, `rest`, `horizon-public` or `horizon-testnet`. */
+  source?: string;
+}
+
+/** One window of `GET /api/ingest/corridors` (the server's `ingest::metrics::Summary`). */
+export interface IngestWindow {
+  attempts: number;
+  successes: number;
+  /** Percent 0–100, 2 decimals. */
+  success_rate: number;
+  volume_usd: number;
+  /** Successful attempts without a USD price (they add no volume). */
+  unpriced: number;
+  /** Failed attempts by operation result code, e.g. `{"op_underfunded": 3}`. */
+  failures: Record<string, number>;
+}
+
+/** A corridor as Horizon ingestion sees it, from `GET /api/ingest/corridors`. */
+export interface IngestCorridor {
+  corridor_key: string;
+  /** Most frequent result code of the 24 h window's failures; null without failures. */
+  top_failure_reason: string | null;
+  window_24h: IngestWindow;
+  window_1h: IngestWindow;
+}
+
+/** The network (`public`, `testnet`) when `/health`'s `source` says Horizon ingestion feeds the data. */
+export function horizonNetwork(source: string | undefined): string | undefined {
+  return source?.startsWith('horizon-') ? source.slice('horizon-'.length) : undefined;
 }
 
 /** A non-2xx answer or an unreachable server. */
@@ -97,23 +126,47 @@ export async function getJson<T>(path: string, base = apiBase(), fetchImpl: type
   return body as T;
 }
 
+/** GET a JSON array; anything else is an ApiError. */
+async function getArray<T>(path: string, base: string, fetchImpl: typeof fetch): Promise<T[]> {
+  const value = await getJson<T[]>(path, base, fetchImpl);
+  if (!Array.isArray(value)) throw new ApiError(`GET ${path}: expected a JSON array`);
+  return value;
+}
+
+/** The ingestion's corridor details and the order in which their request started. */
+export interface IngestResult {
+  /** Increases with every request started: a later one read newer data. */
+  ticket: number;
+  corridors: IngestCorridor[];
+}
+
+let ingestTickets = 0;
+
+/** `GET /api/ingest/corridors` (only meaningful when the source is Horizon). */
+export async function loadIngest(base = apiBase(), fetchImpl: typeof fetch = fetch): Promise<IngestResult> {
+  const ticket = ++ingestTickets;
+  return { ticket, corridors: await getArray<IngestCorridor>('/api/ingest/corridors', base, fetchImpl) };
+}
+
 /** Everything the dashboard shows, loaded in parallel. */
 export interface DashboardData {
   anchors: Anchor[];
   corridors: Corridor[];
   snapshots: Snapshot[];
   health: Health;
+  /** Asked only when `health.source` is Horizon; absent otherwise. */
+  ingest?: IngestResult;
 }
 
 export async function loadDashboard(base = apiBase(), fetchImpl: typeof fetch = fetch): Promise<DashboardData> {
-  const [anchors, corridors, snapshots, health] = await Promise.all([
-    getJson<Anchor[]>('/api/anchors', base, fetchImpl),
-    getJson<Corridor[]>('/api/corridors', base, fetchImpl),
-    getJson<Snapshot[]>('/api/snapshots', base, fetchImpl),
-    getJson<Health>('/health', base, fetchImpl),
+  const [anchors, corridors, snapshots, [health, ingest]] = await Promise.all([
+    getArray<Anchor>('/api/anchors', base, fetchImpl),
+    getArray<Corridor>('/api/corridors', base, fetchImpl),
+    getArray<Snapshot>('/api/snapshots', base, fetchImpl),
+    getJson<Health | null>('/health', base, fetchImpl).then(async (h) => {
+      const health = h ?? {};
+      return [health, horizonNetwork(health.source) !== undefined ? await loadIngest(base, fetchImpl) : undefined] as const;
+    }),
   ]);
-  for (const [name, value] of [['anchors', anchors], ['corridors', corridors], ['snapshots', snapshots]] as const) {
-    if (!Array.isArray(value)) throw new ApiError(`GET /api/${name}: expected a JSON array`);
-  }
-  return { anchors, corridors, snapshots, health: health ?? {} };
+  return { anchors, corridors, snapshots, health, ...(ingest ? { ingest } : {}) };
 }

@@ -1,6 +1,7 @@
 import type { WsMessage } from 'stellar-insights-ws';
+import { INGEST } from '@/test/ingestFixture';
 import type { DashboardData } from './api';
-import { describe as describeMessage, HISTORY_MS, initialDashboard, MAX_LOG, reduce, shortAccount, shortKey, type DashboardState } from './dashboard';
+import { describe as describeMessage, HISTORY_MS, initialDashboard, MAX_LOG, reduce, shortAccount, shortKey, sourceLabel, type DashboardState } from './dashboard';
 
 const data = (over: Partial<DashboardData> = {}): DashboardData => ({
   anchors: [
@@ -104,6 +105,47 @@ describe('dashboard reducer', () => {
     const series = s.history['USDC:GA->EURC:GB'];
     expect(series.every((p) => p.t >= 100 + 1000)).toBe(true);
     expect(series[series.length - 1].successRate).toBe(70);
+  });
+});
+
+describe('data source and Horizon ingestion details', () => {
+  const horizon = { health: { status: 'ok', demo: false, source: 'horizon-testnet' }, ingest: { ticket: 10, corridors: INGEST } };
+
+  it('keeps /health source (demo when only the demo flag is there) and words it for the header', () => {
+    expect(loaded({ health: { source: 'rest' } }).source).toBe('rest');
+    expect(loaded({ health: { demo: true } }).source).toBe('demo');
+    expect(loaded({ health: {} }).source).toBeUndefined();
+    expect(['demo', 'rest', 'horizon-public', 'horizon-testnet'].map(sourceLabel)).toEqual(['demo', 'REST', 'Horizon public', 'Horizon testnet']);
+  });
+
+  it('keeps the ingestion details by corridor key', () => {
+    const s = loaded(horizon);
+    expect(Object.keys(s.ingest)).toEqual(INGEST.map((r) => r.corridor_key));
+    expect(s.ingestTicket).toBe(10);
+  });
+
+  it('ignores details older than those shown, and keeps the object of a corridor whose details did not change', () => {
+    let s = loaded(horizon);
+    const [first, second] = INGEST;
+    const changed = { ...second, top_failure_reason: 'op_no_trust' };
+    s = reduce(s, { type: 'ingest_done', result: { ticket: 12, corridors: [structuredClone(first), changed] } });
+    expect(s.ingest[first.corridor_key]).toBe(first);
+    expect(s.ingest[second.corridor_key].top_failure_reason).toBe('op_no_trust');
+    // An answer to a request started before the one shown is stale.
+    const stale = reduce(s, { type: 'ingest_done', result: { ticket: 11, corridors: [] } });
+    expect(stale).toBe(s);
+    // So is the ingestion part of a reload that started earlier.
+    s = reduce(s, { type: 'load_start', generation: 2 });
+    s = reduce(s, { type: 'load_done', generation: 2, data: data({ ...horizon, ingest: { ticket: 11, corridors: [] } }), at: 2 });
+    expect(s.ingest[second.corridor_key].top_failure_reason).toBe('op_no_trust');
+  });
+
+  it('drops the details when a reload finds a source that is not Horizon', () => {
+    let s = loaded(horizon);
+    s = reduce(s, { type: 'load_start', generation: 2 });
+    s = reduce(s, { type: 'load_done', generation: 2, data: data({ health: { source: 'rest' } }), at: 2 });
+    expect(s.ingest).toEqual({});
+    expect(s.source).toBe('rest');
   });
 });
 

@@ -1,7 +1,7 @@
 // The dashboard's state and the pure reducer that applies REST loads and live
 // messages to it. Kept free of React so every rule here is unit-tested.
 import type { WsMessage } from 'stellar-insights-ws';
-import type { Anchor, DashboardData, Snapshot } from './api';
+import { horizonNetwork, type Anchor, type DashboardData, type IngestCorridor, type IngestResult, type Snapshot } from './api';
 
 /** Anchor row. `flash` counts live changes (0 = never changed since load). */
 export interface AnchorRow {
@@ -49,6 +49,12 @@ export interface DashboardState {
   /** Newest first, at most {@link MAX_LOG}. */
   log: LogEntry[];
   demo: boolean;
+  /** `/health`'s `source` (`demo`, `rest`, `horizon-public`, ...); undefined before the first load. */
+  source?: string;
+  /** Horizon ingestion's details by corridor key; empty unless the source is Horizon. */
+  ingest: Record<string, IngestCorridor>;
+  /** Ticket of the ingestion details shown; an answer to an older request is ignored. */
+  ingestTicket: number;
   loaded: boolean;
   loadError?: string;
   /** Id of the newest REST load; older loads' results are ignored. */
@@ -83,6 +89,8 @@ export const initialDashboard: DashboardState = {
   history: {},
   log: [],
   demo: false,
+  ingest: {},
+  ingestTicket: 0,
   loaded: false,
   loadGeneration: 0,
   loading: false,
@@ -96,7 +104,8 @@ export type DashboardAction =
   | { type: 'load_done'; generation: number; data: DashboardData; at: number }
   | { type: 'load_failed'; generation: number; message: string }
   | { type: 'message'; message: WsMessage; at: number }
-  | { type: 'anchor_details'; anchor: Anchor };
+  | { type: 'anchor_details'; anchor: Anchor }
+  | { type: 'ingest_done'; result: IngestResult };
 
 export function reduce(state: DashboardState, action: DashboardAction): DashboardState {
   switch (action.type) {
@@ -112,6 +121,7 @@ export function reduce(state: DashboardState, action: DashboardAction): Dashboar
         loadError: undefined,
         buffered: [],
         demo: data.health.demo === true,
+        source: data.health.source ?? (data.health.demo === true ? 'demo' : undefined),
         anchors: data.anchors.map((a) => ({
           id: a.id,
           name: a.name,
@@ -142,7 +152,8 @@ export function reduce(state: DashboardState, action: DashboardAction): Dashboar
       // Updates that arrived while the load ran may be newer than what it read;
       // they carry absolute values, so applying them again is harmless.
       for (const message of state.buffered) next = applyUpdate(next, message, at);
-      return next;
+      // A source that is not Horizon has no ingestion details (the server's data may have changed source).
+      return data.ingest ? applyIngest(next, data.ingest) : { ...next, ingest: {} };
     }
     case 'load_failed':
       if (action.generation !== state.loadGeneration) return state;
@@ -164,7 +175,24 @@ export function reduce(state: DashboardState, action: DashboardAction): Dashboar
         anchors: state.anchors.map((row) => (row.id === a.id ? { ...row, stellar_account: a.stellar_account } : row)),
       };
     }
+    case 'ingest_done':
+      return applyIngest(state, action.result);
   }
+}
+
+/**
+ * Replaces the ingestion details unless newer ones are shown already. A
+ * corridor whose details did not change keeps its object, so its memoised
+ * row does not render again.
+ */
+function applyIngest(state: DashboardState, result: IngestResult): DashboardState {
+  if (result.ticket <= state.ingestTicket) return state;
+  const ingest: Record<string, IngestCorridor> = {};
+  for (const row of result.corridors) {
+    const old = state.ingest[row.corridor_key];
+    ingest[row.corridor_key] = old && JSON.stringify(old) === JSON.stringify(row) ? old : row;
+  }
+  return { ...state, ingest, ingestTicket: result.ticket };
 }
 
 function isUpdate(m: WsMessage): boolean {
@@ -246,6 +274,13 @@ export function shortKey(key: string): string {
       return issuer ? `${code}:${shortAccount(issuer)}` : side;
     })
     .join(' → ');
+}
+
+/** Words for `/health`'s `source`: `demo`, `REST`, `Horizon public`, `Horizon testnet`. */
+export function sourceLabel(source: string): string {
+  const network = horizonNetwork(source);
+  if (network !== undefined) return `Horizon ${network}`;
+  return source === 'rest' ? 'REST' : source;
 }
 
 /** First 10 hex digits of a hash. */
