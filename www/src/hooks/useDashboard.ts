@@ -26,11 +26,16 @@ export function useDashboard() {
   const dispatch = useCallback((action: DashboardAction) => store.update((s) => reduce(s, action)), [store]);
 
   const generation = useRef(0);
+  const horizon = useRef(false);
   const reload = useCallback(() => {
     const current = ++generation.current;
     dispatch({ type: 'load_start', generation: current });
     loadDashboard().then(
-      (data) => dispatch({ type: 'load_done', generation: current, data, at: Date.now() }),
+      (data) => {
+        // Kept apart from the store, whose value may wait for the next frame.
+        if (current === generation.current) horizon.current = horizonNetwork(data.health.source) !== undefined;
+        dispatch({ type: 'load_done', generation: current, data, at: Date.now() });
+      },
       (error: unknown) => dispatch({ type: 'load_failed', generation: current, message: error instanceof Error ? error.message : String(error) }),
     );
   }, [dispatch]);
@@ -41,14 +46,20 @@ export function useDashboard() {
   // or the unpriced count: with Horizon as the source, read those again.
   const ingestTimer = useRef<ReturnType<typeof setTimeout> | undefined>(undefined);
   const refreshIngest = useCallback(() => {
-    if (ingestTimer.current !== undefined || horizonNetwork(store.get().source) === undefined) return;
+    if (ingestTimer.current !== undefined || !horizon.current) return;
     ingestTimer.current = setTimeout(() => {
       ingestTimer.current = undefined;
       // A failed read keeps the details shown; the next update reads again.
       loadIngest().then((result) => dispatch({ type: 'ingest_done', result }), () => undefined);
     }, INGEST_REFRESH_DELAY_MS);
-  }, [store, dispatch]);
-  useEffect(() => () => clearTimeout(ingestTimer.current), []);
+  }, [dispatch]);
+  useEffect(
+    () => () => {
+      clearTimeout(ingestTimer.current);
+      ingestTimer.current = undefined;
+    },
+    [],
+  );
 
   const connection = useWebSocket({
     // Everything but the heartbeat's ping/pong, which the log does not show.
