@@ -1,8 +1,8 @@
 'use client';
 import { useState } from 'react';
 import { useDashboard } from '@/hooks/useDashboard';
-import { LiveChart, type Metric } from './LiveChart';
 import { horizonNetwork } from '@/lib/api';
+import { LiveChart, type Metric } from './LiveChart';
 import { MessageLog, SnapshotsList, SourceLabel } from './Panels';
 import { StatusBadge } from './StatusBadge';
 import { AnchorsTable, CorridorsTable } from './Tables';
