@@ -36,9 +36,9 @@ if [ "$mode" = smoke ]; then
   exec "$target/debug/stellar-insights-loadgen" smoke --server-bin "$target/debug/stellar-insights-server" "$@"
 fi
 
-# The server is measured as shipped (workspace release profile). The load generator gets its own
-# speed-tuned profile so it is never the bottleneck; the root Cargo.toml's size-tuned release
-# profile is for the wasm client.
+# The server is measured as shipped (workspace release profile: opt-level 3 everywhere). The load
+# generator gets its own profile (opt-level 3, thin LTO: a shorter build than the release profile's
+# fat LTO) so it is never the bottleneck.
 cargo build --quiet --release -p stellar-insights-server
 cargo build --quiet -p stellar-insights-loadgen --profile loadgen \
   --config 'profile.loadgen.inherits="release"' --config 'profile.loadgen.opt-level=3' \
