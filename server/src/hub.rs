@@ -3,9 +3,10 @@
 //! every WebSocket connection subscribes to. This is the local (single instance)
 //! relay; with `REDIS_URL`, `cluster` feeds the same hub from the Redis stream.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
-use std::time::Duration;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::extract::ws::Utf8Bytes;
 use stellar_insights_protocol::ServerMessage;
@@ -62,6 +63,13 @@ pub struct Update {
     pub key: Box<str>,
     /// The complete frame JSON, `seq` included; cloning shares the bytes.
     pub json: Utf8Bytes,
+    /// When its write's commit returned, if this process made the write (for the latency
+    /// histograms; `None` for rows read back from the log or the Redis stream).
+    pub committed_at: Option<Instant>,
+    /// When it was published on the hub (`None` for replayed updates).
+    pub published_at: Option<Instant>,
+    /// Whether a connection has sent it yet (the fan-out start is recorded once).
+    first_sent: AtomicBool,
 }
 
 impl Update {
@@ -82,7 +90,29 @@ impl Update {
             kind,
             key: row.topic_key.as_str().into(),
             json: msg.to_json().into(),
+            committed_at: None,
+            published_at: None,
+            first_sent: AtomicBool::new(false),
         })
+    }
+
+    /// Called by a connection after its send of this update completed: the first call
+    /// records the fan-out start (publication → first send) and, for writes of this
+    /// process, commit → first send.
+    pub fn sent(&self, metrics: &Metrics) {
+        let Some(published) = self.published_at else {
+            return;
+        };
+        // A plain load first: every later connection only reads the shared flag.
+        if self.first_sent.load(Ordering::Relaxed) || self.first_sent.swap(true, Ordering::Relaxed)
+        {
+            return;
+        }
+        let now = Instant::now();
+        metrics.fanout_start.observe(now - published);
+        if let Some(committed) = self.committed_at {
+            metrics.commit_to_first_send.observe(now - committed);
+        }
     }
 }
 
@@ -91,7 +121,12 @@ pub struct Hub {
     tx: broadcast::Sender<Arc<Update>>,
     published: AtomicU64,
     wake: Notify,
+    /// When the commits of this process's writes returned, by seq, until published.
+    commit_times: Mutex<HashMap<u64, Instant>>,
 }
+
+/// Most commit times kept for updates not yet published. Value 4096.
+const COMMIT_TIMES_MAX: usize = 4096;
 
 impl Hub {
     /// A hub whose channel holds `capacity` updates (= `WS_SEND_QUEUE`) and whose
@@ -102,6 +137,7 @@ impl Hub {
             tx,
             published: AtomicU64::new(last_seq),
             wake: Notify::new(),
+            commit_times: Mutex::new(HashMap::new()),
         }
     }
 
@@ -115,6 +151,14 @@ impl Hub {
         self.published.load(Ordering::Acquire)
     }
 
+    /// Notes when the commit of the write that logged `seq` returned (local mode).
+    pub(crate) fn note_commit(&self, seq: u64, at: Instant) {
+        let mut times = self.commit_times.lock().unwrap_or_else(|e| e.into_inner());
+        if times.len() < COMMIT_TIMES_MAX {
+            times.insert(seq, at);
+        }
+    }
+
     /// Tells the relay a write committed.
     pub fn wake(&self) {
         self.wake.notify_one();
@@ -126,8 +170,18 @@ impl Hub {
     }
 
     /// Publishes `update` to every connection and records its seq as published.
-    pub(crate) fn publish(&self, update: Update, metrics: &Metrics) {
+    pub(crate) fn publish(&self, mut update: Update, metrics: &Metrics) {
         let seq = update.seq;
+        let now = Instant::now();
+        update.committed_at = self
+            .commit_times
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&seq);
+        if let Some(committed) = update.committed_at {
+            metrics.update_relay.observe(now - committed);
+        }
+        update.published_at = Some(now);
         // No receivers is not an error: nobody is connected.
         let _ = self.tx.send(Arc::new(update));
         metrics.updates_broadcast.fetch_add(1, Ordering::Relaxed);

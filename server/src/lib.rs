@@ -106,6 +106,18 @@ impl AppState {
         self.shutdown.send_replace(true);
     }
 
+    /// After a write's commit returned: records its commit time (the write began at
+    /// `started`) and wakes the relay, which publishes `seq` (its update-log row).
+    pub(crate) fn committed(&self, seq: i64, started: std::time::Instant) {
+        let now = std::time::Instant::now();
+        self.metrics.write_commit.observe(now - started);
+        // With Redis, `seq` is an outbox row id, not the number the update is published under.
+        if self.redis.is_none() {
+            self.hub.note_commit(seq as u64, now);
+        }
+        self.hub.wake();
+    }
+
     /// Whether shutdown has begun.
     pub fn is_shutting_down(&self) -> bool {
         *self.shutdown.borrow()

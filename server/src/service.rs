@@ -1,6 +1,8 @@
 //! Write operations shared by the REST handlers and demo mode: each one changes a
 //! record and logs its update in one transaction, then wakes the relay.
 
+use std::time::Instant;
+
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 use time::format_description::well_known::Rfc3339;
@@ -50,6 +52,7 @@ pub async fn create_anchor(state: &AppState, new: NewAnchor) -> Result<Anchor, A
         created_at: now.clone(),
         updated_at: now,
     };
+    let started = Instant::now();
     let mut tx = store::begin_write(&state.db).await?;
     store::insert_anchor(&mut tx, &anchor).await.map_err(|e| {
         unique(
@@ -58,9 +61,9 @@ pub async fn create_anchor(state: &AppState, new: NewAnchor) -> Result<Anchor, A
             "an anchor with this stellar_account already exists",
         )
     })?;
-    broadcast_anchor_update(&mut tx, &anchor).await?;
+    let seq = broadcast_anchor_update(&mut tx, &anchor).await?;
     tx.commit().await?;
-    state.hub.wake();
+    state.committed(seq, started);
     Ok(anchor)
 }
 
@@ -70,6 +73,7 @@ pub async fn update_anchor_metrics(
     id: &str,
     m: AnchorMetrics,
 ) -> Result<Anchor, ApiError> {
+    let started = Instant::now();
     let mut tx = store::begin_write(&state.db).await?;
     let mut anchor = store::get_anchor(&mut tx, id)
         .await?
@@ -89,9 +93,9 @@ pub async fn update_anchor_metrics(
         .to_owned();
     anchor.updated_at = now_rfc3339();
     store::update_anchor(&mut tx, &anchor).await?;
-    broadcast_anchor_update(&mut tx, &anchor).await?;
+    let seq = broadcast_anchor_update(&mut tx, &anchor).await?;
     tx.commit().await?;
-    state.hub.wake();
+    state.committed(seq, started);
     Ok(anchor)
 }
 
@@ -112,13 +116,14 @@ pub async fn create_corridor(state: &AppState, new: NewCorridor) -> Result<Corri
         created_at: now.clone(),
         updated_at: now,
     };
+    let started = Instant::now();
     let mut tx = store::begin_write(&state.db).await?;
     store::insert_corridor(&mut tx, &corridor)
         .await
         .map_err(|e| unique(e, "corridor_key", "this corridor already exists"))?;
-    broadcast_corridor_update(&mut tx, &corridor).await?;
+    let seq = broadcast_corridor_update(&mut tx, &corridor).await?;
     tx.commit().await?;
-    state.hub.wake();
+    state.committed(seq, started);
     Ok(corridor)
 }
 
@@ -128,6 +133,7 @@ pub async fn update_corridor_metrics(
     id: &str,
     m: CorridorMetrics,
 ) -> Result<Corridor, ApiError> {
+    let started = Instant::now();
     let mut tx = store::begin_write(&state.db).await?;
     let mut corridor = store::get_corridor(&mut tx, id)
         .await?
@@ -138,14 +144,15 @@ pub async fn update_corridor_metrics(
     corridor.success_rate = model::success_rate(m.successful_transactions, m.total_transactions);
     corridor.updated_at = now_rfc3339();
     store::update_corridor(&mut tx, &corridor).await?;
-    broadcast_corridor_update(&mut tx, &corridor).await?;
+    let seq = broadcast_corridor_update(&mut tx, &corridor).await?;
     tx.commit().await?;
-    state.hub.wake();
+    state.committed(seq, started);
     Ok(corridor)
 }
 
 /// Takes a snapshot: next epoch, now, and the hash of [`canonical_json`] of every record.
 pub async fn create_snapshot(state: &AppState) -> Result<Snapshot, ApiError> {
+    let started = Instant::now();
     let mut tx = store::begin_write(&state.db).await?;
     let (anchors, corridors) = store::all_records(&mut tx).await?;
     let snapshot = Snapshot {
@@ -157,9 +164,9 @@ pub async fn create_snapshot(state: &AppState) -> Result<Snapshot, ApiError> {
         corridor_count: corridors.len() as i64,
     };
     store::insert_snapshot(&mut tx, &snapshot).await?;
-    broadcast_snapshot_update(&mut tx, &snapshot).await?;
+    let seq = broadcast_snapshot_update(&mut tx, &snapshot).await?;
     tx.commit().await?;
-    state.hub.wake();
+    state.committed(seq, started);
     Ok(snapshot)
 }
 
