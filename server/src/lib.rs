@@ -106,16 +106,18 @@ impl AppState {
         self.shutdown.send_replace(true);
     }
 
-    /// After a write's commit returned: records its commit time (the write began at
-    /// `started`) and wakes the relay, which publishes `seq` (its update-log row).
-    pub(crate) fn committed(&self, seq: i64, started: std::time::Instant) {
+    /// After a write's commit returned (the write began its transaction at `started`):
+    /// single instance, publishes its update now (in seq order, see `hub`); with Redis,
+    /// wakes the relay that numbers it through the stream (its `seq` is an outbox row id).
+    pub(crate) fn committed(&self, mut update: hub::Update, started: std::time::Instant) {
         let now = std::time::Instant::now();
         self.metrics.write_commit.observe(now - started);
-        // With Redis, `seq` is an outbox row id, not the number the update is published under.
-        if self.redis.is_none() {
-            self.hub.note_commit(seq as u64, now);
+        if self.redis.is_some() {
+            self.hub.wake();
+            return;
         }
-        self.hub.wake();
+        update.committed_at = Some(now);
+        self.hub.publish_committed(update, &self.metrics);
     }
 
     /// Whether shutdown has begun.

@@ -1,5 +1,6 @@
 //! Write operations shared by the REST handlers and demo mode: each one changes a
-//! record and logs its update in one transaction, then wakes the relay.
+//! record and logs its update in one transaction, then hands the update over for
+//! publication once the commit returned.
 
 use std::time::Instant;
 
@@ -61,9 +62,9 @@ pub async fn create_anchor(state: &AppState, new: NewAnchor) -> Result<Anchor, A
             "an anchor with this stellar_account already exists",
         )
     })?;
-    let seq = broadcast_anchor_update(&mut tx, &anchor).await?;
+    let update = broadcast_anchor_update(&mut tx, &anchor).await?;
     tx.commit().await?;
-    state.committed(seq, started);
+    state.committed(update, started);
     Ok(anchor)
 }
 
@@ -93,9 +94,9 @@ pub async fn update_anchor_metrics(
         .to_owned();
     anchor.updated_at = now_rfc3339();
     store::update_anchor(&mut tx, &anchor).await?;
-    let seq = broadcast_anchor_update(&mut tx, &anchor).await?;
+    let update = broadcast_anchor_update(&mut tx, &anchor).await?;
     tx.commit().await?;
-    state.committed(seq, started);
+    state.committed(update, started);
     Ok(anchor)
 }
 
@@ -121,9 +122,9 @@ pub async fn create_corridor(state: &AppState, new: NewCorridor) -> Result<Corri
     store::insert_corridor(&mut tx, &corridor)
         .await
         .map_err(|e| unique(e, "corridor_key", "this corridor already exists"))?;
-    let seq = broadcast_corridor_update(&mut tx, &corridor).await?;
+    let update = broadcast_corridor_update(&mut tx, &corridor).await?;
     tx.commit().await?;
-    state.committed(seq, started);
+    state.committed(update, started);
     Ok(corridor)
 }
 
@@ -144,9 +145,9 @@ pub async fn update_corridor_metrics(
     corridor.success_rate = model::success_rate(m.successful_transactions, m.total_transactions);
     corridor.updated_at = now_rfc3339();
     store::update_corridor(&mut tx, &corridor).await?;
-    let seq = broadcast_corridor_update(&mut tx, &corridor).await?;
+    let update = broadcast_corridor_update(&mut tx, &corridor).await?;
     tx.commit().await?;
-    state.committed(seq, started);
+    state.committed(update, started);
     Ok(corridor)
 }
 
@@ -164,9 +165,9 @@ pub async fn create_snapshot(state: &AppState) -> Result<Snapshot, ApiError> {
         corridor_count: corridors.len() as i64,
     };
     store::insert_snapshot(&mut tx, &snapshot).await?;
-    let seq = broadcast_snapshot_update(&mut tx, &snapshot).await?;
+    let update = broadcast_snapshot_update(&mut tx, &snapshot).await?;
     tx.commit().await?;
-    state.committed(seq, started);
+    state.committed(update, started);
     Ok(snapshot)
 }
 

@@ -187,16 +187,7 @@ async fn run(a: &Args) -> Result<Vec<String>, String> {
             }
             let body = format!("{}\n{}", report::fanout(&outcomes), load_note(&load_before));
             println!("{body}");
-            if let Some(path) = &a.results {
-                results::write_section(
-                    path,
-                    "loadgen",
-                    "Server fan-out (issue 5, section 4)",
-                    &a.command,
-                    &body,
-                )
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-            }
+            save(a, "loadgen", "Server fan-out (issue 5, section 4)", &body)?;
         }
         "first" => {
             let n = a.clients[0];
@@ -208,16 +199,12 @@ async fn run(a: &Args) -> Result<Vec<String>, String> {
             problems.extend(o.totals.problems());
             let body = format!("{}\n{}", first::report(&o), load_note(&load_before));
             println!("{body}");
-            if let Some(path) = &a.results {
-                results::write_section(
-                    path,
-                    "first",
-                    "Write → first delivery, split by hop (issue 11, point 7)",
-                    &a.command,
-                    &body,
-                )
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-            }
+            save(
+                a,
+                "first",
+                "Write → first delivery, split by hop (issue 11, point 7)",
+                &body,
+            )?;
         }
         "storm" => {
             let n = a.clients[0];
@@ -229,16 +216,7 @@ async fn run(a: &Args) -> Result<Vec<String>, String> {
             problems.extend(o.totals.problems());
             let body = format!("{}\n{}", report::storm(&o), load_note(&load_before));
             println!("{body}");
-            if let Some(path) = &a.results {
-                results::write_section(
-                    path,
-                    "storm",
-                    "Reconnect storm (issue 5, section 5)",
-                    &a.command,
-                    &body,
-                )
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-            }
+            save(a, "storm", "Reconnect storm (issue 5, section 5)", &body)?;
         }
         "cluster" => {
             let n = a.clients[0];
@@ -267,16 +245,12 @@ async fn run(a: &Args) -> Result<Vec<String>, String> {
                 load_note(&load_before)
             );
             println!("{body}");
-            if let Some(path) = &a.results {
-                results::write_section(
-                    path,
-                    "cluster",
-                    "Several instances on PostgreSQL + Redis (issue 7)",
-                    &a.command,
-                    &body,
-                )
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-            }
+            save(
+                a,
+                "cluster",
+                "Several instances on PostgreSQL + Redis (issue 7)",
+                &body,
+            )?;
         }
         _ => {
             // Small and short: checks correctness only, so a slow CI box cannot fail it.
@@ -306,6 +280,15 @@ async fn run(a: &Args) -> Result<Vec<String>, String> {
         }
     }
     Ok(problems)
+}
+
+/// Rewrites section `name` of the results file, if there is one.
+fn save(a: &Args, name: &str, title: &str, body: &str) -> Result<(), String> {
+    match &a.results {
+        Some(path) => results::write_section(path, name, title, &a.command, body)
+            .map_err(|e| format!("{}: {e}", path.display())),
+        None => Ok(()),
+    }
 }
 
 /// The 1-, 5- and 15-minute load averages (`/proc/loadavg`).
