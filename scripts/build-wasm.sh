@@ -17,4 +17,13 @@ esbuild pkg/stellar_insights_ws.js --bundle --format=esm --minify --log-level=wa
 rm -rf pkg/snippets
 wasm_gz=$(gzip -9 -c pkg/stellar_insights_ws_bg.wasm | wc -c)
 js_gz=$(gzip -9 -c pkg/stellar_insights_ws.js | wc -c)
-printf '\033[1m[build]\033[0m pkg/: wasm %s B + js %s B gzipped = %s B\n' "$wasm_gz" "$js_gz" $((wasm_gz + js_gz)) >&2
+total=$((wasm_gz + js_gz))
+printf '\033[1m[build]\033[0m pkg/: wasm %s B + js %s B gzipped = %s B\n' "$wasm_gz" "$js_gz" "$total" >&2
+# The size budget is part of the build: over it, the build (and so the test
+# command) fails. bench/README.md says what each byte buys.
+budget=${WASM_SIZE_BUDGET_BYTES:-40000}
+if [ "$total" -gt "$budget" ]; then
+  printf '\033[31m[build] pkg/ is %s B gzipped (wasm + JS glue), over its budget of %s B by %s B\033[0m\n' \
+    "$total" "$budget" $((total - budget)) >&2
+  exit 1
+fi

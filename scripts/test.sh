@@ -38,7 +38,10 @@ stage() { # name command...
 
 stage "cargo fmt --check" cargo fmt --all --check
 stage "cargo clippy (native)" cargo clippy --workspace --all-targets --locked -- -D warnings
-stage "cargo clippy (wasm32)" cargo clippy -p stellar-insights-ws --target wasm32-unknown-unknown --all-targets --locked -- -D warnings
+stage "cargo clippy (wasm32; size rules of clippy.toml)" \
+  cargo clippy -p stellar-insights-ws --target wasm32-unknown-unknown --all-targets --locked -- -D warnings
+stage "cargo clippy (client core as built into the wasm)" \
+  cargo clippy -p stellar-insights-client-core -p stellar-insights-protocol --features stellar-insights-client-core/ts --target wasm32-unknown-unknown --locked -- -D warnings
 stage "cargo doc (broken or private links, bad HTML in doc comments are errors)" \
   env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --locked
 stage "cargo doc (wasm32 client)" \
@@ -48,7 +51,7 @@ stage "cargo deny (bans, licenses, sources; advisories unreachable here, see SEC
 stage "cargo test --workspace (incl. scale-out on Redis + PostgreSQL)" cargo test --workspace --locked
 stage "server suites on PostgreSQL" env TEST_STORE=postgres cargo test -p stellar-insights-server --locked \
   --test store --test rest --test websocket --test demo
-stage "build the wasm package (pkg/)" "$ROOT/scripts/build-wasm.sh"
+stage "build the wasm package (pkg/; fails over 40 000 B gzipped)" "$ROOT/scripts/build-wasm.sh"
 stage "load generator smoke: 50 clients, SIGKILL + resume (fails on gaps, never on timing)" "$ROOT/bench/loadgen.sh" smoke
 stage "bench smoke: client dispatch and renders in Chromium (fails on delivery, never on timing)" \
   bash -c 'cd "$1" && npm run --silent dispatch:smoke && npm run --silent renders:smoke' _ "$ROOT/bench"

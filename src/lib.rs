@@ -11,7 +11,8 @@
 //! `bindings` is the JS API (`configure`, `acquire`/`release`,
 //! `connect`/`disconnect`, `subscribe`, `onStatus`, `onError`, `onResync`,
 //! the getters) and `browser` turns web-sys events into machine events and
-//! machine actions into web-sys calls; `heap` is the module's allocator.
+//! machine actions into web-sys calls. The allocator is `talc` (see
+//! `bench/README.md`, "Allocator").
 //!
 //! From JS:
 //!
@@ -30,8 +31,17 @@
 //! it. Sizes and per-frame costs are measured in `bench/` (`bench/README.md`,
 //! `bench/RESULTS.md`), not here.
 #![deny(missing_docs)]
-
-pub mod heap;
+// Size rules (see clippy.toml): str slicing pulls char `Debug` formatting and
+// Unicode tables in through its panic path; `get` does not. Tests are exempt.
+#![cfg_attr(not(test), deny(clippy::string_slice))]
+#![cfg_attr(
+    test,
+    allow(
+        clippy::disallowed_macros,
+        clippy::disallowed_methods,
+        clippy::disallowed_types
+    )
+)]
 
 #[cfg(target_arch = "wasm32")]
 use stellar_insights_client_core::{filter, machine, options, status, text, url};
@@ -39,9 +49,11 @@ use stellar_insights_client_core::{filter, machine, options, status, text, url};
 #[cfg(target_arch = "wasm32")]
 pub mod bindings;
 
-// Smaller than std's dlmalloc; see the module docs.
-#[cfg(target_arch = "wasm32")]
+// talc instead of std's dlmalloc, for size (bench/README.md, "Allocator").
+// Its `TalcSyncCell` takes no lock and is sound only where one thread runs
+// the module, hence the cfg: with `atomics`, std's allocator stays.
+#[cfg(all(target_arch = "wasm32", not(target_feature = "atomics")))]
 #[global_allocator]
-static HEAP: heap::Heap = heap::Heap::new();
+static HEAP: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();
 #[cfg(target_arch = "wasm32")]
 mod browser;

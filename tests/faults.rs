@@ -4,6 +4,12 @@
 //! Every update must arrive exactly once, in order. Throttling until the
 //! server's queue overflows and long runs are in the native fault test
 //! (`server/tests/faults.rs`), which drives the same state machine.
+// The size rules in clippy.toml are for the shipped client, not its tests.
+#![allow(
+    clippy::disallowed_macros,
+    clippy::disallowed_methods,
+    clippy::disallowed_types
+)]
 #![cfg(target_arch = "wasm32")]
 
 mod common;

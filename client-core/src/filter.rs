@@ -9,7 +9,7 @@
 //! - `corridorKeys` / `anchorIds`, when non-empty, narrow `corridor_update` /
 //!   `anchor_update` to those keys; other types are unaffected.
 
-use crate::frame::{Kind, KINDS};
+use crate::frame::Kind;
 use crate::protocol::Topic;
 use serde::Deserialize;
 use std::fmt;
@@ -49,7 +49,7 @@ impl FilterError {
             &self.0,
             "\" in filter; expected one of",
         ]);
-        for k in KINDS {
+        for k in Kind::ALL {
             out.push(' ');
             out.push_str(k.name());
         }
@@ -65,7 +65,7 @@ impl fmt::Display for FilterError {
 
 impl std::error::Error for FilterError {}
 
-const ALL: u16 = (1 << KINDS.len()) - 1;
+const ALL: u16 = (1 << Kind::ALL.len()) - 1;
 
 /// A sorted set of topics without duplicates. A `Vec` underneath: a
 /// `BTreeSet` costs about 15 KB of wasm for sets of a handful of items.

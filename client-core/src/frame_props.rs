@@ -4,7 +4,10 @@
 //! fields (type, `seq`, key) and control fields.
 
 use super::*;
-use crate::protocol::{AnchorStatus, AnchorUpdate, CorridorUpdate, ServerMessage, SnapshotUpdate};
+use crate::protocol::{
+    AnchorStatus, AnchorUpdate, CorridorUpdate, ErrorCode, ResyncReason, ServerMessage,
+    SnapshotUpdate,
+};
 use proptest::prelude::*;
 
 /// Any string, including quotes, backslashes, control characters and
@@ -91,9 +94,13 @@ fn message() -> impl Strategy<Value = ServerMessage> {
                     seq,
                 })
             }),
-        (text(), proptest::option::of(text()))
-            .prop_map(|(message, code)| ServerMessage::Error { message, code }),
-        proptest::option::of(text()).prop_map(|reason| ServerMessage::ResyncRequired { reason }),
+        (text(), proptest::option::of(text())).prop_map(|(message, code)| ServerMessage::Error {
+            message,
+            code: code.map(|c| ErrorCode::parse(&c)),
+        }),
+        proptest::option::of(text()).prop_map(|reason| ServerMessage::ResyncRequired {
+            reason: reason.map(|r| ResyncReason::parse(&r)),
+        }),
     ]
 }
 
@@ -104,7 +111,8 @@ proptest! {
     fn client_reader_reads_every_serde_serialised_server_message(msg in message()) {
         let text = msg.to_json();
         let frame = classify(&text).map_err(|e| TestCaseError::fail(format!("{e:?} for {text}")))?;
-        prop_assert_eq!(frame.kind.map(Kind::name), Some(msg.type_name()));
+        prop_assert_eq!(Some(frame.kind), msg.kind());
+        prop_assert!(frame.mismatch.is_empty(), "{:?} for {}", frame.mismatch, text);
         prop_assert_eq!(frame.seq, msg.seq().or(match &msg {
             ServerMessage::Connected { seq, .. } => *seq,
             _ => None,
@@ -118,7 +126,7 @@ proptest! {
             ServerMessage::Ping { timestamp } | ServerMessage::Pong { timestamp } => {
                 (None, None, None, Some(*timestamp), None, None, None)
             }
-            ServerMessage::Error { message, code } => (None, None, None, None, Some(message.clone()), code.clone(), None),
+            ServerMessage::Error { message, code } => (None, None, None, None, Some(message.clone()), code.as_ref().map(|c| c.as_str().to_owned()), None),
             ServerMessage::ResyncRequired { reason } => (None, None, None, None, None, None, reason.clone()),
             _ => (None, None, None, None, None, None, None),
         };

@@ -10,8 +10,9 @@
 
 use crate::backoff::Backoff;
 use crate::filter::{Filter, FilterError, Registry, SubscriberId, TopicPlan, TopicSet};
-use crate::frame::{self, FrameError, Kind};
+use crate::frame::{self, Field, FieldSet, FrameError, Kind, Mismatch};
 use crate::outgoing;
+use crate::protocol::ResyncReason;
 use crate::protocol::Topic;
 use crate::status::{ClientError, ConnectionState, ErrorCode, ResyncEvent, Status};
 use crate::text::{cat, uint};
@@ -184,7 +185,22 @@ pub struct Machine {
     sent_topics: Option<TopicSet>,
     last_message: Option<Rc<String>>,
     reported: Status,
+    /// Schema differences already reported, per kind (see [`Machine::warn_schema`]).
+    warned: SchemaWarnings,
 }
+
+/// Schema differences already reported: protocol fields per kind as bits, and
+/// names outside the protocol per kind, at most [`MAX_WARNED_NAMES`] of them
+/// (so a server that invents names forever cannot grow the client's memory;
+/// past the cap such names are no longer reported).
+#[derive(Default)]
+struct SchemaWarnings {
+    fields: [FieldSet; Kind::ALL.len()],
+    names: Vec<(Kind, String)>,
+}
+
+/// Most names outside the protocol remembered as reported. Default 64 names.
+pub const MAX_WARNED_NAMES: usize = 64;
 
 impl Machine {
     /// A machine in state `idle`. `rng` returns values in `[0, 1)` for the
@@ -210,6 +226,7 @@ impl Machine {
             registry: Registry::default(),
             sent_topics: None,
             last_message: None,
+            warned: SchemaWarnings::default(),
             reported: Status {
                 state: ConnectionState::Idle,
                 attempt: 0,
@@ -573,7 +590,10 @@ impl Machine {
                 return;
             }
         };
-        let Some(kind) = frame.kind else { return };
+        let kind = frame.kind;
+        if !frame.mismatch.is_empty() {
+            self.warn_schema(kind, &frame.mismatch, out);
+        }
         match kind {
             Kind::Ping => {
                 let pong = outgoing::pong(frame.timestamp.unwrap_or_default());
@@ -610,14 +630,20 @@ impl Machine {
                 )));
             }
             Kind::ResyncRequired => {
-                // `slow_consumer` comes mid-stream, after updates past the
-                // head `connected` reported: keep the resume point so the
-                // next `?since=` replays exactly what was missed, and no
-                // update is delivered twice. Otherwise updates after this
-                // point follow the server's current head, which may be below
-                // our old resume point (e.g. a reset store).
-                if frame.reason.as_deref() != Some(crate::protocol::resync_reason::SLOW_CONSUMER) {
-                    self.last_seq = self.server_head;
+                // Only `future_seq` and `pruned` are about the `?since=` this
+                // socket asked for: no replay follows and updates continue
+                // after the server's head (below our resume point after a
+                // store reset). Every other reason, `slow_consumer` and `gap`
+                // among them, comes mid-stream or mid-replay with updates
+                // still to follow: keep the resume point so the next
+                // `?since=` replays exactly what was missed and nothing is
+                // delivered twice.
+                match &frame.reason {
+                    Some(ResyncReason::FutureSeq) => self.last_seq = self.server_head,
+                    Some(ResyncReason::Pruned) => {
+                        self.last_seq = self.last_seq.max(self.server_head);
+                    }
+                    _ => {}
                 }
                 out.push(Action::Resync(ResyncEvent {
                     reason: frame.reason.clone(),
@@ -654,6 +680,65 @@ impl Machine {
                 to,
             }));
         }
+    }
+
+    /// Report how a delivered frame differs from the protocol, once per kind
+    /// and field: `corridor_update frame differs from protocol v1 (delivered
+    /// as it came): missing or invalid corridor_id, volume_usd; unexpected
+    /// asset_code`.
+    fn warn_schema(&mut self, kind: Kind, mismatch: &Mismatch, out: &mut Vec<Action>) {
+        let seen = &mut self.warned.fields[kind as usize];
+        let (bad, extra) = (mismatch.bad & !*seen, mismatch.extra & !*seen);
+        *seen |= bad | extra;
+        let (mut invalid, mut unexpected): (Vec<&str>, Vec<&str>) = (Vec::new(), Vec::new());
+        for field in Field::ALL {
+            if bad & field.bit() != 0 {
+                invalid.push(field.name());
+            }
+            if extra & field.bit() != 0 {
+                unexpected.push(field.name());
+            }
+        }
+        for name in &mismatch.unknown {
+            let mut known = false;
+            for (k, n) in &self.warned.names {
+                known |= *k == kind && n == name;
+            }
+            if !known && self.warned.names.len() < MAX_WARNED_NAMES {
+                self.warned.names.push((kind, name.clone()));
+                unexpected.push(name);
+            }
+        }
+        if invalid.is_empty() && unexpected.is_empty() {
+            return;
+        }
+        let mut text = cat(&[
+            kind.name(),
+            " frame differs from protocol v1 (delivered as it came)",
+        ]);
+        for (label, names) in [
+            ("missing or invalid ", invalid),
+            ("unexpected ", unexpected),
+        ] {
+            for (i, name) in names.into_iter().enumerate() {
+                let sep = if i > 0 {
+                    ", "
+                } else if text.ends_with(')') {
+                    ": "
+                } else {
+                    "; "
+                };
+                text.push_str(sep);
+                if i == 0 {
+                    text.push_str(label);
+                }
+                text.push_str(name);
+            }
+        }
+        out.push(Action::Error(ClientError::new(
+            ErrorCode::SchemaMismatch,
+            text,
+        )));
     }
 
     fn check_heartbeat(&mut self, now: f64, out: &mut Vec<Action>) {

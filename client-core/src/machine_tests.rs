@@ -622,42 +622,128 @@ fn resync_required_emits_resync_and_restarts_from_server_head() {
         Event::Frame(r#"{"type":"resync_required","reason":"future_seq"}"#.into()),
     );
     assert!(a.contains(&Action::Resync(ResyncEvent {
-        reason: Some("future_seq".into())
+        reason: Some(ResyncReason::FutureSeq)
     })));
     assert_eq!(delivered_seqs(&m.handle(0.0, corridor(4, "A"))), [4]);
 }
 
-#[test]
-fn slow_consumer_resync_keeps_the_resume_point_so_nothing_is_delivered_twice() {
+/// Delivers updates 1..=`last`, then a mid-stream `resync_required` with
+/// `reason` and a lost socket; checks the reconnect asks `?since=last`, then
+/// replays 1..=`head` after a resumed `connected` and returns what was
+/// delivered of the replay.
+fn resync_lose_socket_and_replay(reason: &str, last: u64, close_code: u16, head: u64) -> Vec<u64> {
     let mut m = open_machine(); // connected said seq 0
     m.subscribe(1, &Filter::default()).unwrap();
-    for seq in 1..=5 {
+    for seq in 1..=last {
         m.handle(1.0, corridor(seq, "A"));
     }
-    let a = m.handle(
-        2.0,
-        Event::Frame(r#"{"type":"resync_required","reason":"slow_consumer"}"#.into()),
-    );
-    assert!(a.iter().any(|a| matches!(a, Action::Resync(_))));
+    let frame = format!(r#"{{"type":"resync_required","reason":"{reason}"}}"#);
+    let a = m.handle(2.0, Event::Frame(frame));
+    assert!(a.iter().any(
+        |a| matches!(a, Action::Resync(r) if r.reason.as_ref().map(|r| r.as_str()) == Some(reason))
+    ));
     m.handle(
         3.0,
         Event::Closed {
-            code: 4001,
-            reason: "slow consumer".into(),
+            code: close_code,
+            reason: String::new(),
         },
     );
     let a = m.handle(9_000.0, Event::Timer(Timer::Reconnect));
-    assert_eq!(opens(&a), [format!("{URL}?since=5")]);
+    assert_eq!(opens(&a), [format!("{URL}?since={last}")]);
     m.handle(9_001.0, Event::Opened);
-    m.handle(
-        9_001.0,
-        Event::Frame(r#"{"type":"connected","connection_id":"c2","seq":9,"resumed":true}"#.into()),
-    );
-    // A replay overlapping what was delivered before the resync is not delivered again.
-    let seqs: Vec<u64> = (4..=9)
+    let connected =
+        format!(r#"{{"type":"connected","connection_id":"c2","seq":{head},"resumed":true}}"#);
+    m.handle(9_001.0, Event::Frame(connected));
+    (1..=head)
         .flat_map(|s| delivered_seqs(&m.handle(9_002.0, corridor(s, "A"))))
-        .collect();
-    assert_eq!(seqs, [6, 7, 8, 9]);
+        .collect()
+}
+
+#[test]
+fn slow_consumer_resync_keeps_the_resume_point_so_nothing_is_delivered_twice() {
+    // A replay overlapping what was delivered before the resync is not delivered again.
+    assert_eq!(
+        resync_lose_socket_and_replay("slow_consumer", 5, 4001, 9),
+        [6, 7, 8, 9]
+    );
+}
+
+/// A `gap` comes mid-stream, like `slow_consumer`: the resume point stays at
+/// the last delivered update. (It used to move back to the head `connected`
+/// reported, so when the update after the gap was filtered out by the
+/// server's topics, the next `?since=` replayed, and delivered again, what
+/// this client already had.)
+#[test]
+fn gap_resync_keeps_the_resume_point_so_nothing_is_delivered_twice() {
+    // Updates 4 and 5 were lost upstream; 6 is not for this client's topics.
+    assert_eq!(
+        resync_lose_socket_and_replay("gap", 3, 1006, 7),
+        [4, 5, 6, 7]
+    );
+}
+
+/// Resync reasons this client does not know are treated as mid-stream: the
+/// resume point never moves back, so nothing can be delivered twice.
+#[test]
+fn unknown_resync_reason_keeps_the_resume_point() {
+    assert_eq!(
+        resync_lose_socket_and_replay("shard_moved", 5, 1006, 6),
+        [6]
+    );
+}
+
+/// A frame of a known type that differs from the protocol is delivered, and
+/// each difference is reported once per type and field.
+#[test]
+fn schema_differences_are_delivered_and_reported_once_per_type_and_field() {
+    let mut m = open_machine();
+    m.subscribe(1, &Filter::default()).unwrap();
+    let legacy = r#"{"type":"corridor_update","corridor_key":"K","asset_a_code":"USDC"}"#;
+    let a = m.handle(1.0, Event::Frame(legacy.into()));
+    assert_eq!(errors(&a), [ErrorCode::SchemaMismatch]);
+    assert!(a
+        .iter()
+        .any(|a| matches!(a, Action::Deliver(d) if d.text.as_str() == legacy)));
+    let message = format!("{a:?}");
+    assert!(message.contains("corridor_update frame differs from protocol v1 (delivered as it came): missing or invalid corridor_id, success_rate, volume_usd, total_transactions; unexpected asset_a_code"), "{message}");
+    // The same differences again: delivered, not reported.
+    let a = m.handle(2.0, Event::Frame(legacy.into()));
+    assert!(errors(&a).is_empty());
+    assert!(a.iter().any(|a| matches!(a, Action::Deliver(_))));
+    // A new difference of the same type is reported, alone.
+    let a = m.handle(
+        3.0,
+        Event::Frame(
+            r#"{"type":"corridor_update","corridor_key":"K","asset_b_code":"EURC"}"#.into(),
+        ),
+    );
+    assert!(
+        format!("{a:?}").contains("(delivered as it came): unexpected asset_b_code\""),
+        "{a:?}"
+    );
+    // The same field on another type is reported for that type.
+    let a = m.handle(
+        4.0,
+        Event::Frame(r#"{"type":"anchor_update","anchor_id":"x","asset_a_code":"USDC"}"#.into()),
+    );
+    assert_eq!(errors(&a), [ErrorCode::SchemaMismatch]);
+    assert!(format!("{a:?}").contains("anchor_update frame differs from protocol v1 (delivered as it came): missing or invalid name, reliability_score, status; unexpected asset_a_code"), "{a:?}");
+}
+
+/// A server that invents a new member name in every frame cannot grow the
+/// client's memory: names are remembered up to a cap, then no longer reported.
+#[test]
+fn schema_warnings_remember_a_bounded_number_of_names() {
+    let mut m = open_machine();
+    m.subscribe(1, &Filter::default()).unwrap();
+    let mut reported = 0;
+    for i in 0..(MAX_WARNED_NAMES + 50) {
+        let text = format!(r#"{{"type":"ping","timestamp":1,"x{i}":0}}"#);
+        reported += errors(&m.handle(1.0, Event::Frame(text))).len();
+    }
+    assert_eq!(reported, MAX_WARNED_NAMES);
+    assert_eq!(m.warned.names.len(), MAX_WARNED_NAMES);
 }
 
 /// From fuzzing (`client_frames`): an update with `seq` 0 as the very first,
@@ -915,7 +1001,7 @@ mod properties {
                     }
                 }
                 let moved = actions.iter().any(|a| {
-                    matches!(a, Action::Resync(r) if r.reason.as_deref() != Some("slow_consumer"))
+                    matches!(a, Action::Resync(r) if r.reason != Some(ResyncReason::SlowConsumer))
                 });
                 if moved {
                     // Only a resync for updates the server no longer has may

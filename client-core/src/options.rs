@@ -79,13 +79,6 @@ fn count(name: &str, value: f64, max: f64) -> Result<f64, ClientError> {
     }
 }
 
-/// Parse options from JSON text (tests, tools) and check them like [`to_config`].
-pub fn parse(json: &str, page: Option<&PageLocation>) -> Result<Config, ClientError> {
-    let o: ClientOptions = serde_json::from_str(json)
-        .map_err(|e| invalid(format!("options are not a valid ClientOptions object: {e}")))?;
-    to_config(o, page)
-}
-
 /// Check `o` and turn it into a [`Config`], resolving the socket URL against `page`.
 pub fn to_config(o: ClientOptions, page: Option<&PageLocation>) -> Result<Config, ClientError> {
     let d = Config::default();
@@ -137,6 +130,13 @@ pub fn to_config(o: ClientOptions, page: Option<&PageLocation>) -> Result<Config
 
 #[cfg(test)]
 mod tests {
+    /// Options from JSON text, checked like [`to_config`].
+    fn parse(json: &str, page: Option<&PageLocation>) -> Result<Config, ClientError> {
+        let o: ClientOptions = serde_json::from_str(json)
+            .map_err(|e| invalid(format!("options are not a valid ClientOptions object: {e}")))?;
+        to_config(o, page)
+    }
+
     use super::*;
 
     fn page() -> PageLocation {

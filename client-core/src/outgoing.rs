@@ -119,7 +119,10 @@ mod tests {
             ClientMessage::Subscribe { topics: vec![] }.to_json()
         );
         for t in [0, -1, i64::MIN, i64::MAX] {
-            assert_eq!(pong(t), ClientMessage::Pong { timestamp: t }.to_json());
+            assert_eq!(
+                pong(t),
+                ClientMessage::Pong { timestamp: Some(t) }.to_json()
+            );
             assert_eq!(ping(t), ClientMessage::Ping { timestamp: t }.to_json());
         }
     }

@@ -1,6 +1,7 @@
 //! What the client reports to JS: connection status, errors, resync events.
 //! Plain serde types; under wasm32 they also emit their TypeScript declarations.
 
+use crate::protocol::ResyncReason;
 use serde::Serialize;
 use std::fmt;
 
@@ -73,6 +74,10 @@ pub enum ErrorCode {
     MalformedFrame,
     /// A frame whose `type` this client does not know.
     UnknownType,
+    /// A frame of a known type with fields missing, of the wrong shape or not
+    /// in the protocol; it was delivered as it came. Reported once per type
+    /// and field.
+    SchemaMismatch,
     /// A JS callback threw.
     CallbackError,
     /// `send` while disconnected with the queue full; the message was dropped.
@@ -97,6 +102,7 @@ impl ErrorCode {
         match self {
             ErrorCode::MalformedFrame => "malformed_frame",
             ErrorCode::UnknownType => "unknown_type",
+            ErrorCode::SchemaMismatch => "schema_mismatch",
             ErrorCode::CallbackError => "callback_error",
             ErrorCode::QueueOverflow => "queue_overflow",
             ErrorCode::ServerError => "server_error",
@@ -145,10 +151,11 @@ impl fmt::Display for WsError {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct ResyncEvent {
-    /// The server's reason (`pruned`, `future_seq`, `slow_consumer`), if given.
+    /// The server's reason (`pruned`, `future_seq`, `slow_consumer`, `gap`, or
+    /// a newer one), if given.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "ts", tsify(optional))]
-    pub reason: Option<String>,
+    #[cfg_attr(feature = "ts", tsify(optional, type = "ResyncReason"))]
+    pub reason: Option<ResyncReason>,
 }
 
 #[cfg(test)]

@@ -1,17 +1,35 @@
-//! Wire protocol v1: the JSON frames the server and the client exchange.
+//! # stellar-insights-protocol
+//!
+//! Wire protocol v1 of the Stellar Insights real-time layer: the JSON frames
+//! the server and the client exchange, defined once. It belongs to neither
+//! side: the server (`stellar-insights-server`) serialises [`ServerMessage`]
+//! and parses [`ClientMessage`] with serde; the client core
+//! (`stellar-insights-client-core`) routes frames with the [`schema`] tables,
+//! which tests hold equal to the serde types field by field. Resync reasons
+//! and error codes are enums ([`ResyncReason`], [`ErrorCode`]) that keep
+//! unknown values as `Other`. With the `ts` feature the types also emit their
+//! TypeScript declarations (for the wasm package's `.d.ts`).
 //!
 //! One JSON object per WebSocket text frame, tagged by `"type"` in snake_case.
-//! Every peer ignores fields it does not know. The types here are the single
-//! definition of the JSON: the server (`stellar-insights-server`) and the wasm
-//! client both use them, so the two can never disagree.
+//! Every peer ignores fields it does not know. Fields added by protocol v1
+//! over the seed protocol are `Option`s left out of the JSON when `None`, so a
+//! seed frame (`protocol/seed-examples.json`) parses and re-serialises to
+//! exactly the same fields.
 //!
-//! Fields added by protocol v1 over the seed protocol are `Option`s that are
-//! left out of the JSON when `None`, so a seed frame parses and re-serialises
-//! to exactly the same fields.
+//! ```
+//! use stellar_insights_protocol::{ResyncReason, ServerMessage};
+//!
+//! let msg = ServerMessage::from_json(r#"{"type":"resync_required","reason":"gap"}"#).unwrap();
+//! assert_eq!(msg, ServerMessage::ResyncRequired { reason: Some(ResyncReason::Gap) });
+//! assert_eq!(msg.to_json(), r#"{"type":"resync_required","reason":"gap"}"#);
+//! ```
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
+
+pub mod schema;
+pub use schema::{Field, Kind};
 
 /// Protocol version announced in [`ServerMessage::Connected::protocol`]. Value 1.
 pub const PROTOCOL_VERSION: u32 = 1;
@@ -44,7 +62,9 @@ pub enum ServerMessage {
     },
     /// Heartbeat from the server; the client answers with [`ClientMessage::Pong`].
     Ping {
-        /// Sender's clock, integer (the server uses ms since the Unix epoch).
+        /// Sender's clock, integer. The server sends seconds since the Unix
+        /// epoch, the unit of the seed protocol's example (`1234567890`);
+        /// peers echo it unchanged and need not know its unit.
         timestamp: i64,
     },
     /// Answer to a client [`ClientMessage::Ping`], echoing its timestamp.
@@ -62,17 +82,17 @@ pub enum ServerMessage {
     Error {
         /// Human-readable description.
         message: String,
-        /// Stable snake_case error code (see [`error_code`]).
+        /// Stable snake_case error code.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[cfg_attr(feature = "ts", tsify(optional))]
-        code: Option<String>,
+        #[cfg_attr(feature = "ts", tsify(optional, type = "ServerErrorCode"))]
+        code: Option<ErrorCode>,
     },
     /// The updates the client missed cannot be replayed: reload through REST.
     ResyncRequired {
-        /// Why (see [`resync_reason`]).
+        /// Why.
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        #[cfg_attr(feature = "ts", tsify(optional))]
-        reason: Option<String>,
+        #[cfg_attr(feature = "ts", tsify(optional, type = "ResyncReason"))]
+        reason: Option<ResyncReason>,
     },
     /// A `type` this version does not know. Peers ignore it (forward compatibility).
     #[serde(other)]
@@ -166,8 +186,12 @@ impl AnchorStatus {
 pub enum ClientMessage {
     /// Answer to a server [`ServerMessage::Ping`], echoing its timestamp.
     Pong {
-        /// The server's timestamp, echoed unchanged.
-        timestamp: i64,
+        /// The server's timestamp, echoed unchanged. Optional: the server
+        /// accepts a bare `{"type":"pong"}` (it never reads the value; any
+        /// frame counts as liveness).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", tsify(optional))]
+        timestamp: Option<i64>,
     },
     /// Liveness probe; the server answers [`ServerMessage::Pong`].
     Ping {
@@ -190,19 +214,24 @@ pub enum ClientMessage {
 }
 
 impl ServerMessage {
+    /// The kind of this frame (`None` for [`ServerMessage::Unknown`]).
+    pub fn kind(&self) -> Option<Kind> {
+        Some(match self {
+            ServerMessage::Connected { .. } => Kind::Connected,
+            ServerMessage::Ping { .. } => Kind::Ping,
+            ServerMessage::Pong { .. } => Kind::Pong,
+            ServerMessage::SnapshotUpdate(_) => Kind::SnapshotUpdate,
+            ServerMessage::CorridorUpdate(_) => Kind::CorridorUpdate,
+            ServerMessage::AnchorUpdate(_) => Kind::AnchorUpdate,
+            ServerMessage::Error { .. } => Kind::Error,
+            ServerMessage::ResyncRequired { .. } => Kind::ResyncRequired,
+            ServerMessage::Unknown => return None,
+        })
+    }
+
     /// The `type` tag of this frame as it appears on the wire (`"unknown"` for [`ServerMessage::Unknown`]).
     pub fn type_name(&self) -> &'static str {
-        match self {
-            ServerMessage::Connected { .. } => "connected",
-            ServerMessage::Ping { .. } => "ping",
-            ServerMessage::Pong { .. } => "pong",
-            ServerMessage::SnapshotUpdate(_) => "snapshot_update",
-            ServerMessage::CorridorUpdate(_) => "corridor_update",
-            ServerMessage::AnchorUpdate(_) => "anchor_update",
-            ServerMessage::Error { .. } => "error",
-            ServerMessage::ResyncRequired { .. } => "resync_required",
-            ServerMessage::Unknown => "unknown",
-        }
+        self.kind().map_or("unknown", Kind::name)
     }
 
     /// Sequence number of an update frame, `None` for other frames.
@@ -353,35 +382,109 @@ impl Topic {
     }
 }
 
-/// Stable `code` values of [`ServerMessage::Error`] frames.
-pub mod error_code {
-    /// The frame was not valid JSON or not a valid client message.
-    pub const INVALID_MESSAGE: &str = "invalid_message";
-    /// The frame's `type` is not one the server handles.
-    pub const UNKNOWN_TYPE: &str = "unknown_type";
-    /// A `subscribe`/`unsubscribe` named a topic that does not exist.
-    pub const INVALID_TOPIC: &str = "invalid_topic";
-    /// A `subscribe` would take the connection over the server's cap on keyed
-    /// topics; the topics over the cap are not added, the connection stays open.
-    pub const TOO_MANY_TOPICS: &str = "too_many_topics";
-    /// The frame exceeded the size limit; the connection is closed.
-    pub const FRAME_TOO_LARGE: &str = "frame_too_large";
-    /// The client sent frames faster than the rate limit allows.
-    pub const RATE_LIMITED: &str = "rate_limited";
-    /// Binary frames are not part of the protocol.
-    pub const BINARY_NOT_SUPPORTED: &str = "binary_not_supported";
-    /// The client was silent for longer than 2.5 heartbeats; the connection is closed.
-    pub const HEARTBEAT_TIMEOUT: &str = "heartbeat_timeout";
+/// Declares a wire string enum: the known values as variants, plus
+/// `Other(String)` for values this version does not know (kept verbatim, so a
+/// newer peer's value survives a round trip).
+macro_rules! wire_enum {
+    ($(#[$doc:meta])* $name:ident, $ts:literal { $($(#[$vdoc:meta])* $variant:ident = $wire:literal,)* }) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, Hash)]
+        pub enum $name {
+            $($(#[$vdoc])* $variant,)*
+            /// A value this version does not know, as it came.
+            Other(String),
+        }
+
+        impl $name {
+            /// Every known value, in declaration order.
+            pub const KNOWN: &'static [$name] = &[$($name::$variant),*];
+
+            /// The wire spelling.
+            pub fn as_str(&self) -> &str {
+                match self {
+                    $($name::$variant => $wire,)*
+                    $name::Other(other) => other,
+                }
+            }
+
+            /// The value spelled `s` on the wire; unknown spellings give `Other`.
+            pub fn parse(s: &str) -> Self {
+                match s {
+                    $($wire => $name::$variant,)*
+                    other => $name::Other(other.to_owned()),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl Serialize for $name {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+
+        impl<'de> Deserialize<'de> for $name {
+            fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+                Ok($name::parse(&s))
+            }
+        }
+
+        #[cfg(feature = "ts")]
+        #[wasm_bindgen::prelude::wasm_bindgen(typescript_custom_section)]
+        const _: &str = concat!(
+            "/** Wire values of `", $ts, "`; other strings may come from newer servers. */\n",
+            "export type ", $ts, " = ", $("\"", $wire, "\" | ",)* "(string & {});\n"
+        );
+    };
 }
 
-/// Stable `reason` values of [`ServerMessage::ResyncRequired`] frames.
-pub mod resync_reason {
-    /// `?since=` is older than the oldest retained update.
-    pub const PRUNED: &str = "pruned";
-    /// `?since=` is ahead of the server's last sequence number.
-    pub const FUTURE_SEQ: &str = "future_seq";
-    /// The client read too slowly and its send queue overflowed.
-    pub const SLOW_CONSUMER: &str = "slow_consumer";
+wire_enum! {
+    /// Stable `code` of an [`ServerMessage::Error`] frame (TypeScript: `ServerErrorCode`).
+    ErrorCode, "ServerErrorCode" {
+        /// The frame was not valid JSON or not a valid client message.
+        InvalidMessage = "invalid_message",
+        /// The frame's `type` is not one the server handles.
+        UnknownType = "unknown_type",
+        /// A `subscribe`/`unsubscribe` named a topic that does not exist.
+        InvalidTopic = "invalid_topic",
+        /// A `subscribe` would take the connection over the server's cap on keyed
+        /// topics; the topics over the cap are not added, the connection stays open.
+        TooManyTopics = "too_many_topics",
+        /// The frame exceeded the size limit; the connection is closed.
+        FrameTooLarge = "frame_too_large",
+        /// The client sent frames faster than the rate limit allows.
+        RateLimited = "rate_limited",
+        /// Binary frames are not part of the protocol.
+        BinaryNotSupported = "binary_not_supported",
+        /// The client was silent for longer than 2.5 heartbeats; the connection is closed.
+        HeartbeatTimeout = "heartbeat_timeout",
+    }
+}
+
+wire_enum! {
+    /// Stable `reason` of a [`ServerMessage::ResyncRequired`] frame (TypeScript: `ResyncReason`).
+    ResyncReason, "ResyncReason" {
+        /// `?since=` is older than the oldest retained update. Sent right after
+        /// `connected`; no replay follows, live updates continue after the head
+        /// `connected` reported.
+        Pruned = "pruned",
+        /// `?since=` is ahead of the server's last sequence number (the store was
+        /// reset); the server continues from its own head.
+        FutureSeq = "future_seq",
+        /// The client read too slowly and its send queue overflowed; the server
+        /// closes with [`close_code::SLOW_CONSUMER`] and the client resumes.
+        SlowConsumer = "slow_consumer",
+        /// Updates were lost between the last one sent and the next (mid-stream
+        /// or mid-replay: pruning raced the replay, or a Redis stream entry no
+        /// store still holds); the updates after the hole follow.
+        Gap = "gap",
+    }
 }
 
 /// WebSocket close codes used by the server.
@@ -515,7 +618,7 @@ mod tests {
             json!({"type":"connected","connection_id":"c","protocol":1,"heartbeat_ms":30000,"seq":42,"resumed":false})
         );
         let msg = ServerMessage::ResyncRequired {
-            reason: Some(resync_reason::PRUNED.into()),
+            reason: Some(ResyncReason::Pruned),
         };
         assert_eq!(
             msg.to_json(),
@@ -544,8 +647,24 @@ mod tests {
         );
         assert_eq!(ClientMessage::from_json(&sub.to_json()).unwrap(), sub);
         assert_eq!(
-            ClientMessage::Pong { timestamp: 7 }.to_json(),
+            ClientMessage::Pong { timestamp: Some(7) }.to_json(),
             r#"{"type":"pong","timestamp":7}"#
+        );
+    }
+
+    #[test]
+    fn a_pong_without_timestamp_parses() {
+        // `wscat` users and clients of the system we replace answer `{"type":"pong"}`.
+        for text in [r#"{"type":"pong"}"#, r#"{"type":"pong","timestamp":null}"#] {
+            assert_eq!(
+                ClientMessage::from_json(text).unwrap(),
+                ClientMessage::Pong { timestamp: None },
+                "{text}"
+            );
+        }
+        assert_eq!(
+            ClientMessage::Pong { timestamp: None }.to_json(),
+            r#"{"type":"pong"}"#
         );
     }
 

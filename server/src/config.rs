@@ -155,6 +155,7 @@ impl Config {
         if let Some(v) = get("DATABASE_URL") {
             c.database_url = v;
         }
+        check_database_url(&c.database_url)?;
         if let Some(v) = get("REDIS_URL") {
             if !(v.starts_with("redis://")
                 || v.starts_with("rediss://")
@@ -243,6 +244,38 @@ impl Config {
     /// Time a client may stay silent before the server closes it: 2.5 heartbeats.
     pub fn heartbeat_timeout(&self) -> Duration {
         self.ping_interval.mul_f64(2.5)
+    }
+}
+
+/// Reads `DATABASE_URL` the way [`crate::store::connect`] will, so that a bad
+/// one stops the server at start (exit code 2) rather than failing later: the
+/// scheme must be `sqlite:` or `postgres://`/`postgresql://`, the URL must parse
+/// as connect options, and a SQLite file's directory must exist (the file itself
+/// is created on first start).
+fn check_database_url(url: &str) -> Result<(), ConfigError> {
+    use sqlx::postgres::PgConnectOptions;
+    use sqlx::sqlite::SqliteConnectOptions;
+    use std::str::FromStr;
+
+    let bad = |reason| err("DATABASE_URL", &redact_userinfo(url), reason);
+    if crate::store::is_postgres_url(url) {
+        return PgConnectOptions::from_str(url)
+            .map(drop)
+            .map_err(|_| bad("a postgres://user:password@host:port/database URL"));
+    }
+    if !url.starts_with("sqlite:") {
+        return Err(bad(
+            "a sqlite://<file> or postgres://user:password@host:port/database URL",
+        ));
+    }
+    let options = SqliteConnectOptions::from_str(url).map_err(|_| {
+        bad("a sqlite://<file> URL (percent-encoded; ?mode= one of ro, rw, rwc, memory)")
+    })?;
+    match options.get_filename().parent() {
+        Some(dir) if !dir.as_os_str().is_empty() && !dir.is_dir() => {
+            Err(bad("a SQLite file in a directory that exists"))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -377,6 +410,53 @@ mod tests {
         let e = from(&[("REDIS_URL", "http://u:pw-secret@host:6379")]).unwrap_err();
         assert_eq!(e.var, "REDIS_URL");
         assert!(!e.to_string().contains("secret"), "{e}");
+    }
+
+    #[test]
+    fn good_database_urls_are_accepted() {
+        let dir = tempfile::tempdir().unwrap();
+        let in_dir = format!("sqlite://{}", dir.path().join("new.db").display());
+        for url in [
+            "sqlite://stellar-insights.db",
+            "sqlite:relative.db",
+            "sqlite::memory:",
+            "sqlite://?mode=memory",
+            &in_dir,
+            "postgres://app:pw@db.internal:5432/si",
+            "postgresql://localhost/si?sslmode=disable",
+        ] {
+            let c = from(&[("DATABASE_URL", url)]).unwrap_or_else(|e| panic!("{url}: {e}"));
+            assert_eq!(c.database_url, url);
+        }
+    }
+
+    #[test]
+    fn a_bad_database_url_is_refused_naming_the_variable_without_echoing_credentials() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing_dir = format!(
+            "sqlite://{}",
+            dir.path().join("no-such-dir").join("x.db").display()
+        );
+        for url in [
+            // Unknown schemes: MySQL, a typo, a bare path, HTTP.
+            "mysql://app:db-secret@host/si",
+            "postgress://app:db-secret@host/si",
+            "/var/lib/si.db",
+            "http://app:db-secret@host/si",
+            // Unparseable.
+            "postgres://app:db-secret@host:notaport/si",
+            "postgres://app:db-secret@[::1/si",
+            "sqlite://%ff.db",
+            "sqlite://si.db?mode=bogus",
+            // A SQLite file whose directory does not exist.
+            &missing_dir,
+        ] {
+            let e = from(&[("DATABASE_URL", url)]).unwrap_err();
+            assert_eq!(e.var, "DATABASE_URL", "{url}");
+            let text = e.to_string();
+            assert!(text.contains("DATABASE_URL"), "{text}");
+            assert!(!text.contains("db-secret"), "{text}");
+        }
     }
 
     #[test]

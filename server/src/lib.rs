@@ -1,6 +1,8 @@
 //! `stellar-insights-server`: REST API, update log and WebSocket fan-out of the
-//! Stellar Insights real-time layer. See `server/CONFIG.md` for configuration
-//! and the API reference, and `/work/shared/DESIGN.md` for the protocol.
+//! Stellar Insights real-time layer. See `server/CONFIG.md` for the REST API and
+//! the WebSocket behaviour, the README's "Server configuration" table for every
+//! variable, `server/SCALE.md` for several instances on Redis, and the protocol
+//! crate (`protocol/src/lib.rs`, `stellar-insights-protocol`) for the wire format.
 #![deny(missing_docs)]
 
 pub mod api;

@@ -5,6 +5,8 @@ use std::fmt::Write;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
+use stellar_insights_protocol::ResyncReason;
+
 /// Reasons a `/ws` request is refused before the upgrade (label `reason`).
 #[derive(Debug, Clone, Copy)]
 pub enum RejectReason {
@@ -27,7 +29,13 @@ const REJECT_LABELS: [&str; 5] = [
     "bad_request",
     "shutting_down",
 ];
-const RESYNC_LABELS: [&str; 4] = ["pruned", "future_seq", "slow_consumer", "gap"];
+/// Labels of `stellar_ws_resyncs_total`: every reason the server sends.
+const RESYNC_LABELS: [ResyncReason; 4] = [
+    ResyncReason::Pruned,
+    ResyncReason::FutureSeq,
+    ResyncReason::SlowConsumer,
+    ResyncReason::Gap,
+];
 
 /// Upper bounds of the latency histograms' buckets, µs: 10 µs steps up to 100 µs,
 /// then coarser, so a p50 of a few hundred µs is read to within 50 µs.
@@ -123,8 +131,8 @@ pub struct Metrics {
 
 impl Metrics {
     /// Counts a `resync_required` with one of the `protocol::resync_reason` values.
-    pub fn resync(&self, reason: &str) {
-        if let Some(i) = RESYNC_LABELS.iter().position(|l| *l == reason) {
+    pub fn resync(&self, reason: &ResyncReason) {
+        if let Some(i) = RESYNC_LABELS.iter().position(|l| l == reason) {
             self.resyncs[i].fetch_add(1, Ordering::Relaxed);
         }
     }

@@ -185,6 +185,44 @@ fn bad_configuration_exits_with_code_2_naming_the_variable() {
     );
 }
 
+#[test]
+fn bad_database_url_exits_with_code_2_naming_the_variable() {
+    let dir = tempfile::tempdir().unwrap();
+    for url in [
+        "mysql://app:db-secret@localhost/si",
+        "postgres://app:db-secret@localhost:notaport/si",
+        "sqlite://no-such-dir/si.db",
+    ] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_stellar-insights-server"))
+            .env_clear()
+            .current_dir(dir.path())
+            .env("SERVER_PORT", "0")
+            .env("DATABASE_URL", url)
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        // A URL that got through would leave a server running: give up after EXIT_WAIT.
+        let deadline = std::time::Instant::now() + EXIT_WAIT;
+        while child.try_wait().unwrap().is_none() {
+            if std::time::Instant::now() > deadline {
+                child.kill().unwrap();
+                panic!("{url}: the server started");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{url}: {stderr}");
+        assert!(stderr.contains("DATABASE_URL"), "{url}: {stderr}");
+        assert!(!stderr.contains("db-secret"), "{url}: {stderr}");
+    }
+    assert_eq!(
+        std::fs::read_dir(dir.path()).unwrap().count(),
+        0,
+        "nothing is created before the configuration is valid"
+    );
+}
+
 /// Found by the soak: a server whose stderr reader had gone kept running
 /// after SIGTERM. Writing "shutting down" failed with EPIPE, the log
 /// subscriber reported that with `eprintln!`, which panicked on the same

@@ -21,6 +21,7 @@ use fault::proxy::{Mode, Proxy};
 use fault::rest::{account, metric, send_json};
 use serde_json::{json, Value};
 use stellar_insights_client_core::machine::Config;
+use stellar_insights_client_core::protocol::ResyncReason;
 use tokio::sync::Mutex;
 
 /// Heartbeat of the server under test, s: short so black holes are noticed fast.
@@ -219,7 +220,7 @@ async fn no_update_is_lost_or_duplicated_across_kills_cuts_black_holes_and_throt
         written.load(Ordering::Relaxed),
         started.elapsed().as_secs_f64(),
         record.opens,
-        record.resyncs.iter().map(|r| r.0.clone().unwrap_or_default()).collect::<Vec<_>>(),
+        record.resyncs.iter().map(|r| r.0.as_ref().map_or("", |r| r.as_str())).collect::<Vec<_>>(),
         record.errors,
     );
     verify(&record, head);
@@ -232,7 +233,7 @@ async fn no_update_is_lost_or_duplicated_across_kills_cuts_black_holes_and_throt
     let slow = record
         .resyncs
         .iter()
-        .filter(|r| r.0.as_deref() == Some("slow_consumer"))
+        .filter(|r| r.0 == Some(ResyncReason::SlowConsumer))
         .count();
     assert!(slow >= 1, "throttling never overflowed the server's queue");
     assert!(
@@ -269,7 +270,8 @@ fn verify(record: &Record, head: u64) {
         );
         if b != a + 1 {
             let excused = record.resyncs.iter().any(|(reason, before)| {
-                *before == Some(a) && matches!(reason.as_deref(), Some("pruned" | "future_seq"))
+                *before == Some(a)
+                    && matches!(reason, Some(ResyncReason::Pruned | ResyncReason::FutureSeq))
             });
             assert!(
                 excused,

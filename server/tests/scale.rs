@@ -5,6 +5,12 @@
 #[path = "common/cluster.rs"]
 mod cluster;
 mod common;
+#[allow(dead_code)]
+#[path = "fault/client.rs"]
+mod fault_client;
+#[allow(dead_code)]
+#[path = "fault/proxy.rs"]
+mod fault_proxy;
 
 use std::collections::HashMap;
 
@@ -391,6 +397,93 @@ async fn a_hole_in_the_stream_is_filled_from_the_database_or_else_gets_resync_ga
         1.0
     );
     pool.close().await;
+    node.stop().await;
+}
+
+/// End to end through the client's own state machine, filtered to one
+/// anchor: a `gap` reported on an update outside the client's topics, then a
+/// lost socket. The resume point must stay at the last delivered update, so
+/// the replay after the reconnect delivers nothing twice. (Before the fix the
+/// client resumed from the head `connected` had reported and delivered its
+/// first updates again.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gap_on_a_filtered_out_update_then_a_lost_socket_delivers_nothing_twice() {
+    use fault_client::Client;
+    use fault_proxy::Proxy;
+    use stellar_insights_client_core::machine::Config;
+    use stellar_insights_client_core::protocol::ResyncReason;
+
+    let Some(svc) =
+        services("a_gap_on_a_filtered_out_update_then_a_lost_socket_delivers_nothing_twice")
+    else {
+        return;
+    };
+    let db = fresh_postgres_database(&svc.postgres).await;
+    let prefix = unique_prefix();
+    let node = instance(&db, &svc.redis, &prefix).await;
+    let id_of = |v: Value| v["id"].as_str().unwrap().to_owned();
+    let a = id_of(node.create_anchor(1, "A").await); // seq 1
+    let b = id_of(node.create_anchor(2, "B").await); // seq 2
+    let proxy = Proxy::start(node.addr).await;
+    let filter = serde_json::from_value(json!({ "anchorIds": [a] })).unwrap();
+    let client = Client::start_filtered(
+        Config {
+            url: format!("ws://{}/ws", proxy.addr),
+            ..Config::default()
+        },
+        filter,
+    );
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !client.open.load(std::sync::atomic::Ordering::Relaxed) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "client never connected"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let last = || client.last_seq.load(std::sync::atomic::Ordering::Relaxed);
+    put_score(&node.http, &node.url(""), &a, 30).await; // seq 3
+    put_score(&node.http, &node.url(""), &a, 40).await; // seq 4
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while last() < 4 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "3 and 4 not delivered"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // 5 and 6 are lost everywhere; 7 is about anchor B, outside the client's
+    // topics: the server reports the gap and sends nothing else.
+    xadd(&svc.redis, &prefix, 7, &b, 7.0).await;
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    while node
+        .metric("stellar_ws_resyncs_total{reason=\"gap\"}")
+        .await
+        < 1.0
+    {
+        assert!(tokio::time::Instant::now() < deadline, "no gap reported");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    proxy.cut();
+    put_score(&node.http, &node.url(""), &a, 80).await; // seq 8
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(20);
+    while last() < 8 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    // Anything replayed late would arrive now.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let record = client.stop().await;
+    let seqs: Vec<u64> = record.delivered.iter().map(|(seq, _)| *seq).collect();
+    assert_eq!(
+        seqs,
+        [3, 4, 8],
+        "delivered twice or lost; resyncs {:?}, opens {}, errors {:?}",
+        record.resyncs,
+        record.opens,
+        record.errors
+    );
+    assert!(record.opens >= 2, "the socket was not replaced");
+    assert_eq!(record.resyncs[0], (Some(ResyncReason::Gap), Some(4)));
     node.stop().await;
 }
 

@@ -3,7 +3,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use common::*;
 use futures_util::{SinkExt, StreamExt};
@@ -37,10 +37,6 @@ async fn websocket_ping_arrives_at_the_configured_interval() {
     for n in 1..=2u32 {
         let ping = next_json(&mut ws).await;
         assert_eq!(ping["type"], "ping");
-        assert!(
-            ping["timestamp"].as_i64().unwrap() > 1_600_000_000_000,
-            "ms since the epoch"
-        );
         let at = start.elapsed();
         assert!(
             at >= Duration::from_millis(450) * n
@@ -73,10 +69,84 @@ async fn websocket_pong_keeps_the_connection_alive() {
     round_trip(&mut ws, 42).await;
 }
 
+/// The seed protocol's example ping is `{"type":"ping","timestamp":1234567890}`:
+/// seconds since the Unix epoch, which is what the server sends.
+#[tokio::test]
+async fn websocket_ping_timestamp_is_seconds_since_the_epoch_like_the_seed_example() {
+    let server = TestServer::with(|c| c.ping_interval = Duration::from_millis(100)).await;
+    let (mut ws, _) = server.connect_ready("").await;
+    let ping = next_json(&mut ws).await;
+    assert_eq!(ping["type"], "ping", "{ping}");
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let ts = ping["timestamp"].as_i64().expect("integer timestamp");
+    assert!(
+        (now - 5..=now + 5).contains(&ts),
+        "timestamp {ts} is not seconds since the epoch (now {now})"
+    );
+}
+
+/// Browsers and `wscat` answer WebSocket protocol pings by themselves. A client
+/// that does nothing else (never a JSON `pong`, never any frame of its own) must
+/// stay connected: here tokio-tungstenite answers each protocol ping as it reads.
+#[tokio::test]
+async fn websocket_client_answering_only_protocol_pings_stays_connected_for_five_heartbeats() {
+    let interval = Duration::from_millis(200);
+    let server = TestServer::with(|c| c.ping_interval = interval).await;
+    let (mut ws, _) = server.connect_ready("").await;
+    let start = Instant::now();
+    let (mut json_pings, mut protocol_pings) = (0, 0);
+    // Past 5 intervals, twice the 2.5-interval silence limit.
+    while start.elapsed() < interval * 5 + interval / 2 {
+        match tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("frame in time")
+        {
+            Some(Ok(Message::Text(t))) => {
+                let v: serde_json::Value = serde_json::from_str(&t).unwrap();
+                assert_eq!(v["type"], "ping", "after {:?}: {v}", start.elapsed());
+                json_pings += 1;
+            }
+            Some(Ok(Message::Ping(_))) => protocol_pings += 1,
+            other => panic!("after {:?}: {other:?}", start.elapsed()),
+        }
+    }
+    assert!(
+        json_pings >= 5 && protocol_pings >= 5,
+        "{json_pings} JSON pings, {protocol_pings} protocol pings"
+    );
+    assert_eq!(server.metric("stellar_ws_connections_open").await, 1.0);
+    round_trip(&mut ws, 5).await;
+}
+
+/// The seed protocol's `pong` may come without `timestamp` (a `wscat` user types
+/// `{"type":"pong"}`): no `error` frame, and it counts as liveness like any frame.
+#[tokio::test]
+async fn websocket_pong_without_timestamp_gets_no_error() {
+    let server = TestServer::start().await;
+    let (mut ws, _) = server.connect_ready("").await;
+    for pong in [
+        r#"{"type":"pong"}"#,
+        r#"{"type":"pong","timestamp":null}"#,
+        r#"{"type":"pong","timestamp":1234567890,"client":"wscat"}"#,
+    ] {
+        send_text(&mut ws, pong).await;
+    }
+    // Frames are answered in order: an error for any pong would come before this pong.
+    send_text(&mut ws, r#"{"type":"ping","timestamp":99}"#).await;
+    assert_eq!(
+        next_json(&mut ws).await,
+        json!({"type": "pong", "timestamp": 99})
+    );
+}
+
+/// Answers nothing at all, not even protocol pings (its writes are dropped).
 #[tokio::test]
 async fn websocket_silent_client_is_closed_after_two_and_a_half_heartbeats() {
     let server = TestServer::with(|c| c.ping_interval = Duration::from_millis(400)).await;
-    let (mut ws, _) = server.connect_ready("").await;
+    let mut ws = server.connect_mute("").await;
     let start = Instant::now();
     let err = next_non_ping(&mut ws).await;
     assert_eq!(err["type"], "error");

@@ -49,6 +49,10 @@ pub(crate) fn error(e: &WsError) -> JsValue {
 /// A `ResyncEvent` object.
 pub(crate) fn resync(r: &ResyncEvent) -> JsValue {
     let o = Object::new();
-    set_opt(&o, "reason", r.reason.as_deref().map(JsValue::from_str));
+    set_opt(
+        &o,
+        "reason",
+        r.reason.as_ref().map(|r| JsValue::from_str(r.as_str())),
+    );
     o.into()
 }

@@ -203,15 +203,20 @@ async fn silent(ws: WebSocketUpgrade) -> Response {
     })
 }
 
-/// Sends a malformed frame, an unknown type, a binary frame and a valid
+/// Sends a malformed frame, an unknown type, a binary frame, twice the
+/// corridor frame of the backend the dashboard replaces (no `corridor_id` or
+/// metrics, asset fields instead: delivered, one schema warning) and a valid
 /// update, then keeps the connection alive with pings until the client leaves.
 async fn misbehaving(ws: WebSocketUpgrade) -> Response {
+    const LEGACY_CORRIDOR: &str = r#"{"type":"corridor_update","corridor_key":"USDC:GA5ZSEJYB37JRC5AVCIA5MOP4RHTM335X2KGX3IHOJAPP5RE34K4KZVN->EURC:GDHU6WRG4IEQXM5NZ4BMPKOXHW76MZM4Y2IEMFDVXBSDP6SJY4ITNPP2","asset_a_code":"USDC","asset_a_issuer":"GA5ZSEJYB37JRC5AVCIA5MOP4RHTM335X2KGX3IHOJAPP5RE34K4KZVN","asset_b_code":"EURC","asset_b_issuer":"GDHU6WRG4IEQXM5NZ4BMPKOXHW76MZM4Y2IEMFDVXBSDP6SJY4ITNPP2"}"#;
     ws.on_upgrade(|mut socket: WebSocket| async move {
         let frames = [
             Message::Text(r#"{"type":"connected","connection_id":"misbehaving","protocol":1,"heartbeat_ms":1000,"seq":0}"#.into()),
             Message::Text("{not json".into()),
             Message::Text(r#"{"type":"market_update","price":1}"#.into()),
             Message::Binary(vec![0x7b, 0x7d].into()),
+            Message::Text(LEGACY_CORRIDOR.into()),
+            Message::Text(LEGACY_CORRIDOR.into()),
             Message::Text(r#"{"type":"corridor_update","corridor_id":"c1","corridor_key":"MAL:GA->FORMED:GB","success_rate":99.5,"volume_usd":10.0,"total_transactions":4,"seq":1}"#.into()),
         ];
         for frame in frames {

@@ -216,7 +216,10 @@ async fn session(shared: &Shared, mut ws: Ws, report: &mut Report, first: bool) 
                 online.set();
             }
             Ok(ServerMessage::Ping { timestamp }) => {
-                let pong = ClientMessage::Pong { timestamp }.to_json();
+                let pong = ClientMessage::Pong {
+                    timestamp: Some(timestamp),
+                }
+                .to_json();
                 if ws.send(Message::text(pong)).await.is_err() {
                     return End::Lost;
                 }

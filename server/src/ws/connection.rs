@@ -10,8 +10,8 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use stellar_insights_protocol::{
-    close_code, error_code, peek_type, resync_reason, ClientMessage, ServerMessage, Topic,
-    PROTOCOL_VERSION,
+    close_code, peek_type, ClientMessage, ErrorCode, ResyncReason, ServerMessage, Topic,
+    TopicError, PROTOCOL_VERSION,
 };
 use tokio::sync::broadcast::error::RecvError;
 use tokio::time::{sleep_until, Instant, MissedTickBehavior};
@@ -23,7 +23,6 @@ use crate::limits::IpGuard;
 use crate::AppState;
 
 /// `resync_required` reason when updates were lost before reaching this instance.
-const GAP: &str = "gap";
 /// Rows read per replay query. Value 512.
 const REPLAY_BATCH: usize = 512;
 /// How long a closing connection waits for the client's close reply. Value 1 s.
@@ -111,15 +110,48 @@ fn frame(msg: &ServerMessage) -> Message {
     Message::Text(msg.to_json().into())
 }
 
-fn error(code: &str, message: impl Into<String>) -> Message {
+fn error(code: ErrorCode, message: impl Into<String>) -> Message {
     frame(&ServerMessage::Error {
         message: message.into(),
-        code: Some(code.to_owned()),
+        code: Some(code),
     })
 }
 
-fn now_ms() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp_nanos() as i64 / 1_000_000
+/// `ping.timestamp`: seconds since the Unix epoch, the unit of the seed
+/// protocol's example (`1234567890`). Clients echo it; the server never reads it back.
+fn now_secs() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Whether a read failed because the client's frame (or message) was over
+/// `WS_MAX_FRAME_BYTES`: the error's source chain holds tungstenite's typed
+/// `CapacityError::MessageTooLong` (axum wraps tungstenite's error in
+/// [`axum::Error`] and re-exports no error type of its own for it). The server's
+/// `tungstenite` dependency must be the very crate axum uses, or the type never
+/// matches: `deny.toml` refuses a second tungstenite version and the
+/// `websocket_oversize_frame_gets_frame_too_large_and_close_1009` test fails.
+fn is_frame_too_large(e: &axum::Error) -> bool {
+    use tungstenite::error::CapacityError;
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = source {
+        if let Some(CapacityError::MessageTooLong { .. }) = err.downcast_ref() {
+            return true;
+        }
+        source = err.source();
+    }
+    false
+}
+
+/// The first topic of a `subscribe`/`unsubscribe` frame that is not a valid
+/// [`Topic`], when that is why the frame did not parse (the frame is otherwise
+/// well formed: a JSON object whose `topics` is an array of strings).
+fn invalid_topic(text: &str) -> Option<TopicError> {
+    #[derive(serde::Deserialize)]
+    struct Topics {
+        topics: Vec<String>,
+    }
+    let Topics { topics } = serde_json::from_str(text).ok()?;
+    topics.iter().find_map(|t| t.parse::<Topic>().err())
 }
 
 impl Conn {
@@ -141,10 +173,10 @@ impl Conn {
         }
     }
 
-    async fn resync(&mut self, reason: &'static str) -> Result<(), Option<Close>> {
-        self.state.metrics.resync(reason);
+    async fn resync(&mut self, reason: ResyncReason) -> Result<(), Option<Close>> {
+        self.state.metrics.resync(&reason);
         self.send(frame(&ServerMessage::ResyncRequired {
-            reason: Some(reason.to_owned()),
+            reason: Some(reason),
         }))
         .await
     }
@@ -161,7 +193,7 @@ impl Conn {
                 to = update.seq,
                 "gap in the update stream"
             );
-            self.resync(GAP).await?;
+            self.resync(ResyncReason::Gap).await?;
         }
         self.last_seq = update.seq;
         if self.subs.matches(update) {
@@ -185,9 +217,9 @@ impl Conn {
         })?;
         let resync = since.and_then(|since| {
             if since > issued {
-                Some(resync_reason::FUTURE_SEQ)
+                Some(ResyncReason::FutureSeq)
             } else if since < issued && oldest.is_some_and(|lo| since + 1 < lo) {
-                Some(resync_reason::PRUNED)
+                Some(ResyncReason::Pruned)
             } else {
                 None
             }
@@ -227,9 +259,12 @@ impl Conn {
                     Some(Close(1011, "internal error"))
                 })?;
             for row in &rows {
-                // The log has no holes (see `store::log`), so a hole means pruning raced the replay.
+                // The log has no holes (see `store::log`): a hole means pruning raced
+                // the replay, or (Redis) entries no store still holds. Either way the
+                // updates after it follow, so it is a `gap`, not `pruned` (which
+                // promises the client that no replay follows).
                 if row.seq as u64 != after + 1 {
-                    self.resync(resync_reason::PRUNED).await?;
+                    self.resync(ResyncReason::Gap).await?;
                     // Already told; delivering the next one must not report the same hole.
                     self.last_seq = self.last_seq.max(row.seq as u64 - 1);
                 }
@@ -286,9 +321,9 @@ impl Conn {
                         Some(Err(e)) => return self.on_read_error(e).await,
                     }
                 }
-                _ = ping.tick() => self.send(frame(&ServerMessage::Ping { timestamp: now_ms() })).await,
+                _ = ping.tick() => self.heartbeat().await,
                 _ = &mut deadline => {
-                    let _ = self.send(error(error_code::HEARTBEAT_TIMEOUT, "no frame received for 2.5 heartbeats")).await;
+                    let _ = self.send(error(ErrorCode::HeartbeatTimeout, "no frame received for 2.5 heartbeats")).await;
                     return Some(Close(close_code::HEARTBEAT_TIMEOUT, "heartbeat timeout"));
                 }
                 // Last, so a steady stream of updates cannot starve the heartbeat timers.
@@ -296,7 +331,7 @@ impl Conn {
                     Ok(update) => self.deliver(&update).await,
                     Err(RecvError::Lagged(missed)) => {
                         tracing::info!(missed, "slow consumer");
-                        let _ = self.resync(resync_reason::SLOW_CONSUMER).await;
+                        let _ = self.resync(ResyncReason::SlowConsumer).await;
                         return Some(Close(close_code::SLOW_CONSUMER, "slow consumer: resync required"));
                     }
                     Err(RecvError::Closed) => return Some(Close(close_code::GOING_AWAY, "server shutting down")),
@@ -306,6 +341,17 @@ impl Conn {
                 return close;
             }
         }
+    }
+
+    /// One heartbeat: a JSON `ping` (browser clients answer it) and a WebSocket
+    /// protocol ping, which browsers, `wscat` and most WebSocket libraries answer
+    /// by themselves. Either answer, like any frame, counts as liveness.
+    async fn heartbeat(&mut self) -> Result<(), Option<Close>> {
+        self.send(frame(&ServerMessage::Ping {
+            timestamp: now_secs(),
+        }))
+        .await?;
+        self.send(Message::Ping(axum::body::Bytes::new())).await
     }
 
     async fn on_frame(
@@ -329,7 +375,7 @@ impl Conn {
         };
         if over_limit {
             self.send(error(
-                error_code::RATE_LIMITED,
+                ErrorCode::RateLimited,
                 "too many frames: rate limit exceeded, closing",
             ))
             .await?;
@@ -341,7 +387,7 @@ impl Conn {
         let Some(text) = text else {
             return self
                 .send(error(
-                    error_code::BINARY_NOT_SUPPORTED,
+                    ErrorCode::BinaryNotSupported,
                     "binary frames are not supported; send JSON text",
                 ))
                 .await;
@@ -355,7 +401,7 @@ impl Conn {
                 Ok(()) => Ok(()),
                 Err(e) => {
                     self.send(error(
-                        error_code::TOO_MANY_TOPICS,
+                        ErrorCode::TooManyTopics,
                         format!(
                             "{} keyed topics not added: at most {} per connection",
                             e.refused,
@@ -372,38 +418,36 @@ impl Conn {
             Ok(ClientMessage::Unknown) => {
                 let kind = peek_type(&text).unwrap_or_default();
                 self.send(error(
-                    error_code::UNKNOWN_TYPE,
+                    ErrorCode::UnknownType,
                     format!("unknown message type {kind:?}"),
                 ))
                 .await
             }
             Err(e) => {
-                let kind = peek_type(&text);
-                let code = if matches!(kind.as_deref(), Some("subscribe" | "unsubscribe"))
-                    && e.to_string().contains("unknown topic")
-                {
-                    error_code::INVALID_TOPIC
-                } else {
-                    error_code::INVALID_MESSAGE
+                let topic_error = match peek_type(&text).as_deref() {
+                    Some("subscribe" | "unsubscribe") => invalid_topic(&text),
+                    _ => None,
                 };
-                self.send(error(code, format!("cannot parse frame: {e}")))
-                    .await
+                let reply = match topic_error {
+                    Some(bad) => error(ErrorCode::InvalidTopic, bad.to_string()),
+                    None => error(
+                        ErrorCode::InvalidMessage,
+                        format!("cannot parse frame: {e}"),
+                    ),
+                };
+                self.send(reply).await
             }
         }
     }
 
     async fn on_read_error(&mut self, e: axum::Error) -> Option<Close> {
-        let too_big = e
-            .into_inner()
-            .downcast_ref::<tungstenite::Error>()
-            .is_some_and(|e| matches!(e, tungstenite::Error::Capacity(_)));
-        if !too_big {
+        if !is_frame_too_large(&e) {
             return None;
         }
         let max = self.state.config.ws_max_frame_bytes;
         let _ = self
             .send(error(
-                error_code::FRAME_TOO_LARGE,
+                ErrorCode::FrameTooLarge,
                 format!("frame larger than {max} bytes"),
             ))
             .await;
@@ -428,5 +472,43 @@ impl Conn {
             }
         })
         .await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tungstenite::error::{CapacityError, ProtocolError};
+
+    #[test]
+    fn only_a_message_over_the_limit_is_frame_too_large() {
+        let too_long = tungstenite::Error::Capacity(CapacityError::MessageTooLong {
+            size: 2000,
+            max_size: 1024,
+        });
+        assert!(is_frame_too_large(&axum::Error::new(too_long)));
+        for other in [
+            tungstenite::Error::Capacity(CapacityError::TooManyHeaders),
+            tungstenite::Error::Protocol(ProtocolError::UnmaskedFrameFromClient),
+            tungstenite::Error::Io(std::io::ErrorKind::ConnectionReset.into()),
+            tungstenite::Error::ConnectionClosed,
+        ] {
+            assert!(!is_frame_too_large(&axum::Error::new(other)));
+        }
+    }
+
+    #[test]
+    fn a_bad_topic_is_told_apart_from_other_bad_subscribe_frames() {
+        let bad = invalid_topic(r#"{"type":"subscribe","topics":["anchors","nope"]}"#);
+        assert_eq!(bad, Some(TopicError("nope".into())));
+        for text in [
+            r#"{"type":"subscribe","topics":["anchors"]}"#,
+            r#"{"type":"subscribe","topics":"anchors"}"#,
+            r#"{"type":"subscribe","topics":["anchors",5]}"#,
+            r#"{"type":"subscribe"}"#,
+            "not json",
+        ] {
+            assert_eq!(invalid_topic(text), None, "{text}");
+        }
     }
 }

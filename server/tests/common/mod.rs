@@ -6,11 +6,14 @@
 pub mod process;
 
 use std::net::SocketAddr;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{json, Value};
 use stellar_insights_server::{serve, Config};
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -24,6 +27,51 @@ pub type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// Longest any single wait in a test may take.
 pub const WAIT: Duration = Duration::from_secs(10);
+
+/// A client TCP stream that, once `muted`, drops every byte written to it
+/// (reporting it written) while reads go on: see [`TestServer::connect_mute`].
+pub struct Mute {
+    inner: TcpStream,
+    /// When true, writes, flushes and shutdown do nothing.
+    pub muted: bool,
+}
+
+impl AsyncRead for Mute {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for Mute {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        if self.muted {
+            return Poll::Ready(Ok(buf.len()));
+        }
+        Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        if self.muted {
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        if self.muted {
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
 
 /// A running server and the temporary directory holding its database.
 pub struct TestServer {
@@ -99,6 +147,27 @@ impl TestServer {
         let hello = next_json(&mut ws).await;
         assert_eq!(hello["type"], "connected", "{hello}");
         (ws, hello)
+    }
+
+    /// Connects and consumes `connected`, then mutes the client: it reads every
+    /// frame but nothing it writes reaches the server any more, not even the
+    /// protocol-level pongs tungstenite queues for each ping it reads. A
+    /// client that answers nothing, as seen from the server.
+    pub async fn connect_mute(&self, query: &str) -> WebSocketStream<Mute> {
+        let tcp = TcpStream::connect(self.addr).await.unwrap();
+        let (mut ws, _) = tokio_tungstenite::client_async(
+            self.ws_url(query),
+            Mute {
+                inner: tcp,
+                muted: false,
+            },
+        )
+        .await
+        .expect("websocket connects");
+        let hello = next_json(&mut ws).await;
+        assert_eq!(hello["type"], "connected", "{hello}");
+        ws.get_mut().muted = true;
+        ws
     }
 
     /// Status of a refused handshake (panics if it was accepted).
@@ -250,7 +319,7 @@ pub fn account(n: u8) -> String {
 }
 
 /// Next text frame as JSON (fails on close or after [`WAIT`]).
-pub async fn next_json(ws: &mut Ws) -> Value {
+pub async fn next_json<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut WebSocketStream<S>) -> Value {
     loop {
         let msg = tokio::time::timeout(WAIT, ws.next())
             .await
@@ -264,7 +333,9 @@ pub async fn next_json(ws: &mut Ws) -> Value {
 }
 
 /// Next frame that is not a heartbeat `ping`.
-pub async fn next_non_ping(ws: &mut Ws) -> Value {
+pub async fn next_non_ping<S: AsyncRead + AsyncWrite + Unpin>(
+    ws: &mut WebSocketStream<S>,
+) -> Value {
     loop {
         let v = next_json(ws).await;
         if v["type"] != "ping" {
@@ -274,7 +345,7 @@ pub async fn next_non_ping(ws: &mut Ws) -> Value {
 }
 
 /// Reads until the close frame; returns its code (fails after [`WAIT`]).
-pub async fn close_code(ws: &mut Ws) -> u16 {
+pub async fn close_code<S: AsyncRead + AsyncWrite + Unpin>(ws: &mut WebSocketStream<S>) -> u16 {
     loop {
         match tokio::time::timeout(WAIT, ws.next())
             .await

@@ -10,6 +10,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use stellar_insights_client_core::filter::Filter;
 use stellar_insights_client_core::machine::{Action, Config, Event, Machine, Timer};
+use stellar_insights_client_core::protocol::ResyncReason;
 use stellar_insights_client_core::status::{ConnectionState, ErrorCode};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
@@ -22,7 +23,7 @@ pub struct Record {
     /// Every delivered update: (seq, frame JSON), in delivery order.
     pub delivered: Vec<(u64, String)>,
     /// Every `resync_required`: (reason, last delivered seq before it).
-    pub resyncs: Vec<(Option<String>, Option<u64>)>,
+    pub resyncs: Vec<(Option<ResyncReason>, Option<u64>)>,
     /// Client errors by code.
     pub errors: HashMap<String, u32>,
     /// Sockets opened, count.
@@ -46,8 +47,14 @@ enum SocketEvent {
 }
 
 impl Client {
-    /// Starts the machine on `url` with unlimited reconnects.
-    pub fn start(mut config: Config) -> Client {
+    /// Starts the machine on `url` with unlimited reconnects, subscribed to everything.
+    pub fn start(config: Config) -> Client {
+        Client::start_filtered(config, Filter::default())
+    }
+
+    /// Starts the machine with one subscriber using `filter` (mirrored to
+    /// server topics, as in the browser).
+    pub fn start_filtered(mut config: Config, filter: Filter) -> Client {
         config.backoff.max_attempts = None;
         let (stop, stop_rx) = oneshot::channel();
         let last_seq = Arc::new(AtomicU64::new(0));
@@ -62,7 +69,8 @@ impl Client {
                 .build()
                 .unwrap()
                 .block_on(
-                    tokio::task::LocalSet::new().run_until(drive(config, stop_rx, seen, is_open)),
+                    tokio::task::LocalSet::new()
+                        .run_until(drive(config, filter, stop_rx, seen, is_open)),
                 )
         });
         Client {
@@ -85,6 +93,7 @@ impl Client {
 
 async fn drive(
     config: Config,
+    filter: Filter,
     mut stop: oneshot::Receiver<()>,
     last_seq: Arc<AtomicU64>,
     open: Arc<AtomicBool>,
@@ -97,7 +106,7 @@ async fn drive(
     let (events_tx, mut events) = mpsc::unbounded_channel::<(u64, SocketEvent)>();
     let mut generation = 0u64;
     let mut socket: Option<(JoinHandle<()>, Option<mpsc::UnboundedSender<Message>>)> = None;
-    let mut pending = machine.subscribe(1, &Filter::default()).unwrap();
+    let mut pending = machine.subscribe(1, &filter).unwrap();
     pending.extend(machine.handle(now(), Event::Acquire));
     loop {
         for action in pending.drain(..) {

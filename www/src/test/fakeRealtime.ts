@@ -1,4 +1,4 @@
-// An in-memory stand-in for the wasm client's JS API (notes/js-api.md), so
+// An in-memory stand-in for the wasm client's JS API (declared in pkg/stellar_insights_ws.d.ts, generated from src/bindings.rs), so
 // the hooks' own logic can be tested without a browser or a server. It keeps
 // the contract's refcount and filter semantics; the e2e suite covers the real one.
 import type { ClientOptions, ConnectionStatus, Filter, ResyncEvent, WsError, WsMessage } from 'stellar-insights-ws';

@@ -1,0 +1,497 @@
+//! The shape of every server frame as data: its kinds, the top-level fields
+//! they carry, which are required and how each must look.
+//!
+//! The client's frame reader (`stellar-insights-client-core::frame`) routes
+//! and checks frames with these tables instead of building a
+//! [`ServerMessage`](crate::ServerMessage); the tests below hold the tables
+//! equal to the serde types, field by field, so the two cannot drift.
+
+/// The `type` of a server frame this version knows, in the order of their
+/// filter bits ([`Kind::bit`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// `connected`
+    Connected,
+    /// `ping`
+    Ping,
+    /// `pong`
+    Pong,
+    /// `snapshot_update`
+    SnapshotUpdate,
+    /// `corridor_update`
+    CorridorUpdate,
+    /// `anchor_update`
+    AnchorUpdate,
+    /// `error`
+    Error,
+    /// `resync_required`
+    ResyncRequired,
+}
+
+/// Every top-level field of any server frame. The discriminant is the
+/// field's bit in a [`FieldSet`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Field {
+    /// `type`: the tag, on every frame.
+    Type,
+    /// `seq`: of an update, or the server's head in `connected`.
+    Seq,
+    /// `corridor_key`: `CODE:ISSUER->CODE:ISSUER`, the routing key of corridor updates.
+    CorridorKey,
+    /// `anchor_id`: the routing key of anchor updates.
+    AnchorId,
+    /// `connection_id` of `connected`.
+    ConnectionId,
+    /// `protocol` version of `connected`.
+    Protocol,
+    /// `heartbeat_ms` of `connected`, ms.
+    HeartbeatMs,
+    /// `resumed` of `connected`.
+    Resumed,
+    /// `timestamp`: integer in `ping`/`pong`, RFC 3339 text in `snapshot_update`.
+    Timestamp,
+    /// `snapshot_id` of `snapshot_update`.
+    SnapshotId,
+    /// `epoch` of `snapshot_update`.
+    Epoch,
+    /// `hash` of `snapshot_update`.
+    Hash,
+    /// `corridor_id` of `corridor_update`.
+    CorridorId,
+    /// `success_rate` of `corridor_update`, percent.
+    SuccessRate,
+    /// `volume_usd` of `corridor_update`, US dollars.
+    VolumeUsd,
+    /// `total_transactions` of `corridor_update`.
+    TotalTransactions,
+    /// `name` of `anchor_update`.
+    Name,
+    /// `reliability_score` of `anchor_update`, 0–100.
+    ReliabilityScore,
+    /// `status` of `anchor_update`: `green`, `yellow` or `red`.
+    Status,
+    /// `message` of `error`.
+    Message,
+    /// `code` of `error` ([`ErrorCode`](crate::ErrorCode)).
+    Code,
+    /// `reason` of `resync_required` ([`ResyncReason`](crate::ResyncReason)).
+    Reason,
+}
+
+/// How a field's JSON value must look.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shape {
+    /// A string.
+    Str,
+    /// A non-negative integer that fits `u64`.
+    U64,
+    /// An integer that fits `i64`.
+    I64,
+    /// Any JSON number.
+    Num,
+    /// `true` or `false`.
+    Bool,
+    /// One of the [`AnchorStatus`](crate::AnchorStatus) spellings.
+    Status,
+}
+
+/// One field of one kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FieldSpec {
+    /// Which field.
+    pub field: Field,
+    /// How its value must look.
+    pub shape: Shape,
+    /// Required by the serde type; an optional field may also be absent or `null`.
+    pub required: bool,
+}
+
+/// A set of [`Field`]s as bits (bit *n* = the field with discriminant *n*).
+pub type FieldSet = u32;
+
+const fn req(field: Field, shape: Shape) -> FieldSpec {
+    FieldSpec {
+        field,
+        shape,
+        required: true,
+    }
+}
+
+const fn opt(field: Field, shape: Shape) -> FieldSpec {
+    FieldSpec {
+        field,
+        shape,
+        required: false,
+    }
+}
+
+impl Kind {
+    /// Every kind, in bit order.
+    pub const ALL: [Kind; 8] = [
+        Kind::Connected,
+        Kind::Ping,
+        Kind::Pong,
+        Kind::SnapshotUpdate,
+        Kind::CorridorUpdate,
+        Kind::AnchorUpdate,
+        Kind::Error,
+        Kind::ResyncRequired,
+    ];
+
+    /// The wire name (`"corridor_update"`, ...).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Kind::Connected => "connected",
+            Kind::Ping => "ping",
+            Kind::Pong => "pong",
+            Kind::SnapshotUpdate => "snapshot_update",
+            Kind::CorridorUpdate => "corridor_update",
+            Kind::AnchorUpdate => "anchor_update",
+            Kind::Error => "error",
+            Kind::ResyncRequired => "resync_required",
+        }
+    }
+
+    /// The kind with wire name `name`.
+    pub fn from_name(name: &str) -> Option<Kind> {
+        let mut i = 0;
+        while i < Kind::ALL.len() {
+            if Kind::ALL[i].name() == name {
+                return Some(Kind::ALL[i]);
+            }
+            i += 1;
+        }
+        None
+    }
+
+    /// This kind's bit in a filter mask.
+    pub const fn bit(self) -> u16 {
+        1 << (self as u16)
+    }
+
+    /// Whether frames of this kind are updates (carry `seq` and, but for
+    /// snapshots, a routing key).
+    pub const fn is_update(self) -> bool {
+        matches!(
+            self,
+            Kind::SnapshotUpdate | Kind::CorridorUpdate | Kind::AnchorUpdate
+        )
+    }
+
+    /// The field that key filters and keyed topics route on.
+    pub const fn key(self) -> Option<Field> {
+        match self {
+            Kind::CorridorUpdate => Some(Field::CorridorKey),
+            Kind::AnchorUpdate => Some(Field::AnchorId),
+            _ => None,
+        }
+    }
+
+    /// The fields of this kind besides `type`, required ones first.
+    pub const fn fields(self) -> &'static [FieldSpec] {
+        use Field as F;
+        use Shape as S;
+        const CONNECTED: &[FieldSpec] = &[
+            req(F::ConnectionId, S::Str),
+            opt(F::Protocol, S::U64),
+            opt(F::HeartbeatMs, S::U64),
+            opt(F::Seq, S::U64),
+            opt(F::Resumed, S::Bool),
+        ];
+        const PING_PONG: &[FieldSpec] = &[req(F::Timestamp, S::I64)];
+        const SNAPSHOT: &[FieldSpec] = &[
+            req(F::SnapshotId, S::Str),
+            req(F::Epoch, S::U64),
+            req(F::Timestamp, S::Str),
+            req(F::Hash, S::Str),
+            opt(F::Seq, S::U64),
+        ];
+        const CORRIDOR: &[FieldSpec] = &[
+            req(F::CorridorId, S::Str),
+            req(F::CorridorKey, S::Str),
+            req(F::SuccessRate, S::Num),
+            req(F::VolumeUsd, S::Num),
+            req(F::TotalTransactions, S::U64),
+            opt(F::Seq, S::U64),
+        ];
+        const ANCHOR: &[FieldSpec] = &[
+            req(F::AnchorId, S::Str),
+            req(F::Name, S::Str),
+            req(F::ReliabilityScore, S::Num),
+            req(F::Status, S::Status),
+            opt(F::Seq, S::U64),
+        ];
+        const ERROR: &[FieldSpec] = &[req(F::Message, S::Str), opt(F::Code, S::Str)];
+        const RESYNC: &[FieldSpec] = &[opt(F::Reason, S::Str)];
+        match self {
+            Kind::Connected => CONNECTED,
+            Kind::Ping | Kind::Pong => PING_PONG,
+            Kind::SnapshotUpdate => SNAPSHOT,
+            Kind::CorridorUpdate => CORRIDOR,
+            Kind::AnchorUpdate => ANCHOR,
+            Kind::Error => ERROR,
+            Kind::ResyncRequired => RESYNC,
+        }
+    }
+
+    /// The set of every field this kind may carry, `type` included.
+    pub const fn field_set(self) -> FieldSet {
+        let fields = self.fields();
+        let mut set = Field::Type.bit();
+        let mut i = 0;
+        while i < fields.len() {
+            set |= fields[i].field.bit();
+            i += 1;
+        }
+        set
+    }
+}
+
+impl Field {
+    /// Every field, in bit order.
+    pub const ALL: [Field; 22] = [
+        Field::Type,
+        Field::Seq,
+        Field::CorridorKey,
+        Field::AnchorId,
+        Field::ConnectionId,
+        Field::Protocol,
+        Field::HeartbeatMs,
+        Field::Resumed,
+        Field::Timestamp,
+        Field::SnapshotId,
+        Field::Epoch,
+        Field::Hash,
+        Field::CorridorId,
+        Field::SuccessRate,
+        Field::VolumeUsd,
+        Field::TotalTransactions,
+        Field::Name,
+        Field::ReliabilityScore,
+        Field::Status,
+        Field::Message,
+        Field::Code,
+        Field::Reason,
+    ];
+
+    /// The wire name (`"corridor_key"`, ...).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Field::Type => "type",
+            Field::Seq => "seq",
+            Field::CorridorKey => "corridor_key",
+            Field::AnchorId => "anchor_id",
+            Field::ConnectionId => "connection_id",
+            Field::Protocol => "protocol",
+            Field::HeartbeatMs => "heartbeat_ms",
+            Field::Resumed => "resumed",
+            Field::Timestamp => "timestamp",
+            Field::SnapshotId => "snapshot_id",
+            Field::Epoch => "epoch",
+            Field::Hash => "hash",
+            Field::CorridorId => "corridor_id",
+            Field::SuccessRate => "success_rate",
+            Field::VolumeUsd => "volume_usd",
+            Field::TotalTransactions => "total_transactions",
+            Field::Name => "name",
+            Field::ReliabilityScore => "reliability_score",
+            Field::Status => "status",
+            Field::Message => "message",
+            Field::Code => "code",
+            Field::Reason => "reason",
+        }
+    }
+
+    /// This field's bit in a [`FieldSet`].
+    pub const fn bit(self) -> FieldSet {
+        1 << (self as u32)
+    }
+
+    /// The field named `name`. Runs for every top-level member of every frame
+    /// the client reads: no two fields share their length and first byte (a
+    /// test checks), so that pair finds the one candidate and one comparison
+    /// confirms it.
+    #[inline]
+    pub fn from_name(name: &str) -> Option<Field> {
+        let first = *name.as_bytes().first()?;
+        let mut i = 0;
+        while i < Field::ALL.len() {
+            let candidate = Field::ALL[i].name();
+            if candidate.len() == name.len() && candidate.as_bytes()[0] == first {
+                return (candidate == name).then_some(Field::ALL[i]);
+            }
+            i += 1;
+        }
+        None
+    }
+}
+
+/// A frame of `kind` with every field set, as JSON text: for documentation
+/// and for tests that check a reader against the serde types field by field.
+pub const fn example(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Connected => {
+            r#"{"type":"connected","connection_id":"c","protocol":1,"heartbeat_ms":30000,"seq":4,"resumed":true}"#
+        }
+        Kind::Ping => r#"{"type":"ping","timestamp":1234567890}"#,
+        Kind::Pong => r#"{"type":"pong","timestamp":-3}"#,
+        Kind::SnapshotUpdate => {
+            r#"{"type":"snapshot_update","snapshot_id":"s","epoch":2,"timestamp":"2026-01-01T00:00:00Z","hash":"ab","seq":5}"#
+        }
+        Kind::CorridorUpdate => {
+            r#"{"type":"corridor_update","corridor_id":"i","corridor_key":"A:G->B:G","success_rate":95.5,"volume_usd":10.25,"total_transactions":7,"seq":6}"#
+        }
+        Kind::AnchorUpdate => {
+            r#"{"type":"anchor_update","anchor_id":"a","name":"n","reliability_score":98.5,"status":"yellow","seq":7}"#
+        }
+        Kind::Error => r#"{"type":"error","message":"m","code":"rate_limited"}"#,
+        Kind::ResyncRequired => r#"{"type":"resync_required","reason":"gap"}"#,
+    }
+}
+
+/// Values of the wrong shape for `shape`, as JSON text: what a reader must
+/// refuse for a field of that shape (the tests hold serde to the same).
+pub const fn counterexamples(shape: Shape) -> &'static [&'static str] {
+    match shape {
+        Shape::Str => &["5", "true", "[]"],
+        Shape::U64 => &["-1", "1.5", "\"1\""],
+        Shape::I64 => &["1.5", "\"1\"", "9.3e18"],
+        Shape::Num => &["\"1\"", "false"],
+        Shape::Bool => &["1", "\"true\""],
+        Shape::Status => &["\"blue\"", "1"],
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ServerMessage;
+    use serde_json::{Map, Value};
+
+    fn full(kind: Kind) -> Value {
+        serde_json::from_str(example(kind)).unwrap()
+    }
+
+    fn wrong(shape: Shape) -> Vec<Value> {
+        counterexamples(shape)
+            .iter()
+            .map(|t| serde_json::from_str(t).unwrap())
+            .collect()
+    }
+
+    fn parses(v: &Value) -> bool {
+        ServerMessage::from_json(&v.to_string()).is_ok()
+    }
+
+    #[test]
+    fn every_kind_serialises_exactly_its_fields() {
+        for kind in Kind::ALL {
+            let example = full(kind);
+            let msg = ServerMessage::from_json(&example.to_string()).unwrap();
+            assert_eq!(msg.kind(), Some(kind));
+            assert_eq!(msg.type_name(), kind.name());
+            let back = serde_json::to_value(&msg).unwrap();
+            let mut names: Vec<&str> = back
+                .as_object()
+                .unwrap()
+                .keys()
+                .map(|k| k.as_str())
+                .collect();
+            names.sort_unstable();
+            let mut expected: Vec<&str> = Field::ALL
+                .iter()
+                .filter(|f| kind.field_set() & f.bit() != 0)
+                .map(|f| f.name())
+                .collect();
+            expected.sort_unstable();
+            assert_eq!(names, expected, "{}", kind.name());
+        }
+    }
+
+    #[test]
+    fn required_and_optional_fields_agree_with_serde() {
+        for kind in Kind::ALL {
+            for spec in kind.fields() {
+                let mut without: Map<String, Value> = full(kind).as_object().unwrap().clone();
+                without.remove(spec.field.name());
+                assert_eq!(
+                    parses(&Value::Object(without.clone())),
+                    !spec.required,
+                    "{} without {}",
+                    kind.name(),
+                    spec.field.name()
+                );
+                if !spec.required {
+                    without.insert(spec.field.name().into(), Value::Null);
+                    assert!(
+                        parses(&Value::Object(without)),
+                        "{} with null {}",
+                        kind.name(),
+                        spec.field.name()
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn shapes_agree_with_serde() {
+        for kind in Kind::ALL {
+            for spec in kind.fields() {
+                // `code` and `reason` take any string (unknown values are `Other`).
+                for bad in wrong(spec.shape) {
+                    let mut frame = full(kind);
+                    frame[spec.field.name()] = bad.clone();
+                    assert!(
+                        !parses(&frame),
+                        "{} accepts {} = {bad}",
+                        kind.name(),
+                        spec.field.name()
+                    );
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn every_field_belongs_to_some_kind_and_keys_are_required_strings() {
+        let union = Kind::ALL.iter().fold(0, |set, k| set | k.field_set());
+        assert_eq!(union, (1 << Field::ALL.len()) - 1);
+        for kind in Kind::ALL {
+            if let Some(key) = kind.key() {
+                assert!(
+                    kind.fields().contains(&req(key, Shape::Str)),
+                    "{}",
+                    kind.name()
+                );
+            }
+            assert_eq!(
+                kind.is_update(),
+                kind.fields().iter().any(|s| s.field == Field::Seq) && kind != Kind::Connected
+            );
+        }
+    }
+
+    #[test]
+    fn names_round_trip_and_fields_are_unique_by_length_and_first_byte() {
+        for (i, field) in Field::ALL.iter().enumerate() {
+            assert_eq!(*field as usize, i);
+            assert_eq!(Field::from_name(field.name()), Some(*field));
+            for other in &Field::ALL[i + 1..] {
+                let (a, b) = (field.name(), other.name());
+                assert!(
+                    (a.len(), a.as_bytes()[0]) != (b.len(), b.as_bytes()[0]),
+                    "{a} and {b}"
+                );
+            }
+        }
+        for (i, kind) in Kind::ALL.iter().enumerate() {
+            assert_eq!(*kind as usize, i);
+            assert_eq!(Kind::from_name(kind.name()), Some(*kind));
+        }
+        for name in ["", "typf", "corridor_kex", "unknown"] {
+            assert_eq!(Field::from_name(name), None);
+            assert_eq!(Kind::from_name(name), None);
+        }
+    }
+}
