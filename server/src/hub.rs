@@ -142,6 +142,9 @@ pub struct Hub {
     /// lock also serialises every publication, so `published` only ever grows by one
     /// update at a time.
     waiting: Mutex<BTreeMap<u64, Update>>,
+    /// Publishing this seq wakes the relay to prune the log (set by the relay; `u64::MAX`
+    /// until it runs).
+    prune_at: AtomicU64,
 }
 
 /// Most committed updates [`Hub::publish_committed`] holds while an earlier seq is
@@ -158,6 +161,7 @@ impl Hub {
             published: AtomicU64::new(last_seq),
             wake: Notify::new(),
             waiting: Mutex::new(BTreeMap::new()),
+            prune_at: AtomicU64::new(u64::MAX),
         }
     }
 
@@ -252,11 +256,17 @@ impl Hub {
         let _ = self.tx.send(Arc::new(update));
         metrics.updates_broadcast.fetch_add(1, Ordering::Relaxed);
         self.published.store(seq, Ordering::Release);
+        if seq >= self.prune_at.load(Ordering::Relaxed) {
+            // Once per `retention / 16` updates: the relay prunes the log.
+            self.prune_at.store(u64::MAX, Ordering::Relaxed);
+            self.wake();
+        }
     }
 
     /// Relay loop (local mode): publishes the logged updates nobody handed over, in seq
     /// order, when woken by a hand-off that found a seq missing and every [`RELAY_POLL`];
-    /// prunes the log to `retention` entries as the published seq advances; until
+    /// prunes the log to `retention` entries every `retention / 16` published updates
+    /// (the publication that reaches the mark wakes it); until
     /// `shutdown` turns true (then drains once more).
     pub async fn run_relay(
         self: Arc<Self>,
@@ -269,6 +279,8 @@ impl Hub {
         // Most updates are published by their writers, so pruning follows the published
         // seq rather than what this loop published itself.
         let mut pruned_at = self.published_seq();
+        self.prune_at
+            .store(pruned_at + prune_every, Ordering::Relaxed);
         loop {
             // Register interest before reading, so a wake during the read is not lost.
             let notified = self.wake.notified();
@@ -289,6 +301,8 @@ impl Hub {
                     tracing::warn!(error = %e, "pruning the update log failed");
                 }
             }
+            self.prune_at
+                .store(pruned_at + prune_every, Ordering::Relaxed);
             if more {
                 continue;
             }
