@@ -142,14 +142,12 @@ fn parse(argv: &[String]) -> Result<Args, String> {
     if (a.mode == "cluster" || a.mode == "first") && a.clients.len() != 1 {
         return Err(format!("{}: --clients takes one count", a.mode));
     }
-    if a.mode == "cluster" {
-        if a.redis_url.is_none() || a.postgres_url.is_none() {
-            return Err(
-                "cluster needs --redis-url and --postgres-url (or TEST_REDIS_URL and TEST_POSTGRES_URL; \
-                 bench/loadgen.sh cluster starts scripts/services.sh when they are unset)"
-                    .into(),
-            );
-        }
+    if a.mode == "cluster" && (a.redis_url.is_none() || a.postgres_url.is_none()) {
+        return Err(
+            "cluster needs --redis-url and --postgres-url (or TEST_REDIS_URL and TEST_POSTGRES_URL; \
+             bench/loadgen.sh cluster starts scripts/services.sh when they are unset)"
+                .into(),
+        );
     }
     if !a.opts.server_bin.is_file() {
         return Err(format!(
