@@ -2,9 +2,10 @@
 //! a bounded broadcast channel that every WebSocket connection subscribes to.
 //!
 //! Single instance (no `REDIS_URL`): a write hands its update to the hub right
-//! after its commit returns ([`Hub::publish_committed`]), and the hub publishes it
-//! at once if it is the next seq, so the first send follows the commit without a
-//! task wake-up or a database read. Writes are serialised by the database's write
+//! after its commit returns ([`Hub::publish_committed`]) and wakes the publisher
+//! task ([`Hub::run_publisher`]), which sends it if it is the next seq: the first
+//! send follows the commit after one task wake-up, without a database read, and the
+//! writer does not pay for waking every connection. Writes are serialised by the database's write
 //! lock and number their rows in commit order, so updates normally arrive in order;
 //! one that arrives before an earlier one (two writers racing from commit to
 //! hand-off) waits in the hub for it. The relay task ([`Hub::run_relay`]) is the
@@ -138,6 +139,8 @@ pub struct Hub {
     /// Highest seq published; changed only with `waiting` locked.
     published: AtomicU64,
     wake: Notify,
+    /// Wakes the publisher task: a writer handed over an update.
+    handed: Notify,
     /// Updates this process committed whose seq is not the next one yet, by seq. The
     /// lock also serialises every publication, so `published` only ever grows by one
     /// update at a time.
@@ -160,6 +163,7 @@ impl Hub {
             tx,
             published: AtomicU64::new(last_seq),
             wake: Notify::new(),
+            handed: Notify::new(),
             waiting: Mutex::new(BTreeMap::new()),
             prune_at: AtomicU64::new(u64::MAX),
         }
@@ -191,11 +195,13 @@ impl Hub {
         self.waiting.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Publishes an update whose write's commit has just returned (local mode only: its
-    /// `seq` must be the update log's number). Sent at once when it is the next seq; held
-    /// while an earlier one is missing (and the relay woken to read that one from the
-    /// log); dropped when already published (the relay read it first).
-    pub(crate) fn publish_committed(&self, update: Update, metrics: &Metrics) {
+    /// Hands over an update whose write's commit has just returned (local mode only: its
+    /// `seq` must be the update log's number) and wakes the publisher task
+    /// ([`Hub::run_publisher`]), which sends it when it is the next seq. The writer only
+    /// wakes one task: the fan-out's wake-ups are the publisher's, not the writer's, so the
+    /// write's HTTP answer does not wait for them. Dropped when already published (the
+    /// relay read it first).
+    pub(crate) fn publish_committed(&self, update: Update) {
         let mut waiting = self.lock();
         if update.seq <= self.published_seq() {
             return;
@@ -203,11 +209,37 @@ impl Hub {
         if waiting.len() < WAITING_MAX {
             waiting.insert(update.seq, update);
         }
+        drop(waiting);
+        self.handed.notify_one();
+    }
+
+    /// Sends the handed-over updates that come next; wakes the relay when one is held
+    /// back by a missing seq (the relay reads that one from the log).
+    pub(crate) fn publish_waiting(&self, metrics: &Metrics) {
+        let mut waiting = self.lock();
         self.drain(&mut waiting, metrics);
         let stuck = !waiting.is_empty();
         drop(waiting);
         if stuck {
             self.wake();
+        }
+    }
+
+    /// Publisher loop (local mode): sends handed-over updates as writers hand them over
+    /// ([`Hub::publish_committed`]), until `shutdown` turns true.
+    pub async fn run_publisher(
+        self: Arc<Self>,
+        metrics: Arc<Metrics>,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        loop {
+            tokio::select! {
+                _ = self.handed.notified() => self.publish_waiting(&metrics),
+                _ = crate::until_shutdown(&mut shutdown) => {
+                    self.publish_waiting(&metrics);
+                    return;
+                }
+            }
         }
     }
 
@@ -347,10 +379,16 @@ mod tests {
     }
 
     #[test]
-    fn a_committed_update_that_comes_next_is_published_at_once() {
+    fn a_committed_update_that_comes_next_is_published_by_the_publisher_step() {
         let (hub, metrics) = (Hub::new(16, 4), Metrics::default());
         let mut rx = hub.subscribe();
-        hub.publish_committed(update(5), &metrics);
+        hub.publish_committed(update(5));
+        assert_eq!(
+            received(&mut rx),
+            Vec::<u64>::new(),
+            "sent by the publisher task"
+        );
+        hub.publish_waiting(&metrics);
         assert_eq!(received(&mut rx), vec![5]);
         assert_eq!(hub.published_seq(), 5);
     }
@@ -359,14 +397,17 @@ mod tests {
     fn a_committed_update_waits_for_the_seq_before_it() {
         let (hub, metrics) = (Hub::new(16, 0), Metrics::default());
         let mut rx = hub.subscribe();
-        hub.publish_committed(update(2), &metrics);
-        hub.publish_committed(update(3), &metrics);
+        hub.publish_committed(update(2));
+        hub.publish_waiting(&metrics);
+        hub.publish_committed(update(3));
+        hub.publish_waiting(&metrics);
         assert_eq!(
             received(&mut rx),
             Vec::<u64>::new(),
             "1 is not published yet"
         );
-        hub.publish_committed(update(1), &metrics);
+        hub.publish_committed(update(1));
+        hub.publish_waiting(&metrics);
         assert_eq!(received(&mut rx), vec![1, 2, 3]);
     }
 
@@ -374,7 +415,8 @@ mod tests {
     fn the_relay_fills_a_missing_seq_and_releases_the_waiting_ones() {
         let (hub, metrics) = (Hub::new(16, 0), Metrics::default());
         let mut rx = hub.subscribe();
-        hub.publish_committed(update(3), &metrics);
+        hub.publish_committed(update(3));
+        hub.publish_waiting(&metrics);
         // Row 1 read from the log; row 2 unreadable.
         hub.publish(update(1), &metrics);
         assert_eq!(received(&mut rx), vec![1]);
@@ -388,8 +430,10 @@ mod tests {
         let (hub, metrics) = (Hub::new(16, 0), Metrics::default());
         let mut rx = hub.subscribe();
         hub.publish(update(1), &metrics); // the relay read it first
-        hub.publish_committed(update(1), &metrics); // then its writer hands it over
-        hub.publish_committed(update(2), &metrics);
+        hub.publish_committed(update(1));
+        hub.publish_waiting(&metrics); // then its writer hands it over
+        hub.publish_committed(update(2));
+        hub.publish_waiting(&metrics);
         hub.publish(update(2), &metrics); // the relay's read raced the writer
         assert_eq!(received(&mut rx), vec![1, 2]);
         assert_eq!(metrics.updates_broadcast.load(Ordering::Relaxed), 2);
@@ -399,7 +443,8 @@ mod tests {
     fn waiting_updates_are_bounded_and_the_relay_is_woken() {
         let (hub, metrics) = (Hub::new(16, 0), Metrics::default());
         for seq in 2..(WAITING_MAX as u64 + 10) {
-            hub.publish_committed(update(seq), &metrics);
+            hub.publish_committed(update(seq));
+            hub.publish_waiting(&metrics);
         }
         assert_eq!(hub.lock().len(), WAITING_MAX);
         assert!(woken_now(&hub));
@@ -420,7 +465,8 @@ mod tests {
         let mut rx = hub.subscribe();
         let mut u = update(1);
         u.committed_at = Some(Instant::now());
-        hub.publish_committed(u, &metrics);
+        hub.publish_committed(u);
+        hub.publish_waiting(&metrics);
         let sent = rx.try_recv().unwrap();
         sent.sent(&metrics);
         sent.sent(&metrics);
@@ -486,7 +532,8 @@ mod tests {
         // Write 1 commits but its writer never hands it over (e.g. cancelled); write 2 does.
         let _lost = corridor_write(&db, 1).await;
         let second = corridor_write(&db, 2).await;
-        hub.publish_committed(second, &metrics);
+        hub.publish_committed(second);
+        hub.publish_waiting(&metrics);
         assert_eq!(received(&mut rx), Vec::<u64>::new(), "2 waits for 1");
         assert!(woken_now(&hub), "the hand-off woke the relay");
         // The relay's pass reads 1 from the log; 2 follows from the hub.

@@ -119,7 +119,7 @@ impl AppState {
             return;
         }
         update.committed_at = Some(now);
-        self.hub.publish_committed(update, &self.metrics);
+        self.hub.publish_committed(update);
     }
 
     /// Whether shutdown has begun.
@@ -222,12 +222,18 @@ pub async fn serve(
     let state = AppState::new(config).await?;
     let mut relays = Vec::new();
     match &state.redis {
-        None => relays.push(tokio::spawn(Arc::clone(&state.hub).run_relay(
-            state.db.clone(),
-            state.config.update_log_retention,
-            Arc::clone(&state.metrics),
-            state.shutdown_signal(),
-        ))),
+        None => {
+            relays.push(tokio::spawn(
+                Arc::clone(&state.hub)
+                    .run_publisher(Arc::clone(&state.metrics), state.shutdown_signal()),
+            ));
+            relays.push(tokio::spawn(Arc::clone(&state.hub).run_relay(
+                state.db.clone(),
+                state.config.update_log_retention,
+                Arc::clone(&state.metrics),
+                state.shutdown_signal(),
+            )));
+        }
         Some(bus) => {
             relays.push(tokio::spawn(cluster::run_relay(
                 Arc::clone(&state.hub),
