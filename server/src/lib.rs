@@ -109,7 +109,8 @@ impl AppState {
     }
 
     /// After a write's commit returned (the write began its transaction at `started`):
-    /// single instance, publishes its update now (in seq order, see `hub`); with Redis,
+    /// single instance, hands its update to the hub's publisher task (sent in seq order,
+    /// see `hub`); with Redis,
     /// wakes the relay that numbers it through the stream (its `seq` is an outbox row id).
     pub(crate) fn committed(&self, mut update: hub::Update, started: std::time::Instant) {
         let now = std::time::Instant::now();
