@@ -15,6 +15,12 @@ wasm-pack --quiet build --target web --profile wasm-release --out-dir pkg
 esbuild pkg/stellar_insights_ws.js --bundle --format=esm --minify --log-level=warning \
   --allow-overwrite --outfile=pkg/stellar_insights_ws.js
 rm -rf pkg/snippets
+# The package's own TypeScript (js/src: loader, page store, ./react and
+# ./compat entries) compiles next to the glue, one .js + .d.ts per module, so
+# every entry shares one loader; then pkg/package.json gets the entry points.
+[ -d js/node_modules ] || (cd js && npm ci --no-audit --no-fund --loglevel=error)
+js/node_modules/.bin/tsc -p js/tsconfig.build.json
+node js/pkg.mjs
 wasm_gz=$(gzip -9 -c pkg/stellar_insights_ws_bg.wasm | wc -c)
 js_gz=$(gzip -9 -c pkg/stellar_insights_ws.js | wc -c)
 total=$((wasm_gz + js_gz))

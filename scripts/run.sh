@@ -16,14 +16,21 @@ setup_binaryen
 setup_node
 
 "$ROOT/scripts/build-wasm.sh"
+"$ROOT/scripts/install-app.sh" www
 log "building the dashboard (www/out)"
 (cd www && npm run --silent build)
 log "building the server (release)"
 cargo build --release --locked -p stellar-insights-server
 
+DB_FILE=stellar-insights.db
+if [ "${INGEST:-off}" = horizon ]; then
+  # Real network data: no demo records, and a database per network.
+  export DEMO_MODE="${DEMO_MODE:-false}"
+  DB_FILE="horizon-${STELLAR_NETWORK:-public}.db"
+fi
 export DEMO_MODE="${DEMO_MODE:-true}"
 export STATIC_DIR="${STATIC_DIR:-$ROOT/www/out}"
-export DATABASE_URL="${DATABASE_URL:-sqlite://$ROOT/.data/stellar-insights.db}"
+export DATABASE_URL="${DATABASE_URL:-sqlite://$ROOT/.data/$DB_FILE}"
 mkdir -p "$ROOT/.data"
 log "dashboard: http://${SERVER_HOST:-127.0.0.1}:${SERVER_PORT:-8080}/  (Ctrl-C to stop)"
 exec "$ROOT/target/release/stellar-insights-server"

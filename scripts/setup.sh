@@ -72,6 +72,7 @@ setup_browser() {
 setup_binaryen() {
   command -v node >/dev/null || apt_install nodejs npm
   npm_ci "$ROOT/tools"
+  npm_ci "$ROOT/js"
 }
 
 # npm ci in a folder, only when its lock file changed since the last install.
@@ -86,9 +87,10 @@ npm_ci() {
   fi
 }
 
+# www/ and tests/nextjs-app/ depend on the package in pkg/, so they are
+# installed after it is built: scripts/install-app.sh.
 setup_node() {
   command -v node >/dev/null || apt_install nodejs npm
-  npm_ci "$ROOT/www"
   npm_ci "$ROOT/bench"
 }
 

@@ -23,16 +23,17 @@ cleanup() {
 }
 trap cleanup EXIT INT TERM
 
-# 1. The wasm package, when missing or older than the client's sources.
-if [ ! -f pkg/stellar_insights_ws_bg.wasm ] || [ ! -f pkg/stellar_insights_ws.js ] ||
-  [ -n "$(find src Cargo.toml -newer pkg/stellar_insights_ws_bg.wasm -print -quit)" ]; then
-  if [ -x scripts/build-wasm.sh ]; then
-    scripts/build-wasm.sh
-  else
-    echo "== wasm-pack build --target web"
-    wasm-pack build --target web
-  fi
+# 1. The npm package (pkg/), when missing or older than its sources (the
+#    client crate and js/).
+if [ ! -f pkg/stellar_insights_ws_bg.wasm ] || [ ! -f pkg/react.js ] ||
+  [ -n "$(find src Cargo.toml js/src js/pkg.mjs -newer pkg/stellar_insights_ws_bg.wasm -print -quit)" ]; then
+  scripts/build-wasm.sh
 fi
+
+# The package's own unit tests (loader, page store, hooks, compat) and types.
+echo "== js: tsc + vitest"
+[ -d js/node_modules ] || (cd js && npm ci --no-audit --no-fund)
+(cd js && node_modules/.bin/tsc -p tsconfig.json --noEmit && node_modules/.bin/vitest run)
 
 # 2. The server binary (incremental; a no-op when up to date).
 if [ "${SKIP_E2E:-0}" != 1 ]; then
@@ -40,14 +41,11 @@ if [ "${SKIP_E2E:-0}" != 1 ]; then
   cargo build --locked -p stellar-insights-server
 fi
 
-# 3. Node dependencies, when missing or stale.
+# 3. Node dependencies, and the package itself as an app installs it.
+"$root/scripts/install-app.sh" www
 cd www
-if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  echo "== npm ci"
-  npm ci --no-audit --no-fund
-fi
 
-# 4. Type check, static export (copies the .wasm into public/ first).
+# 4. Type check, static export.
 echo "== tsc"
 npx tsc --noEmit
 echo "== next build"
@@ -61,4 +59,12 @@ npx vitest run
 if [ "${SKIP_E2E:-0}" != 1 ]; then
   echo "== e2e (node --test)"
   node --test --test-concurrency=1 e2e/
+fi
+
+# 7. The drop-in proof: a second Next.js app written for the old layer, on
+#    the installed package, built with next build and served by next start.
+if [ "${SKIP_E2E:-0}" != 1 ]; then
+  "$root/scripts/install-app.sh" tests/nextjs-app
+  echo "== drop-in app (tests/nextjs-app: next build, next start, Chromium)"
+  node --test "$root/tests/nextjs-app/dropin.test.mjs"
 fi

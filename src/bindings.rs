@@ -74,7 +74,7 @@ fn page_location() -> Option<PageLocation> {
     let location = web_sys::window()?.location();
     Some(PageLocation {
         protocol: location.protocol().ok()?,
-        hostname: location.hostname().ok()?,
+        host: location.host().ok()?,
     })
 }
 

@@ -107,9 +107,17 @@ async fn answers_ping_so_the_server_keeps_it_open_with_a_1s_heartbeat() {
     ws::acquire();
     assert!(wait_for(5_000, || ws::connection_id().is_some()).await);
     let id = ws::connection_id();
-    // The server closes a client silent for 2.5 heartbeats (2.5 s).
+    let pongs = server_metric("stellar_ws_json_pongs_total").await;
+    // The server closes a client silent for 2.5 heartbeats (2.5 s). The
+    // browser answers its protocol pings by itself; the JSON pings are the
+    // client's to answer, and it does.
     sleep(4_000).await;
     assert!(ws::is_connected());
+    let answered = server_metric("stellar_ws_json_pongs_total").await - pongs;
+    assert!(
+        answered >= 3,
+        "{answered} JSON pongs in 4 s of 1 s heartbeats"
+    );
     assert_eq!(ws::connection_id(), id, "the connection was replaced");
     assert_eq!(states(&statuses), ["connecting", "open"]);
 }

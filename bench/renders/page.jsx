@@ -7,10 +7,14 @@
 // memoised props object is new (React keeps the old one when it bails out).
 import { createElement, useEffect, useState, useSyncExternalStore } from 'react';
 import { createRoot } from 'react-dom/client';
+import { loadClient, setLoader } from 'stellar-insights-ws';
 import { useWebSocket } from '@/hooks/useWebSocket';
 import { BatchedStore } from '@/lib/batchedStore';
 import { initialDashboard, reduce } from '@/lib/dashboard';
 import { CorridorRowView, CorridorsTable } from '@/components/Tables';
+
+// The bench server serves the .wasm from pkg/ at /wasm/.
+setLoader({ wasmUrl: '/wasm/stellar_insights_ws_bg.wasm' });
 
 const stats = { table: 0, rows: new Map(), commits: 0, messages: 0, firstAt: 0, lastAt: 0 };
 const arrived = () => {
@@ -50,14 +54,14 @@ function Ours({ url, onReady }) {
   const state = useSyncExternalStore(store.subscribe, store.get, store.get);
   const { isConnected } = useWebSocket({
     url, messageTypes: ['corridor_update'],
-    onError: (e) => console.error('realtime error', e.code, e.message),
+    onError: (message, e) => console.error('realtime error', e.code, message),
     onMessage: (m) => {
       arrived();
       store.update((s) => apply(s, m));
     },
   });
   useEffect(() => {
-    if (isConnected) import('@/lib/realtime').then(({ loadRealtime }) => loadRealtime()).then((api) => onReady((text) => api.send(text)));
+    if (isConnected) loadClient().then((api) => onReady((text) => api.send(text)));
   }, [isConnected]);
   return createElement(Table, { state });
 }

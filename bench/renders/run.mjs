@@ -30,11 +30,11 @@ const built = await build({
   outfile: `${out}bundle.js`, logLevel: 'error',
   // One React for the page and www's modules (www/node_modules may hold another copy).
   alias: {
-    '@': `${root}www/src`, 'stellar-insights-ws': `${root}pkg/stellar_insights_ws.js`,
+    '@': `${root}www/src`, 'stellar-insights-ws': `${root}pkg`,
     react: `${here}../node_modules/react`, 'react-dom': `${here}../node_modules/react-dom`,
   },
   define: {
-    'process.env.NODE_ENV': '"production"', 'process.env.NEXT_PUBLIC_WASM_HASH': '"bench"',
+    'process.env.NODE_ENV': '"production"',
     ...Object.fromEntries(['WS_URL', 'WS_PORT', 'WS_TOKEN', 'API_URL'].map((k) => [`process.env.NEXT_PUBLIC_${k}`, 'undefined'])),
   },
   external: ['*.wasm'],

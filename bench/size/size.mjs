@@ -55,9 +55,31 @@ for (const [name, entry] of Object.entries(alternatives)) {
   const code = await bundle(entry);
   rows.push([name, kb(code.length), kb(gz(code))]);
 }
+// Each entry point of the npm package as an app's bundler ships it: esbuild,
+// minified, React external, code splitting on (the glue is a dynamic import
+// of the ./react and ./compat entries, so it lands in a chunk of its own).
+async function entrySize(file) {
+  const out = await build({
+    entryPoints: [`${root}pkg/${file}`], bundle: true, minify: true, format: 'esm', platform: 'browser',
+    splitting: true, outdir: '/nonexistent', write: false, external: ['react', 'react-dom'], logLevel: 'silent',
+  });
+  const js = out.outputFiles.filter((f) => f.path.endsWith('.js'));
+  return { total: js.reduce((n, f) => n + gz(f.contents), 0), chunks: js.length };
+}
+const entryRows = [];
+for (const [name, file] of [['stellar-insights-ws', 'index.js'], ['stellar-insights-ws/react', 'react.js'], ['stellar-insights-ws/compat', 'compat.js']]) {
+  if (!existsSync(`${root}pkg/${file}`)) continue;
+  const { total, chunks } = await entrySize(file);
+  entryRows.push([`\`${name}\``, `${kb(total)} (${chunks} chunk${chunks > 1 ? 's' : ''})`, kb(total + gz(wasm))]);
+}
+
 const target = 40_000;
 let body = `${table(['library', 'raw KB', 'gzip -9 KB'], rows)}\n\n` +
   `Target for ours: <= ${kb(target)} KB gzipped: **${ours <= target ? 'met' : 'missed'}** (${kb(ours)} KB).`;
+if (entryRows.length > 0) {
+  body += '\n\nPer entry point of the npm package (JS bundled with esbuild as above, all chunks; plus the .wasm):\n\n' +
+    table(['entry', 'JS gzip -9 KB', 'JS + wasm gzip -9 KB'], entryRows);
+}
 const parts = breakdown(root);
 if (parts) {
   body += '\n\nWhere the wasm code goes (function bodies by crate, before wasm-opt; `bench/size/breakdown.mjs`):\n\n' +

@@ -619,14 +619,12 @@ impl Machine {
                 }
             }
             Kind::Error => {
-                let message = frame.message.as_deref().unwrap_or_default();
-                let text = match &frame.code {
-                    Some(code) => cat(&["server error ", code, ": ", message]),
-                    None => cat(&["server error: ", message]),
-                };
+                // The server's own words, as the old layer's `onError(message)`
+                // got them (the frame reader guarantees a `message`); the
+                // frame itself, with its `code`, goes to `error` subscribers.
                 out.push(Action::Error(ClientError::new(
                     ErrorCode::ServerError,
-                    text,
+                    frame.message.clone().unwrap_or_default(),
                 )));
             }
             Kind::ResyncRequired => {

@@ -20,9 +20,18 @@ pub struct ClientOptions {
     /// Value of `NEXT_PUBLIC_WS_URL`, passed in by the shim. Default: none.
     #[cfg_attr(feature = "ts", tsify(optional))]
     pub env_url: Option<String>,
-    /// `NEXT_PUBLIC_WS_PORT` for the page-host URL. Default: 8080.
+    /// Port of the page-host URL; wins over `envPort`. Default: none (8080).
     #[cfg_attr(feature = "ts", tsify(optional))]
     pub port: Option<f64>,
+    /// `NEXT_PUBLIC_WS_PORT` as the shim read it (`Number(value)`, so NaN for
+    /// text that is not a number); checked here, and a bad value is an error
+    /// naming the variable. Default: none.
+    #[cfg_attr(feature = "ts", tsify(optional))]
+    pub env_port: Option<f64>,
+    /// Use the page's own port when neither a URL nor a port is given (a page
+    /// served by the WebSocket server itself). Default: false (port 8080).
+    #[cfg_attr(feature = "ts", tsify(optional))]
+    pub same_origin: Option<bool>,
     /// Sent as `?token=` (URL-encoded), never logged. Default: none.
     #[cfg_attr(feature = "ts", tsify(optional))]
     pub token: Option<String>,
@@ -87,12 +96,21 @@ pub fn to_config(o: ClientOptions, page: Option<&PageLocation>) -> Result<Config
             count(name, v, 86_400_000.0).map(|v| v as u64)
         })
     };
-    let port = match o.port {
-        Some(p) => Some(count("port", p, 65_535.0)? as u16),
-        None => None,
+    // The port option, else NEXT_PUBLIC_WS_PORT; without either,
+    // url::resolve takes the page's own port (`sameOrigin`) or 8080.
+    let port = match (o.port, o.env_port) {
+        (Some(p), _) => Some(count("port", p, 65_535.0)? as u16),
+        (None, Some(p)) => Some(count("NEXT_PUBLIC_WS_PORT", p, 65_535.0)? as u16),
+        (None, None) => None,
     };
-    let url = url::resolve(o.url.as_deref(), o.env_url.as_deref(), port, page)
-        .map_err(|e| invalid(e.message()))?;
+    let url = url::resolve(
+        o.url.as_deref(),
+        o.env_url.as_deref(),
+        port,
+        o.same_origin.unwrap_or(false),
+        page,
+    )
+    .map_err(|e| invalid(e.message()))?;
     let max_attempts = match o.max_reconnect_attempts {
         None => d.backoff.max_attempts,
         Some(None) => None,
@@ -142,7 +160,7 @@ mod tests {
     fn page() -> PageLocation {
         PageLocation {
             protocol: "http:".into(),
-            hostname: "localhost".into(),
+            host: "localhost:3000".into(),
         }
     }
 
@@ -199,6 +217,43 @@ mod tests {
         assert_eq!(c.url, "ws://localhost:9001/ws");
         let c = parse(r#"{"envUrl":"ws://e/ws","port":1}"#, Some(&page())).unwrap();
         assert_eq!(c.url, "ws://e/ws");
+    }
+
+    #[test]
+    fn env_port_and_same_origin_feed_url_resolution() {
+        let c = parse(r#"{"envPort":9001,"sameOrigin":true}"#, Some(&page())).unwrap();
+        assert_eq!(c.url, "ws://localhost:9001/ws");
+        let c = parse(r#"{"sameOrigin":true}"#, Some(&page())).unwrap();
+        assert_eq!(c.url, "ws://localhost:3000/ws");
+        let c = parse(r#"{"port":7,"envPort":9001}"#, Some(&page())).unwrap();
+        assert_eq!(c.url, "ws://localhost:7/ws");
+        let c = parse(r#"{"sameOrigin":true}"#, None).unwrap_err();
+        assert_eq!(c.code, ErrorCode::InvalidOptions);
+        let https = PageLocation {
+            protocol: "https:".into(),
+            host: "h".into(),
+        };
+        let c = parse(r#"{"sameOrigin":true}"#, Some(&https)).unwrap();
+        assert_eq!(c.url, "wss://h/ws");
+        // NaN (Number("80a")) cannot be written in JSON: to_config sees it directly.
+        let nan = ClientOptions {
+            env_port: Some(f64::NAN),
+            ..ClientOptions::default()
+        };
+        let err = to_config(nan, Some(&page())).unwrap_err();
+        assert_eq!(
+            err.message,
+            "NEXT_PUBLIC_WS_PORT must be a whole number from 0 to 65535"
+        );
+        for bad in ["70000", "-1", "80.5"] {
+            let json = format!(r#"{{"envPort":{bad}}}"#);
+            let err = parse(&json, Some(&page())).unwrap_err();
+            assert_eq!(err.code, ErrorCode::InvalidOptions);
+            assert_eq!(
+                err.message, "NEXT_PUBLIC_WS_PORT must be a whole number from 0 to 65535",
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -82,7 +82,7 @@ pub enum ErrorCode {
     CallbackError,
     /// `send` while disconnected with the queue full; the message was dropped.
     QueueOverflow,
-    /// The server sent an `error` frame.
+    /// The server sent an `error` frame; the message is the frame's own `message`.
     ServerError,
     /// The socket failed to open or was closed by the peer or the network.
     SocketError,

@@ -1,10 +1,12 @@
 //! Which URL the socket opens.
 //!
 //! Order: an explicit `url`, else the `NEXT_PUBLIC_WS_URL` value the shim
-//! passes in (`envUrl`), else the page's host name with `port` (default 8080),
-//! `ws:` or `wss:` following the page's `http:`/`https:`, path `/ws`. The
-//! token and the resume point are added as query parameters when the socket
-//! opens; error messages only ever show [`redact`]ed URLs.
+//! passes in (`envUrl`), else the page's host name with a port (chosen by
+//! `options::to_config`: the `port` option, else `NEXT_PUBLIC_WS_PORT` as
+//! written (`envPort`), else the page's own port when `sameOrigin`, else
+//! 8080), `ws:` or `wss:` following the page's `http:`/`https:`, path `/ws`:
+//! the old TypeScript layer's default. The token and the resume point are added as query parameters
+//! when the socket opens; error messages only ever show [`redact`]ed URLs.
 
 use crate::text::{cat, uint};
 use std::fmt;
@@ -17,8 +19,20 @@ pub const DEFAULT_PORT: u16 = 8080;
 pub struct PageLocation {
     /// `location.protocol`, e.g. `"https:"`.
     pub protocol: String,
-    /// `location.hostname`, e.g. `"example.com"` or `"[::1]"`.
-    pub hostname: String,
+    /// `location.host`: the host name, then `:port` unless the page is on
+    /// its scheme's default port; e.g. `"example.com:3000"` or `"[::1]"`.
+    pub host: String,
+}
+
+impl PageLocation {
+    /// [`host`](Self::host) without its `:port`, e.g. `"example.com"` or `"[::1]"`.
+    pub fn hostname(&self) -> &str {
+        let host = self.host.as_str();
+        match host.bytes().rposition(|b| b == b':') {
+            Some(colon) if !host.ends_with(']') => host.get(..colon).unwrap_or(host),
+            _ => host,
+        }
+    }
 }
 
 /// Why no socket URL could be made.
@@ -57,11 +71,14 @@ impl std::error::Error for UrlError {}
 /// The base socket URL (no token, no resume point).
 ///
 /// `url` wins, then `env_url`; empty strings count as absent, because an unset
-/// `NEXT_PUBLIC_*` variable reaches the shim as `""`.
+/// `NEXT_PUBLIC_*` variable reaches the shim as `""`. Then the page's host
+/// name with `port`; without a port, the page's own host and port when
+/// `same_origin`, else [`DEFAULT_PORT`].
 pub fn resolve(
     url: Option<&str>,
     env_url: Option<&str>,
     port: Option<u16>,
+    same_origin: bool,
     page: Option<&PageLocation>,
 ) -> Result<String, UrlError> {
     let given = [url, env_url]
@@ -81,23 +98,24 @@ pub fn resolve(
         };
     }
     let page = page.ok_or(UrlError::NoLocation)?;
-    if page.hostname.is_empty() {
+    if page.host.is_empty() {
         return Err(UrlError::NoLocation);
     }
     let scheme = if page.protocol == "https:" {
-        "wss"
+        "wss://"
     } else {
-        "ws"
+        "ws://"
     };
-    let port = port.unwrap_or(DEFAULT_PORT);
-    Ok(cat(&[
-        scheme,
-        "://",
-        &page.hostname,
-        ":",
-        &uint(port.into()),
-        "/ws",
-    ]))
+    Ok(match port {
+        None if same_origin => cat(&[scheme, &page.host, "/ws"]),
+        _ => cat(&[
+            scheme,
+            page.hostname(),
+            ":",
+            &uint(port.unwrap_or(DEFAULT_PORT).into()),
+            "/ws",
+        ]),
+    })
 }
 
 /// `base` with `token` and `since` appended as query parameters.
@@ -177,32 +195,96 @@ mod tests {
     fn page(protocol: &str, host: &str) -> PageLocation {
         PageLocation {
             protocol: protocol.into(),
-            hostname: host.into(),
+            host: host.into(),
         }
+    }
+
+    #[test]
+    fn hostname_is_the_host_without_its_port() {
+        for (host, name) in [
+            ("example.com", "example.com"),
+            ("example.com:3000", "example.com"),
+            ("[::1]", "[::1]"),
+            ("[::1]:8080", "[::1]"),
+            ("127.0.0.1:41234", "127.0.0.1"),
+        ] {
+            assert_eq!(page("http:", host).hostname(), name, "{host}");
+        }
+    }
+
+    #[test]
+    fn same_origin_is_the_page_host_and_port_unless_a_port_is_given() {
+        let p = page("http:", "127.0.0.1:41234");
+        assert_eq!(
+            resolve(None, None, None, true, Some(&p)).unwrap(),
+            "ws://127.0.0.1:41234/ws"
+        );
+        let p = page("https:", "dash.example");
+        assert_eq!(
+            resolve(None, None, None, true, Some(&p)).unwrap(),
+            "wss://dash.example/ws"
+        );
+        assert_eq!(
+            resolve(None, None, Some(9001), true, Some(&p)).unwrap(),
+            "wss://dash.example:9001/ws"
+        );
+    }
+
+    #[test]
+    fn the_old_layers_default_url_with_nothing_configured() {
+        // Page served by `next start` on 3000, server on 8080: not the page's port.
+        let p = page("http:", "app.local:3000");
+        assert_eq!(
+            resolve(None, None, None, false, Some(&p)).unwrap(),
+            "ws://app.local:8080/ws"
+        );
+        let p = page("https:", "app.local:3000");
+        assert_eq!(
+            resolve(None, None, None, false, Some(&p)).unwrap(),
+            "wss://app.local:8080/ws"
+        );
     }
 
     #[test]
     fn explicit_url_wins_over_env_and_page() {
         let p = page("https:", "dash.example");
-        let got = resolve(Some("ws://a:1/ws"), Some("ws://b:2/ws"), Some(9), Some(&p));
+        let got = resolve(
+            Some("ws://a:1/ws"),
+            Some("ws://b:2/ws"),
+            Some(9),
+            false,
+            Some(&p),
+        );
         assert_eq!(got.unwrap(), "ws://a:1/ws");
     }
 
     #[test]
     fn env_url_is_used_when_no_explicit_url() {
-        let got = resolve(None, Some("wss://b/ws"), None, None);
+        let got = resolve(None, Some("wss://b/ws"), None, false, None);
         assert_eq!(got.unwrap(), "wss://b/ws");
-        let got = resolve(Some(""), Some("wss://b/ws"), None, None);
+        let got = resolve(Some(""), Some("wss://b/ws"), None, false, None);
         assert_eq!(got.unwrap(), "wss://b/ws");
     }
 
     #[test]
     fn page_host_with_default_port_and_scheme_of_the_page() {
-        let got = resolve(None, Some(""), None, Some(&page("http:", "localhost")));
+        let got = resolve(
+            None,
+            Some(""),
+            None,
+            false,
+            Some(&page("http:", "localhost")),
+        );
         assert_eq!(got.unwrap(), "ws://localhost:8080/ws");
-        let got = resolve(None, None, Some(443), Some(&page("https:", "dash.example")));
+        let got = resolve(
+            None,
+            None,
+            Some(443),
+            false,
+            Some(&page("https:", "dash.example")),
+        );
         assert_eq!(got.unwrap(), "wss://dash.example:443/ws");
-        let got = resolve(None, None, None, Some(&page("http:", "[::1]")));
+        let got = resolve(None, None, None, false, Some(&page("http:", "[::1]")));
         assert_eq!(got.unwrap(), "ws://[::1]:8080/ws");
     }
 
@@ -211,22 +293,25 @@ mod tests {
         for bad in ["http://a/ws", "ws://", "ws:///ws", "localhost:8080"] {
             assert!(
                 matches!(
-                    resolve(Some(bad), None, None, None),
+                    resolve(Some(bad), None, None, false, None),
                     Err(UrlError::NotWebSocket(_))
                 ),
                 "{bad}"
             );
         }
-        let err = resolve(Some("https://h/ws?token=s3cret"), None, None, None).unwrap_err();
+        let err = resolve(Some("https://h/ws?token=s3cret"), None, None, false, None).unwrap_err();
         assert!(!err.to_string().contains("s3cret"), "{err}");
     }
 
     #[test]
     fn no_url_and_no_page_is_an_error() {
-        assert_eq!(resolve(None, None, None, None), Err(UrlError::NoLocation));
+        assert_eq!(
+            resolve(None, None, None, false, None),
+            Err(UrlError::NoLocation)
+        );
         let blank = page("file:", "");
         assert_eq!(
-            resolve(None, None, None, Some(&blank)),
+            resolve(None, None, None, false, Some(&blank)),
             Err(UrlError::NoLocation)
         );
     }

@@ -14,7 +14,8 @@ use crate::{service, store, AppState};
 
 type ApiResult<T> = Result<T, ApiError>;
 
-/// `GET /health`: `{"status","database","redis","demo","seq","protocol"}`.
+/// `GET /health`: `{"status","database","redis","demo","source","seq","protocol"}`; `source` is
+/// what feeds the data: `demo`, `rest` (REST writes only) or `horizon-public` / `horizon-testnet`.
 ///
 /// `status` is `ok`, or `degraded` when Redis is configured but unreachable (the instance
 /// still serves its clients; writes wait in the outbox); 503 when the database is down.
@@ -51,6 +52,11 @@ pub async fn health(State(state): State<AppState>) -> impl IntoResponse {
             "backend": state.db.backend(),
             "redis": redis,
             "demo": state.config.demo_mode,
+            "source": match (&state.config.ingest, state.config.demo_mode) {
+                (Some(i), _) => format!("horizon-{}", i.network.as_str()),
+                (None, true) => "demo".to_owned(),
+                (None, false) => "rest".to_owned(),
+            },
             "seq": seq,
             "protocol": stellar_insights_protocol::PROTOCOL_VERSION,
         })),

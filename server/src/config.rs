@@ -70,6 +70,64 @@ pub struct Config {
     pub tcp_send_buffer_bytes: Option<usize>,
     /// `SHUTDOWN_GRACE_SECS`: how long shutdown waits for WebSocket clients to take their close frame, seconds. Default 5.
     pub shutdown_grace: Duration,
+    /// Horizon ingestion settings; `Some` when `INGEST=horizon`. Default `None` (`INGEST=off`).
+    pub ingest: Option<IngestConfig>,
+}
+
+/// Stellar network ingested from (`STELLAR_NETWORK`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StellarNetwork {
+    /// `public`: the main network. The default.
+    Public,
+    /// `testnet`: the test network.
+    Testnet,
+}
+
+impl StellarNetwork {
+    /// `"public"` or `"testnet"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StellarNetwork::Public => "public",
+            StellarNetwork::Testnet => "testnet",
+        }
+    }
+
+    /// SDF's Horizon for this network, the default `HORIZON_URL`.
+    pub fn default_horizon_url(self) -> &'static str {
+        match self {
+            StellarNetwork::Public => "https://horizon.stellar.org",
+            StellarNetwork::Testnet => "https://horizon-testnet.stellar.org",
+        }
+    }
+
+    /// Issuer of Circle's USDC on this network: the USD reference for prices.
+    pub fn usdc_issuer(self) -> &'static str {
+        match self {
+            StellarNetwork::Public => "GA5ZSEJYB37JRC5AVCIA5MOP4RHTM335X2KGX3IHOJAPP5RE34K4KZVN",
+            StellarNetwork::Testnet => "GBBD47IF6LWK7P7MDEVSCWR7DPUWV3NY3DTQEVFL4NAT4AQH3ZLLFLA5",
+        }
+    }
+}
+
+/// Settings of `INGEST=horizon` (see `server/CONFIG.md`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct IngestConfig {
+    /// `STELLAR_NETWORK`: `public` or `testnet`. Default `public`.
+    pub network: StellarNetwork,
+    /// `HORIZON_URL`: Horizon base URL, `http://` or `https://`, no trailing slash.
+    /// Default SDF's Horizon of the network.
+    pub horizon_url: String,
+    /// `INGEST_START`: where a database without a stored cursor starts: `now` or a
+    /// `paging_token` (digits). A stored cursor always wins. Default `now`.
+    pub start: String,
+    /// `HORIZON_REQUESTS_PER_HOUR`: most requests sent to Horizon per hour, all kinds. Default 3000.
+    pub requests_per_hour: u32,
+    /// `HORIZON_POLL_MS`: wait before asking again once caught up (a page shorter than
+    /// 200 records), ms. Default 5000.
+    pub poll: Duration,
+    /// `INGEST_FLUSH_MS`: interval of metric writes, ms: at most one update per corridor
+    /// and per anchor per interval. Default 1000.
+    pub flush: Duration,
 }
 
 impl Default for Config {
@@ -97,6 +155,7 @@ impl Default for Config {
             demo_snapshot_interval: Duration::from_secs(60),
             shutdown_grace: Duration::from_secs(5),
             tcp_send_buffer_bytes: None,
+            ingest: None,
         }
     }
 }
@@ -127,6 +186,7 @@ impl std::fmt::Debug for Config {
             .field("demo_snapshot_interval", &self.demo_snapshot_interval)
             .field("tcp_send_buffer_bytes", &self.tcp_send_buffer_bytes)
             .field("shutdown_grace", &self.shutdown_grace)
+            .field("ingest", &self.ingest)
             .finish()
     }
 }
@@ -238,6 +298,7 @@ impl Config {
             c.tcp_send_buffer_bytes = Some(positive(&get, "TCP_SEND_BUFFER_BYTES", 0)? as usize);
         }
         c.shutdown_grace = Duration::from_secs(positive(&get, "SHUTDOWN_GRACE_SECS", 5)?);
+        c.ingest = ingest(&get, c.demo_mode)?;
         Ok(c)
     }
 
@@ -287,6 +348,62 @@ fn redact_userinfo(url: &str) -> String {
         }
         _ => url.to_owned(),
     }
+}
+
+fn ingest(
+    get: &impl Fn(&str) -> Option<String>,
+    demo_mode: bool,
+) -> Result<Option<IngestConfig>, ConfigError> {
+    match get("INGEST").map(|v| (v.to_ascii_lowercase(), v)) {
+        None => return Ok(None),
+        Some((l, _)) if l == "off" => return Ok(None),
+        Some((l, v)) if l != "horizon" => return Err(err("INGEST", &v, "off or horizon")),
+        Some((_, v)) if demo_mode => {
+            return Err(err(
+                "INGEST",
+                &v,
+                "off when DEMO_MODE is on (pick one source)",
+            ))
+        }
+        Some(_) => {}
+    }
+    let network = match get("STELLAR_NETWORK").map(|v| (v.to_ascii_lowercase(), v)) {
+        None => StellarNetwork::Public,
+        Some((l, _)) if l == "public" => StellarNetwork::Public,
+        Some((l, _)) if l == "testnet" => StellarNetwork::Testnet,
+        Some((_, v)) => return Err(err("STELLAR_NETWORK", &v, "public or testnet")),
+    };
+    let horizon_url = match get("HORIZON_URL") {
+        None => network.default_horizon_url().to_owned(),
+        Some(v) => {
+            let rest = v
+                .strip_prefix("https://")
+                .or_else(|| v.strip_prefix("http://"));
+            if !rest.is_some_and(|r| {
+                !r.is_empty() && !r.contains(['?', '#']) && r.bytes().all(|b| b.is_ascii_graphic())
+            }) {
+                return Err(err(
+                    "HORIZON_URL",
+                    &redact_userinfo(&v),
+                    "an http:// or https:// base URL without query",
+                ));
+            }
+            v.trim_end_matches('/').to_owned()
+        }
+    };
+    let start = match get("INGEST_START") {
+        None => "now".to_owned(),
+        Some(v) if v == "now" || (v.len() <= 20 && v.bytes().all(|b| b.is_ascii_digit())) => v,
+        Some(v) => return Err(err("INGEST_START", &v, "now or a paging_token (digits)")),
+    };
+    Ok(Some(IngestConfig {
+        network,
+        horizon_url,
+        start,
+        requests_per_hour: small(get, "HORIZON_REQUESTS_PER_HOUR", 3000)?,
+        poll: Duration::from_millis(positive(get, "HORIZON_POLL_MS", 5000)?),
+        flush: Duration::from_millis(positive(get, "INGEST_FLUSH_MS", 1000)?),
+    }))
 }
 
 fn err(var: &'static str, value: &str, reason: &'static str) -> ConfigError {
@@ -466,10 +583,55 @@ mod tests {
             ("WS_SEND_QUEUE", "0"),
             ("WS_PING_INTERVAL_SECS", "-1"),
             ("DEMO_MODE", "maybe"),
+            ("INGEST", "kafka"),
         ] {
             let e = from(&[(k, v)]).unwrap_err();
             assert_eq!(e.var, k);
             assert!(e.to_string().contains(k));
         }
+    }
+
+    #[test]
+    fn ingest_is_off_by_default_and_horizon_settings_are_checked() {
+        assert!(from(&[]).unwrap().ingest.is_none());
+        assert!(from(&[("INGEST", "off")]).unwrap().ingest.is_none());
+        let i = from(&[("INGEST", "horizon"), ("STELLAR_NETWORK", "testnet")])
+            .unwrap()
+            .ingest
+            .unwrap();
+        assert_eq!(i.network, StellarNetwork::Testnet);
+        assert_eq!(i.horizon_url, "https://horizon-testnet.stellar.org");
+        assert_eq!((i.start.as_str(), i.requests_per_hour), ("now", 3000));
+        assert_eq!(
+            (i.poll, i.flush),
+            (Duration::from_secs(5), Duration::from_secs(1))
+        );
+        let i = from(&[
+            ("INGEST", "horizon"),
+            ("HORIZON_URL", "http://127.0.0.1:9000/"),
+            ("INGEST_START", "12884905985"),
+        ])
+        .unwrap()
+        .ingest
+        .unwrap();
+        assert_eq!(i.network, StellarNetwork::Public);
+        assert_eq!(
+            (i.horizon_url.as_str(), i.start.as_str()),
+            ("http://127.0.0.1:9000", "12884905985")
+        );
+        for (k, v) in [
+            ("STELLAR_NETWORK", "mainnet"),
+            ("HORIZON_URL", "ftp://x"),
+            ("HORIZON_URL", "http://h/?a=1"),
+            ("INGEST_START", "yesterday"),
+            ("HORIZON_REQUESTS_PER_HOUR", "0"),
+            ("HORIZON_POLL_MS", "-5"),
+            ("INGEST_FLUSH_MS", "x"),
+        ] {
+            let e = from(&[("INGEST", "horizon"), (k, v)]).unwrap_err();
+            assert_eq!(e.var, k, "{v}");
+        }
+        let e = from(&[("INGEST", "horizon"), ("DEMO_MODE", "true")]).unwrap_err();
+        assert_eq!(e.var, "INGEST");
     }
 }

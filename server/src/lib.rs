@@ -14,6 +14,7 @@ pub mod demo;
 pub mod error;
 pub mod filter;
 pub mod hub;
+pub mod ingest;
 pub mod limits;
 pub mod metrics;
 pub mod model;
@@ -192,6 +193,7 @@ pub fn app(state: AppState) -> Router {
             get(api::list_snapshots).post(api::create_snapshot),
         )
         .route("/api/snapshots/latest", get(api::latest_snapshot))
+        .route("/api/ingest/corridors", get(ingest::corridor_windows))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_api_token,
@@ -256,6 +258,11 @@ pub async fn serve(
         .config
         .demo_mode
         .then(|| tokio::spawn(demo::run(state.clone())));
+    let ingest = state
+        .config
+        .ingest
+        .clone()
+        .map(|cfg| tokio::spawn(ingest::run(state.clone(), cfg)));
     let on_signal = state.clone();
     let graceful = async move {
         shutdown.await;
@@ -284,6 +291,9 @@ pub async fn serve(
         .await;
     if let Some(demo) = demo {
         let _ = demo.await;
+    }
+    if let Some(ingest) = ingest {
+        let _ = ingest.await;
     }
     for relay in relays {
         let _ = relay.await;

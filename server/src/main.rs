@@ -27,6 +27,10 @@ async fn main() -> ExitCode {
         }
     };
     if std::env::args().skip(1).any(|a| a == "--demo") {
+        if config.ingest.is_some() {
+            eprintln!("configuration error: --demo and INGEST=horizon exclude each other (pick one source)");
+            return ExitCode::from(2);
+        }
         config.demo_mode = true;
     }
     let listener = match tokio::net::TcpListener::bind((config.host, config.port)).await {

@@ -125,6 +125,21 @@ pub struct Metrics {
     /// `stellar_update_commit_to_first_send_seconds`: an update, from its write's commit
     /// returning to the first connection's send of it completing (single instance only).
     pub commit_to_first_send: Histogram,
+    /// `stellar_ws_json_pongs_total`: JSON `pong` frames received (answers to
+    /// the server's JSON `ping`; protocol-level pongs are not counted).
+    pub json_pongs: AtomicU64,
+    /// `stellar_ingest_requests_total`: requests sent to Horizon (`INGEST=horizon`).
+    pub ingest_requests: AtomicU64,
+    /// `stellar_ingest_rate_limited_total`: Horizon answers 429 (each waited `Retry-After`).
+    pub ingest_rate_limited: AtomicU64,
+    /// `stellar_ingest_errors_total`: failed or cut-off Horizon responses, retried.
+    pub ingest_errors: AtomicU64,
+    /// `stellar_ingest_records_total`: payment operations counted.
+    pub ingest_records: AtomicU64,
+    /// `stellar_ingest_malformed_records_total`: Horizon records skipped as malformed.
+    pub ingest_malformed: AtomicU64,
+    /// `stellar_ingest_flushes_total`: ingestion write transactions committed.
+    pub ingest_flushes: AtomicU64,
     resyncs: [AtomicU64; 4],
     rejected: [AtomicU64; 5],
 }
@@ -172,6 +187,41 @@ impl Metrics {
                 "stellar_updates_broadcast_total",
                 "Updates published by the relay.",
                 g(&self.updates_broadcast),
+            ),
+            (
+                "stellar_ws_json_pongs_total",
+                "JSON pong frames received (protocol-level pongs not counted).",
+                g(&self.json_pongs),
+            ),
+            (
+                "stellar_ingest_requests_total",
+                "Requests sent to Horizon.",
+                g(&self.ingest_requests),
+            ),
+            (
+                "stellar_ingest_rate_limited_total",
+                "Horizon 429 answers (each waited Retry-After).",
+                g(&self.ingest_rate_limited),
+            ),
+            (
+                "stellar_ingest_errors_total",
+                "Failed or cut-off Horizon responses, retried.",
+                g(&self.ingest_errors),
+            ),
+            (
+                "stellar_ingest_records_total",
+                "Payment operations counted from Horizon.",
+                g(&self.ingest_records),
+            ),
+            (
+                "stellar_ingest_malformed_records_total",
+                "Horizon records skipped as malformed.",
+                g(&self.ingest_malformed),
+            ),
+            (
+                "stellar_ingest_flushes_total",
+                "Ingestion write transactions committed.",
+                g(&self.ingest_flushes),
             ),
         ] {
             let _ = writeln!(

@@ -13,6 +13,7 @@ use crate::broadcast::{
     broadcast_anchor_update, broadcast_corridor_update, broadcast_snapshot_update,
 };
 use crate::error::ApiError;
+use crate::hub::Update;
 use crate::model::{
     self, Anchor, AnchorMetrics, Corridor, CorridorMetrics, NewAnchor, NewCorridor, Snapshot,
 };
@@ -76,7 +77,21 @@ pub async fn update_anchor_metrics(
 ) -> Result<Anchor, ApiError> {
     let started = Instant::now();
     let mut tx = store::begin_write(&state.db).await?;
-    let mut anchor = store::get_anchor(&mut tx, id)
+    let (anchor, update) = update_anchor_metrics_in(&mut tx, id, m).await?;
+    tx.commit().await?;
+    state.committed(update, started);
+    Ok(anchor)
+}
+
+/// [`update_anchor_metrics`] inside the caller's write transaction; returns the record and
+/// its logged update (the caller must commit and then hand the update over
+/// with `AppState::committed`, or call `hub.wake()`), so other rows can commit with it.
+pub async fn update_anchor_metrics_in(
+    tx: &mut store::WriteTx,
+    id: &str,
+    m: AnchorMetrics,
+) -> Result<(Anchor, Update), ApiError> {
+    let mut anchor = store::get_anchor(tx, id)
         .await?
         .ok_or(ApiError::NotFound("anchor"))?;
     anchor.total_transactions = m.total_transactions;
@@ -93,11 +108,9 @@ pub async fn update_anchor_metrics(
         .as_str()
         .to_owned();
     anchor.updated_at = now_rfc3339();
-    store::update_anchor(&mut tx, &anchor).await?;
-    let update = broadcast_anchor_update(&mut tx, &anchor).await?;
-    tx.commit().await?;
-    state.committed(update, started);
-    Ok(anchor)
+    store::update_anchor(tx, &anchor).await?;
+    let update = broadcast_anchor_update(tx, &anchor).await?;
+    Ok((anchor, update))
 }
 
 /// Creates a corridor with zero metrics.
@@ -136,7 +149,21 @@ pub async fn update_corridor_metrics(
 ) -> Result<Corridor, ApiError> {
     let started = Instant::now();
     let mut tx = store::begin_write(&state.db).await?;
-    let mut corridor = store::get_corridor(&mut tx, id)
+    let (corridor, update) = update_corridor_metrics_in(&mut tx, id, m).await?;
+    tx.commit().await?;
+    state.committed(update, started);
+    Ok(corridor)
+}
+
+/// [`update_corridor_metrics`] inside the caller's write transaction; returns the record and
+/// its logged update (the caller must commit and then hand the update over
+/// with `AppState::committed`, or call `hub.wake()`), so other rows can commit with it.
+pub async fn update_corridor_metrics_in(
+    tx: &mut store::WriteTx,
+    id: &str,
+    m: CorridorMetrics,
+) -> Result<(Corridor, Update), ApiError> {
+    let mut corridor = store::get_corridor(tx, id)
         .await?
         .ok_or(ApiError::NotFound("corridor"))?;
     corridor.total_transactions = m.total_transactions;
@@ -144,11 +171,9 @@ pub async fn update_corridor_metrics(
     corridor.volume_usd = m.volume_usd;
     corridor.success_rate = model::success_rate(m.successful_transactions, m.total_transactions);
     corridor.updated_at = now_rfc3339();
-    store::update_corridor(&mut tx, &corridor).await?;
-    let update = broadcast_corridor_update(&mut tx, &corridor).await?;
-    tx.commit().await?;
-    state.committed(update, started);
-    Ok(corridor)
+    store::update_corridor(tx, &corridor).await?;
+    let update = broadcast_corridor_update(tx, &corridor).await?;
+    Ok((corridor, update))
 }
 
 /// Takes a snapshot: next epoch, now, and the hash of [`canonical_json`] of every record.

@@ -460,7 +460,7 @@ async fn health_and_metrics_report_state_with_the_documented_names() {
     assert_eq!(
         health,
         json!({"status": "ok", "database": "ok", "backend": backend, "redis": "disabled",
-               "demo": false, "seq": 0, "protocol": 1})
+               "demo": false, "source": "rest", "seq": 0, "protocol": 1})
     );
     server.create_anchor(1, "A").await;
     let (_ws, _) = server.connect_ready("").await;
@@ -471,6 +471,7 @@ async fn health_and_metrics_report_state_with_the_documented_names() {
         "stellar_updates_broadcast_total",
         "stellar_ws_resyncs_total{reason=\"slow_consumer\"}",
         "stellar_ws_rejected_connections_total{reason=\"unauthorized\"}",
+        "stellar_ingest_malformed_records_total",
     ] {
         assert!(
             text.lines().any(|l| l.starts_with(name)),

@@ -97,6 +97,8 @@ pub(crate) fn options(v: &JsValue) -> Result<ClientOptions, String> {
         url: string(o, "url")?,
         env_url: string(o, "envUrl")?,
         port: number(o, "port")?,
+        env_port: number(o, "envPort")?,
+        same_origin: boolean(o, "sameOrigin")?,
         token: string(o, "token")?,
         auto_connect: boolean(o, "autoConnect")?,
         auto_reconnect: boolean(o, "autoReconnect")?,

@@ -185,10 +185,12 @@ async fn restart(State(kit): State<Shared>) -> (StatusCode, String) {
     reply(stopped.and(kit.start().await))
 }
 
-fn now_ms() -> u128 {
+/// Seconds since the Unix epoch: the `ping.timestamp` unit of the seed
+/// protocol, which the server follows too.
+fn now_secs() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis())
+        .map(|d| d.as_secs())
         .unwrap_or(0)
 }
 
@@ -229,7 +231,7 @@ async fn misbehaving(ws: WebSocketUpgrade) -> Response {
             tokio::select! {
                 msg = socket.recv() => if !matches!(msg, Some(Ok(_))) { return },
                 _ = tick.tick() => {
-                    let ping = format!(r#"{{"type":"ping","timestamp":{}}}"#, now_ms());
+                    let ping = format!(r#"{{"type":"ping","timestamp":{}}}"#, now_secs());
                     if socket.send(Message::Text(ping.into())).await.is_err() {
                         return;
                     }

@@ -115,13 +115,18 @@ pub async fn control(path: &str) {
     assert_eq!(status, 200, "control {path}: {body}");
 }
 
-/// Value of the server's `stellar_ws_connections_open` gauge.
-pub async fn open_connections() -> i64 {
+/// Value of the server's metric `name` (a gauge or counter without labels).
+pub async fn server_metric(name: &str) -> i64 {
     let (_, text) = http("GET", &format!("{}/metrics", server_http()), None).await;
     text.lines()
-        .find_map(|l| l.strip_prefix("stellar_ws_connections_open "))
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
         .and_then(|v| v.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no stellar_ws_connections_open in /metrics:\n{text}"))
+        .unwrap_or_else(|| panic!("no {name} in /metrics:\n{text}"))
+}
+
+/// Value of the server's `stellar_ws_connections_open` gauge.
+pub async fn open_connections() -> i64 {
+    server_metric("stellar_ws_connections_open").await
 }
 
 /// A fresh asset code (1–12 alphanumerics), so tests never collide.

@@ -126,28 +126,32 @@ export async function startServer({ port, dbPath, env = {} }) {
   };
 }
 
-/** Starts `next dev` on `port` with extra env; resolves once it answers `/`. */
-export async function startNextDev({ port, env }) {
-  const child = spawn(join(WWW, 'node_modules', '.bin', 'next'), ['dev', '--port', String(port), '--hostname', '127.0.0.1'], {
-    cwd: WWW,
+/**
+ * Starts `next <command>` (`dev` or `start`) for the app in `dir` (default
+ * www/) on `port` with extra env; resolves once it answers `/`.
+ */
+export async function startNext({ command = 'dev', dir = WWW, port, env }) {
+  const child = spawn(join(dir, 'node_modules', '.bin', 'next'), [command, '--port', String(port), '--hostname', '127.0.0.1'], {
+    cwd: dir,
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, NEXT_TELEMETRY_DISABLED: '1', ...env },
   });
-  track(child, 'next-dev');
+  track(child, `next-${command}`);
   let output = '';
   child.stdout.on('data', (d) => (output = (output + d).slice(-4000)));
   child.stderr.on('data', (d) => (output = (output + d).slice(-4000)));
   const exited = new Promise((r) => child.once('exit', (code) => r(code)));
   const base = `http://127.0.0.1:${port}`;
   await Promise.race([
-    waitFor(async () => (await fetch(`${base}/`)).ok, 180_000, `next dev at ${base}`),
+    waitFor(async () => (await fetch(`${base}/`)).ok, 180_000, `next ${command} at ${base}`),
     exited.then((code) => {
-      throw new Error(`next dev exited early (code ${code}):\n${output}`);
+      throw new Error(`next ${command} exited early (code ${code}):\n${output}`);
     }),
   ]);
   return {
     base,
+    output: () => output,
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
       killGroup(child, 'SIGTERM');
@@ -157,6 +161,9 @@ export async function startNextDev({ port, env }) {
     },
   };
 }
+
+/** `next dev` for www/ (see startNext). */
+export const startNextDev = ({ port, env }) => startNext({ command: 'dev', port, env });
 
 /** Debian's Chromium, headless, never a downloaded browser. */
 export function launchBrowser() {

@@ -393,7 +393,13 @@ impl Conn {
                 .await;
         };
         match ClientMessage::from_json(&text) {
-            Ok(ClientMessage::Pong { .. }) => Ok(()),
+            Ok(ClientMessage::Pong { .. }) => {
+                self.state
+                    .metrics
+                    .json_pongs
+                    .fetch_add(1, Ordering::Relaxed);
+                Ok(())
+            }
             Ok(ClientMessage::Ping { timestamp }) => {
                 self.send(frame(&ServerMessage::Pong { timestamp })).await
             }

@@ -5,7 +5,13 @@ import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from '
 import { getJson, loadDashboard, type Anchor } from '@/lib/api';
 import { BatchedStore } from '@/lib/batchedStore';
 import { anchorsMissingDetails, initialDashboard, reduce, type DashboardAction } from '@/lib/dashboard';
-import { useWebSocket } from './useWebSocket';
+import { setPageOptions, useWebSocket } from './useWebSocket';
+
+// The export is served by the server that also answers /ws, so the socket
+// goes to the page's own origin unless NEXT_PUBLIC_WS_URL / _PORT say
+// otherwise. `next dev` runs on a port of its own: there the package's
+// default (port 8080 on the page's host) stays.
+setPageOptions({ sameOrigin: process.env.NODE_ENV !== 'development' });
 
 export function useDashboard() {
   const [store] = useState(() => new BatchedStore(initialDashboard));
@@ -25,6 +31,8 @@ export function useDashboard() {
   useEffect(() => reload(), [reload]);
 
   const connection = useWebSocket({
+    // Everything but the heartbeat's ping/pong, which the log does not show.
+    messageTypes: ['connected', 'snapshot_update', 'corridor_update', 'anchor_update', 'error'],
     onMessage: (message) => {
       dispatch({ type: 'message', message, at: Date.now() });
       // A fresh (not resumed) connection may have missed what was written
@@ -32,16 +40,21 @@ export function useDashboard() {
       // updates arriving meanwhile are replayed on top of the result.
       if (message.type === 'connected' && !message.resumed) reload();
     },
-    onResync: () => reload(),
+    // resync_required reaches onResync, not onMessage: logged here, then
+    // the data is read again.
+    onResync: (event) => {
+      dispatch({ type: 'message', message: { type: 'resync_required', ...(event.reason ? { reason: event.reason } : {}) }, at: Date.now() });
+      reload();
+    },
   });
 
   // Anchors created live arrive without their account: fetch each once.
   const requested = useRef(new Set<string>());
-  const missing = anchorsMissingDetails(state).filter((id) => !requested.current.has(id));
-  const missingKey = missing.join(',');
+  const missingKey = anchorsMissingDetails(state).join(',');
   useEffect(() => {
     if (missingKey === '') return;
     for (const id of missingKey.split(',')) {
+      if (requested.current.has(id)) continue;
       requested.current.add(id);
       getJson<Anchor>(`/api/anchors/${encodeURIComponent(id)}`).then(
         (anchor) => dispatch({ type: 'anchor_details', anchor }),

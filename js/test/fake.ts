@@ -1,26 +1,37 @@
-// An in-memory stand-in for the wasm client's JS API (declared in pkg/stellar_insights_ws.d.ts, generated from src/bindings.rs), so
-// the hooks' own logic can be tested without a browser or a server. It keeps
-// the contract's refcount and filter semantics; the e2e suite covers the real one.
-import type { ClientOptions, ConnectionStatus, Filter, ResyncEvent, WsError, WsMessage } from 'stellar-insights-ws';
-import type { RealtimeApi } from '@/lib/wasmLoader';
+// An in-memory stand-in for the wasm client's JS API (declared in
+// pkg/stellar_insights_ws.d.ts, generated from src/bindings.rs), so the hooks' and the
+// compat class's own logic can be tested without a browser or a server. It
+// keeps the client's contract: reference count with the same-task linger of
+// release(), filters (no types = all but ping/pong), one status object per
+// change. The e2e suites cover the real client.
+import type { ClientOptions, ConnectionStatus, Filter, ResyncEvent, WsError, WsMessage } from '../src/stellar_insights_ws.js';
+import type { ClientModule } from '../src/client.js';
 
 type Sub<T> = { callback: (value: T) => void; filter?: Filter; active: boolean };
 
-export class FakeRealtime {
+export class FakeClient {
   refcount = 0;
   acquires = 0;
   releases = 0;
   socketsOpened = 0;
+  inits: unknown[] = [];
   configured: ClientOptions[] = [];
   calls: string[] = [];
+  /** When set, configure() throws it (the client refusing options). */
+  refuse: string | undefined;
   private current: ConnectionStatus = { state: 'idle', attempt: 0 };
+  private lingering = false;
   private messageSubs: Sub<WsMessage>[] = [];
   private statusSubs: Sub<ConnectionStatus>[] = [];
   private errorSubs: Sub<WsError>[] = [];
   private resyncSubs: Sub<ResyncEvent>[] = [];
 
   activeSubscriptions(): number {
-    return [...this.messageSubs, ...this.statusSubs, ...this.errorSubs, ...this.resyncSubs].filter((s) => s.active).length;
+    return this.messageSubs.filter((s) => s.active).length;
+  }
+
+  activeFilters(): Filter[] {
+    return this.messageSubs.filter((s) => s.active).map((s) => s.filter!);
   }
 
   setStatus(next: ConnectionStatus): void {
@@ -40,17 +51,21 @@ export class FakeRealtime {
     for (const s of this.resyncSubs) if (s.active) s.callback(event);
   }
 
-  api(): RealtimeApi {
+  module(): ClientModule {
     const add = <T>(list: Sub<T>[], callback: (v: T) => void, filter?: Filter) => {
       const sub: Sub<T> = { callback, filter, active: true };
       list.push(sub);
       return { unsubscribe: () => (sub.active = false), free: () => undefined } as never;
     };
     return {
-      configure: (o: ClientOptions) => void this.configured.push(o),
+      default: async (input: unknown) => void this.inits.push(input),
+      configure: (o: ClientOptions) => {
+        if (this.refuse) throw new Error(this.refuse);
+        this.configured.push(o);
+      },
       acquire: () => {
         this.acquires++;
-        if (this.refcount++ === 0) {
+        if (this.refcount++ === 0 && !this.lingering) {
           this.socketsOpened++;
           this.setStatus({ state: 'open', attempt: 0, connectionId: `conn-${this.socketsOpened}` });
         }
@@ -58,7 +73,14 @@ export class FakeRealtime {
       release: () => {
         this.releases++;
         if (this.refcount === 0) throw new Error('release without acquire');
-        if (--this.refcount === 0) this.setStatus({ state: 'closed', attempt: 0 });
+        if (--this.refcount === 0) {
+          // Like the client: the socket closes at the end of the task unless acquired again.
+          this.lingering = true;
+          setTimeout(() => {
+            this.lingering = false;
+            if (this.refcount === 0) this.setStatus({ state: 'idle', attempt: 0 });
+          }, 0);
+        }
       },
       connect: () => void this.calls.push('connect'),
       disconnect: () => void this.calls.push('disconnect'),
@@ -73,13 +95,19 @@ export class FakeRealtime {
       connectionId: () => this.current.connectionId,
       lastMessage: () => undefined,
       lastSeq: () => undefined,
-    } as unknown as RealtimeApi;
+      reset: () => void this.calls.push('reset'),
+    } as unknown as ClientModule;
   }
 }
 
 function matches(filter: Filter, m: WsMessage): boolean {
-  if (filter.types ? !filter.types.includes(m.type) : m.type === 'ping' || m.type === 'pong') return false;
-  if (filter.corridorKeys && m.type === 'corridor_update' && !filter.corridorKeys.includes(m.corridor_key)) return false;
-  if (filter.anchorIds && m.type === 'anchor_update' && !filter.anchorIds.includes(m.anchor_id)) return false;
+  const keyed = (filter.corridorKeys?.length ?? 0) > 0 || (filter.anchorIds?.length ?? 0) > 0;
+  if (filter.types && filter.types.length > 0) {
+    if (!filter.types.includes(m.type)) return false;
+  } else if (keyed) {
+    if (!(filter.corridorKeys?.length && m.type === 'corridor_update') && !(filter.anchorIds?.length && m.type === 'anchor_update')) return false;
+  } else if (m.type === 'ping' || m.type === 'pong') return false;
+  if (filter.corridorKeys?.length && m.type === 'corridor_update' && !filter.corridorKeys.includes(m.corridor_key)) return false;
+  if (filter.anchorIds?.length && m.type === 'anchor_update' && !filter.anchorIds.includes(m.anchor_id)) return false;
   return true;
 }

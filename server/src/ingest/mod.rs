@@ -1,0 +1,319 @@
+//! `INGEST=horizon`: corridor and anchor metrics computed from a Stellar Horizon
+//! server's payment operations, written through the service layer.
+//!
+//! How it reads Horizon: by paging, not by event stream. `INGEST_START=now` is
+//! resolved once to the newest payment's `paging_token` (`order=desc&limit=1`). It asks
+//! `/payments?cursor=C&order=asc&limit=200&include_failed=true&join=transactions`
+//! and follows each page's `_links.next`; a page shorter than 200 records means it
+//! caught up, and it waits `HORIZON_POLL_MS` before the next request. Prices come
+//! from `/trade_aggregations` (see [`horizon::Horizon::usd_price`]). Every request
+//! waits for the `HORIZON_REQUESTS_PER_HOUR` budget; a 429 waits `Retry-After`; a
+//! failed or cut-off response is retried from the same URL with backoff, so
+//! nothing of a partial page is counted.
+//!
+//! How it writes: records are added to in-memory one-minute buckets
+//! ([`metrics::Windows`]); every `INGEST_FLUSH_MS` one write transaction stores the
+//! changed buckets, the changed corridors' and anchors' 24 h metrics (through
+//! [`crate::service`], so each change gets its update-log row and reaches clients
+//! like a REST write) and the `paging_token` of the last record counted. A restart,
+//! even after SIGKILL, reloads the buckets and resumes from that cursor: nothing is
+//! counted twice or skipped. Metric definitions: [`metrics`].
+
+pub mod horizon;
+pub mod metrics;
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use crate::config::IngestConfig;
+use crate::error::ApiError;
+use crate::model::{AnchorMetrics, CorridorMetrics, NewAnchor, NewCorridor};
+use crate::{demo, service, store, AppState};
+use horizon::{Horizon, Stopped};
+use metrics::{Asset, Payment, PriceBook, Windows, WINDOW_24H_SECS};
+
+/// Name of the payments cursor in `ingest_cursor`.
+pub const PAYMENTS_STREAM: &str = "payments";
+/// Records per page requested. Value 200 (Horizon's maximum).
+pub const PAGE_LIMIT: usize = 200;
+/// How long a fetched USD price is used before it is asked again. Value 15 min.
+pub const PRICE_TTL: Duration = Duration::from_secs(900);
+
+/// Ingestion state between flushes.
+struct Ingest {
+    state: AppState,
+    horizon: Horizon,
+    windows: Windows,
+    prices: PriceBook,
+    priced_at: HashMap<Asset, Instant>,
+    usdc: Asset,
+    /// Anchor account → anchor id.
+    anchors: HashMap<String, String>,
+    anchor_accounts: BTreeSet<String>,
+    /// Corridor key → corridor id.
+    corridors: HashMap<String, String>,
+    /// Token of the last record counted.
+    pending_cursor: Option<String>,
+    /// Token stored by the last flush.
+    stored_cursor: Option<String>,
+}
+
+/// Runs ingestion until shutdown; errors are logged and retried.
+pub async fn run(state: AppState, cfg: IngestConfig) {
+    let mut shutdown = state.shutdown_signal();
+    let ingest = async {
+        loop {
+            match run_once(&state, &cfg).await {
+                Ok(()) => return,
+                Err(e) => {
+                    tracing::error!(error = %e, "horizon ingestion failed; restarting in 5 s");
+                    tokio::time::sleep(Duration::from_secs(5)).await;
+                }
+            }
+        }
+    };
+    tokio::select! {
+        _ = crate::until_shutdown(&mut shutdown) => {}
+        _ = ingest => {}
+    }
+}
+
+async fn run_once(state: &AppState, cfg: &IngestConfig) -> Result<(), ApiError> {
+    let horizon = Horizon::new(cfg, state.clone());
+    let mut ing = Ingest {
+        usdc: Asset::Credit {
+            code: "USDC".into(),
+            issuer: cfg.network.usdc_issuer().into(),
+        },
+        state: state.clone(),
+        horizon,
+        windows: Windows::default(),
+        prices: PriceBook::default(),
+        priced_at: HashMap::new(),
+        anchors: HashMap::new(),
+        anchor_accounts: BTreeSet::new(),
+        corridors: HashMap::new(),
+        pending_cursor: None,
+        stored_cursor: None,
+    };
+    ing.prices.set(ing.usdc.clone(), Some(1.0));
+    ing.load().await?;
+    let cursor = match store::ingest::cursor(&state.db, PAYMENTS_STREAM).await? {
+        Some(stored) => stored,
+        None if cfg.start == "now" => {
+            let Ok(newest) = ing.horizon.newest_token().await else {
+                return Ok(());
+            };
+            ing.pending_cursor = Some(newest.clone());
+            newest
+        }
+        None => cfg.start.clone(),
+    };
+    tracing::info!(
+        network = cfg.network.as_str(),
+        horizon = %cfg.horizon_url,
+        cursor = %cursor,
+        "horizon ingestion started"
+    );
+    let mut url = ing.horizon.payments_url(&cursor);
+    let mut last_flush = Instant::now();
+    loop {
+        let Ok(page) = ing.horizon.page(&url).await else {
+            return Ok(());
+        };
+        let caught_up = page.records.len() < PAGE_LIMIT;
+        for record in &page.records {
+            if ing.record(record).await.is_err() {
+                return Ok(());
+            }
+        }
+        if let Some(next) = page.next {
+            url = next;
+        } else if let Some(c) = &ing.pending_cursor {
+            url = ing.horizon.payments_url(c);
+        }
+        if caught_up || last_flush.elapsed() >= cfg.flush {
+            tokio::time::sleep_until(last_flush + cfg.flush).await;
+            ing.flush().await?;
+            last_flush = Instant::now();
+        }
+        if caught_up {
+            tokio::time::sleep(cfg.poll).await;
+        }
+    }
+}
+
+/// `GET /api/ingest/corridors`: per corridor seen by Horizon ingestion, the 24 h and
+/// 1 h windows (attempts, successes, success rate, USD volume, unpriced successes,
+/// failures by result code) and the top failure reason, from the stored buckets.
+/// Sorted by corridor key; `[]` without ingestion.
+pub async fn corridor_windows(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Result<axum::Json<serde_json::Value>, ApiError> {
+    let mut w = Windows::default();
+    for (key, minute, bucket) in store::ingest::buckets(&state.db).await? {
+        w.restore(key, minute, bucket);
+    }
+    let rows: Vec<serde_json::Value> = w
+        .keys()
+        .into_iter()
+        .filter(|k| !k.starts_with("anchor:"))
+        .map(|key| {
+            let day = w.summary(key, WINDOW_24H_SECS);
+            let hour = w.summary(key, metrics::WINDOW_1H_SECS);
+            serde_json::json!({
+                "corridor_key": key,
+                "top_failure_reason": day.top_failure().map(|(r, _)| r),
+                "window_24h": day,
+                "window_1h": hour,
+            })
+        })
+        .collect();
+    Ok(axum::Json(serde_json::Value::Array(rows)))
+}
+
+impl Ingest {
+    /// Creates the configured anchors that are missing, reads corridor ids and stored buckets.
+    async fn load(&mut self) -> Result<(), ApiError> {
+        let existing = store::list_anchors(&self.state.db).await?;
+        for (name, account, domain, _) in demo::ANCHORS {
+            let id = match existing.iter().find(|a| a.stellar_account == account) {
+                Some(a) => a.id.clone(),
+                None => {
+                    let new = NewAnchor {
+                        name: name.into(),
+                        stellar_account: account.into(),
+                        home_domain: Some(domain.into()),
+                    };
+                    service::create_anchor(&self.state, new).await?.id
+                }
+            };
+            self.anchors.insert(account.to_owned(), id);
+            self.anchor_accounts.insert(account.to_owned());
+        }
+        for c in store::list_corridors(&self.state.db).await? {
+            self.corridors.insert(c.corridor_key, c.id);
+        }
+        for (key, minute, bucket) in store::ingest::buckets(&self.state.db).await? {
+            self.windows.restore(key, minute, bucket);
+        }
+        Ok(())
+    }
+
+    /// Counts one record (or counts it as malformed); advances the pending cursor.
+    async fn record(&mut self, record: &serde_json::Value) -> Result<(), Stopped> {
+        let m = std::sync::Arc::clone(&self.state.metrics);
+        let token = record.get("paging_token").and_then(|t| t.as_str());
+        match metrics::parse_record(record) {
+            Ok(Some(p)) => {
+                if p.successful {
+                    self.price(&p, &p.source_asset).await?;
+                    self.price(&p, &p.dest_asset).await?;
+                }
+                self.windows.add(&p, &self.prices, &self.anchor_accounts);
+                m.ingest_records.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(paging_token = ?token, error = %e, "skipping malformed Horizon record");
+                m.ingest_malformed.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        if let Some(t) = token {
+            self.pending_cursor = Some(t.to_owned());
+        }
+        Ok(())
+    }
+
+    /// Makes sure `asset` has a price no older than [`PRICE_TTL`] (or is known to have none).
+    async fn price(&mut self, p: &Payment, asset: &Asset) -> Result<(), Stopped> {
+        if *asset == self.usdc
+            || self
+                .priced_at
+                .get(asset)
+                .is_some_and(|t| t.elapsed() < PRICE_TTL)
+        {
+            return Ok(());
+        }
+        let price = self.horizon.usd_price(asset, &self.usdc, p.at).await?;
+        self.prices.set(asset.clone(), price);
+        self.priced_at.insert(asset.clone(), Instant::now());
+        Ok(())
+    }
+
+    /// One transaction: changed buckets, changed corridors' and anchors' metrics, cursor.
+    async fn flush(&mut self) -> Result<(), ApiError> {
+        let Some(cursor) = self.pending_cursor.clone() else {
+            return Ok(());
+        };
+        let changed = self.windows.take_dirty();
+        if changed.is_empty() && self.stored_cursor.as_ref() == Some(&cursor) {
+            return Ok(());
+        }
+        let (keep_from, aged_out) = self.windows.prune();
+        let mut keys: BTreeSet<String> = changed.iter().map(|(k, _, _)| k.clone()).collect();
+        // Keys that lost a bucket to the window's end get their smaller totals published too.
+        keys.extend(aged_out);
+        for key in keys.iter().filter(|k| !k.starts_with("anchor:")) {
+            if !self.corridors.contains_key(key) {
+                let Some((s, d)) = key.split_once("->") else {
+                    continue;
+                };
+                let (Some((sc, si)), Some((dc, di))) = (s.split_once(':'), d.split_once(':'))
+                else {
+                    continue;
+                };
+                let new = NewCorridor {
+                    source_asset_code: sc.into(),
+                    source_asset_issuer: si.into(),
+                    dest_asset_code: dc.into(),
+                    dest_asset_issuer: di.into(),
+                };
+                let c = service::create_corridor(&self.state, new).await?;
+                self.corridors.insert(key.clone(), c.id);
+            }
+        }
+        let mut tx = store::begin_write(&self.state.db).await?;
+        for (key, minute, bucket) in &changed {
+            store::ingest::put_bucket(&mut tx, key, *minute, bucket).await?;
+        }
+        store::ingest::prune_buckets(&mut tx, keep_from).await?;
+        for key in &keys {
+            let s = self.windows.summary(key, WINDOW_24H_SECS);
+            if let Some(account) = key.strip_prefix("anchor:") {
+                let Some(id) = self.anchors.get(account) else {
+                    continue;
+                };
+                let m = AnchorMetrics {
+                    total_transactions: s.attempts,
+                    successful_transactions: s.successes,
+                    failed_transactions: s.attempts - s.successes,
+                    avg_settlement_time_ms: None,
+                    volume_usd: Some(s.volume_usd),
+                };
+                service::update_anchor_metrics_in(&mut tx, id, m).await?;
+            } else if let Some(id) = self.corridors.get(key) {
+                let m = CorridorMetrics {
+                    total_transactions: s.attempts,
+                    successful_transactions: s.successes,
+                    volume_usd: s.volume_usd,
+                };
+                service::update_corridor_metrics_in(&mut tx, id, m).await?;
+            }
+        }
+        store::ingest::set_cursor(&mut tx, PAYMENTS_STREAM, &cursor, &service::now_rfc3339())
+            .await?;
+        tx.commit().await?;
+        self.state.hub.wake();
+        self.stored_cursor = Some(cursor.clone());
+        self.state
+            .metrics
+            .ingest_flushes
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::debug!(cursor = %cursor, keys = keys.len(), "horizon ingestion flushed");
+        Ok(())
+    }
+}

@@ -1,0 +1,1 @@
+export * from 'stellar-insights-ws/compat';
