@@ -6,6 +6,9 @@
 #                                          # gaps, duplicates or a missed resume, never on timing (debug build)
 #   bench/loadgen.sh fanout [options]      # N = 1000, 5000, 10000 at 10 writes/s for 20 s each;
 #                                          # rewrites the "loadgen" section of bench/RESULTS.md
+#   bench/loadgen.sh first [options]       # 1000 clients at 10 writes/s for 20 s: REST write → first client
+#                                          # delivery, split into commit, relay wake-up and fan-out start from
+#                                          # the server's /metrics histograms; rewrites the "first" section
 #   bench/loadgen.sh storm [options]       # 2000 clients, server SIGKILLed and restarted under writes;
 #                                          # rewrites the "storm" section of bench/RESULTS.md
 #   bench/loadgen.sh cluster [options]     # 1000 clients at 10 writes/s for 20 s on: 1 instance with SQLite,
@@ -19,8 +22,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-}
 case "$mode" in
-  smoke|fanout|storm|cluster) shift ;;
-  *) echo "usage: bench/loadgen.sh smoke|fanout|storm|cluster [loadgen options]" >&2; exit 2 ;;
+  smoke|fanout|first|storm|cluster) shift ;;
+  *) echo "usage: bench/loadgen.sh smoke|fanout|first|storm|cluster [loadgen options]" >&2; exit 2 ;;
 esac
 target=${CARGO_TARGET_DIR:-target}
 
@@ -36,9 +39,9 @@ if [ "$mode" = smoke ]; then
   exec "$target/debug/stellar-insights-loadgen" smoke --server-bin "$target/debug/stellar-insights-server" "$@"
 fi
 
-# The server is measured as shipped (workspace release profile). The load generator gets its own
-# speed-tuned profile so it is never the bottleneck; the root Cargo.toml's size-tuned release
-# profile is for the wasm client.
+# The server is measured as shipped (workspace release profile: opt-level 3 everywhere). The load
+# generator gets its own profile (opt-level 3, thin LTO: a shorter build than the release profile's
+# fat LTO) so it is never the bottleneck.
 cargo build --quiet --release -p stellar-insights-server
 cargo build --quiet -p stellar-insights-loadgen --profile loadgen \
   --config 'profile.loadgen.inherits="release"' --config 'profile.loadgen.opt-level=3' \

@@ -6,8 +6,8 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 # wasm-pack runs the first wasm-opt on PATH: binaryen 132 from tools/ (see setup.sh).
 export PATH="$ROOT/tools/node_modules/.bin:$HOME/.cargo/bin:$PATH"
-printf '\033[1m[build]\033[0m wasm-pack build --target web --release\n' >&2
-wasm-pack --quiet build --target web --release --out-dir pkg
+printf '\033[1m[build]\033[0m wasm-pack build --target web --profile wasm-release\n' >&2
+wasm-pack --quiet build --target web --profile wasm-release --out-dir pkg
 # The glue ships minified, as the bundlers of the size table's rivals ship
 # theirs; its documentation stays in pkg/*.d.ts. Exports are kept as they are.
 # The crate's inline JS (pkg/snippets/) is bundled into it, so the glue is the

@@ -63,7 +63,7 @@ function crateOf(name) {
 
 /** Rows [crate, KB, share %] for the release module, or null if it cannot be produced. */
 export function breakdown(root) {
-  const module = `${root}target/wasm32-unknown-unknown/release/stellar_insights_ws.wasm`;
+  const module = `${root}target/wasm32-unknown-unknown/wasm-release/stellar_insights_ws.wasm`;
   if (!existsSync(module)) return null;
   const dir = mkdtempSync(join(tmpdir(), 'si-size-'));
   try {

@@ -192,7 +192,7 @@ fn publish_row(hub: &Hub, metrics: &Metrics, row: &LoggedUpdate) {
         Ok(update) => hub.publish(update, metrics),
         Err(e) => {
             tracing::error!(seq = row.seq, error = %e, "skipping unreadable stream entry");
-            hub.skip(row.seq as u64);
+            hub.skip(row.seq as u64, metrics);
         }
     }
 }

@@ -125,12 +125,7 @@ mod tests {
     use super::*;
 
     fn upd(kind: UpdateKind, key: &str) -> Update {
-        Update {
-            seq: 1,
-            kind,
-            key: key.into(),
-            json: "{}".into(),
-        }
+        Update::new(1, kind, key, "{}".into())
     }
 
     #[test]

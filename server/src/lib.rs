@@ -109,6 +109,21 @@ impl AppState {
         self.shutdown.send_replace(true);
     }
 
+    /// After a write's commit returned (the write began its transaction at `started`):
+    /// single instance, hands its update to the hub's publisher task (sent in seq order,
+    /// see `hub`); with Redis,
+    /// wakes the relay that numbers it through the stream (its `seq` is an outbox row id).
+    pub(crate) fn committed(&self, mut update: hub::Update, started: std::time::Instant) {
+        let now = std::time::Instant::now();
+        self.metrics.write_commit.observe(now - started);
+        if self.redis.is_some() {
+            self.hub.wake();
+            return;
+        }
+        update.committed_at = Some(now);
+        self.hub.publish_committed(update);
+    }
+
     /// Whether shutdown has begun.
     pub fn is_shutting_down(&self) -> bool {
         *self.shutdown.borrow()
@@ -210,12 +225,18 @@ pub async fn serve(
     let state = AppState::new(config).await?;
     let mut relays = Vec::new();
     match &state.redis {
-        None => relays.push(tokio::spawn(Arc::clone(&state.hub).run_relay(
-            state.db.clone(),
-            state.config.update_log_retention,
-            Arc::clone(&state.metrics),
-            state.shutdown_signal(),
-        ))),
+        None => {
+            relays.push(tokio::spawn(
+                Arc::clone(&state.hub)
+                    .run_publisher(Arc::clone(&state.metrics), state.shutdown_signal()),
+            ));
+            relays.push(tokio::spawn(Arc::clone(&state.hub).run_relay(
+                state.db.clone(),
+                state.config.update_log_retention,
+                Arc::clone(&state.metrics),
+                state.shutdown_signal(),
+            )));
+        }
         Some(bus) => {
             relays.push(tokio::spawn(cluster::run_relay(
                 Arc::clone(&state.hub),

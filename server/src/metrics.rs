@@ -1,7 +1,10 @@
-//! Prometheus counters and gauges, plain atomics rendered as text format 0.0.4.
+//! Prometheus counters, gauges and latency histograms, plain atomics rendered as
+//! text format 0.0.4.
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
+
 use stellar_insights_protocol::ResyncReason;
 
 /// Reasons a `/ws` request is refused before the upgrade (label `reason`).
@@ -34,6 +37,68 @@ const RESYNC_LABELS: [ResyncReason; 4] = [
     ResyncReason::Gap,
 ];
 
+/// Upper bounds of the latency histograms' buckets, µs: 10 µs steps up to 100 µs,
+/// then coarser, so a p50 of a few hundred µs is read to within 50 µs.
+pub const LATENCY_BUCKETS_US: [u64; 42] = [
+    10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 120, 140, 160, 180, 200, 250, 300, 350, 400, 450, 500,
+    600, 700, 800, 900, 1_000, 1_250, 1_500, 1_750, 2_000, 2_500, 3_000, 4_000, 5_000, 7_500,
+    10_000, 25_000, 50_000, 100_000, 250_000, 500_000, 1_000_000,
+];
+
+/// A Prometheus histogram of durations with the buckets [`LATENCY_BUCKETS_US`]
+/// (plus `+Inf`), exposed in seconds.
+#[derive(Debug)]
+pub struct Histogram {
+    /// Observations per bucket (not cumulative); the last one is `+Inf`.
+    counts: [AtomicU64; LATENCY_BUCKETS_US.len() + 1],
+    /// Sum of all observations, µs.
+    sum_us: AtomicU64,
+}
+
+impl Default for Histogram {
+    fn default() -> Histogram {
+        Histogram {
+            counts: std::array::from_fn(|_| AtomicU64::new(0)),
+            sum_us: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Histogram {
+    /// Records one duration.
+    pub fn observe(&self, d: Duration) {
+        let us = u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        // `le` is inclusive: the first bucket whose bound is >= the value.
+        let i = LATENCY_BUCKETS_US.partition_point(|&b| b < us);
+        self.counts[i].fetch_add(1, Ordering::Relaxed);
+        self.sum_us.fetch_add(us, Ordering::Relaxed);
+    }
+
+    /// Observations so far.
+    pub fn count(&self) -> u64 {
+        self.counts.iter().map(|c| c.load(Ordering::Relaxed)).sum()
+    }
+
+    fn render(&self, out: &mut String, name: &str, help: &str) {
+        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+        let mut cumulative = 0u64;
+        for (i, c) in self.counts.iter().enumerate() {
+            cumulative += c.load(Ordering::Relaxed);
+            match LATENCY_BUCKETS_US.get(i) {
+                Some(&us) => {
+                    let le = us as f64 / 1e6;
+                    let _ = writeln!(out, "{name}_bucket{{le=\"{le}\"}} {cumulative}");
+                }
+                None => {
+                    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {cumulative}");
+                }
+            }
+        }
+        let sum = self.sum_us.load(Ordering::Relaxed) as f64 / 1e6;
+        let _ = writeln!(out, "{name}_sum {sum}\n{name}_count {cumulative}");
+    }
+}
+
 /// All process metrics.
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -47,6 +112,19 @@ pub struct Metrics {
     pub frames_received: AtomicU64,
     /// `stellar_updates_broadcast_total`: updates the relay published.
     pub updates_broadcast: AtomicU64,
+    /// `stellar_write_commit_seconds`: a REST (or demo) write, from beginning its
+    /// transaction (waiting for the write lock included) to its commit returning.
+    pub write_commit: Histogram,
+    /// `stellar_update_relay_seconds`: an update, from its write's commit returning to
+    /// its publication on the hub (single instance only; with Redis the commit and the
+    /// publication are on different instances).
+    pub update_relay: Histogram,
+    /// `stellar_update_fanout_start_seconds`: an update, from its publication on the hub
+    /// to the first connection's send of it completing.
+    pub fanout_start: Histogram,
+    /// `stellar_update_commit_to_first_send_seconds`: an update, from its write's commit
+    /// returning to the first connection's send of it completing (single instance only).
+    pub commit_to_first_send: Histogram,
     /// `stellar_ws_json_pongs_total`: JSON `pong` frames received (answers to
     /// the server's JSON `ping`; protocol-level pongs are not counted).
     pub json_pongs: AtomicU64,
@@ -151,6 +229,30 @@ impl Metrics {
                 "# HELP {name} {help}\n# TYPE {name} counter\n{name} {v}"
             );
         }
+        for (h, name, help) in [
+            (
+                &self.write_commit,
+                "stellar_write_commit_seconds",
+                "Writes, from beginning the transaction to the commit returning.",
+            ),
+            (
+                &self.update_relay,
+                "stellar_update_relay_seconds",
+                "Updates, from their commit returning to their publication on the hub.",
+            ),
+            (
+                &self.fanout_start,
+                "stellar_update_fanout_start_seconds",
+                "Updates, from their publication to the first connection's send completing.",
+            ),
+            (
+                &self.commit_to_first_send,
+                "stellar_update_commit_to_first_send_seconds",
+                "Updates, from their commit returning to the first connection's send completing.",
+            ),
+        ] {
+            h.render(&mut out, name, help);
+        }
         let _ = writeln!(out, "# HELP stellar_ws_resyncs_total resync_required frames sent, by reason.\n# TYPE stellar_ws_resyncs_total counter");
         for (label, v) in RESYNC_LABELS.iter().zip(&self.resyncs) {
             let _ = writeln!(
@@ -168,5 +270,29 @@ impl Metrics {
             );
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histogram_buckets_are_inclusive_cumulative_and_in_seconds() {
+        let h = Histogram::default();
+        h.observe(Duration::from_micros(10)); // le 10 µs (inclusive)
+        h.observe(Duration::from_micros(11)); // le 20 µs
+        h.observe(Duration::from_micros(300)); // le 300 µs
+        h.observe(Duration::from_secs(5)); // +Inf
+        assert_eq!(h.count(), 4);
+        let mut out = String::new();
+        h.render(&mut out, "x", "help");
+        assert!(out.contains("x_bucket{le=\"0.00001\"} 1\n"), "{out}");
+        assert!(out.contains("x_bucket{le=\"0.00002\"} 2\n"), "{out}");
+        assert!(out.contains("x_bucket{le=\"0.0003\"} 3\n"), "{out}");
+        assert!(out.contains("x_bucket{le=\"1\"} 3\n"), "{out}");
+        assert!(out.contains("x_bucket{le=\"+Inf\"} 4\n"), "{out}");
+        assert!(out.contains("x_count 4\n"), "{out}");
+        assert!(out.contains("x_sum 5.000321\n"), "{out}");
     }
 }

@@ -1,5 +1,8 @@
 //! Write operations shared by the REST handlers and demo mode: each one changes a
-//! record and logs its update in one transaction, then wakes the relay.
+//! record and logs its update in one transaction, then hands the update over for
+//! publication once the commit returned.
+
+use std::time::Instant;
 
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -10,6 +13,7 @@ use crate::broadcast::{
     broadcast_anchor_update, broadcast_corridor_update, broadcast_snapshot_update,
 };
 use crate::error::ApiError;
+use crate::hub::Update;
 use crate::model::{
     self, Anchor, AnchorMetrics, Corridor, CorridorMetrics, NewAnchor, NewCorridor, Snapshot,
 };
@@ -50,6 +54,7 @@ pub async fn create_anchor(state: &AppState, new: NewAnchor) -> Result<Anchor, A
         created_at: now.clone(),
         updated_at: now,
     };
+    let started = Instant::now();
     let mut tx = store::begin_write(&state.db).await?;
     store::insert_anchor(&mut tx, &anchor).await.map_err(|e| {
         unique(
@@ -58,9 +63,9 @@ pub async fn create_anchor(state: &AppState, new: NewAnchor) -> Result<Anchor, A
             "an anchor with this stellar_account already exists",
         )
     })?;
-    broadcast_anchor_update(&mut tx, &anchor).await?;
+    let update = broadcast_anchor_update(&mut tx, &anchor).await?;
     tx.commit().await?;
-    state.hub.wake();
+    state.committed(update, started);
     Ok(anchor)
 }
 
@@ -70,20 +75,22 @@ pub async fn update_anchor_metrics(
     id: &str,
     m: AnchorMetrics,
 ) -> Result<Anchor, ApiError> {
+    let started = Instant::now();
     let mut tx = store::begin_write(&state.db).await?;
-    let anchor = update_anchor_metrics_in(&mut tx, id, m).await?;
+    let (anchor, update) = update_anchor_metrics_in(&mut tx, id, m).await?;
     tx.commit().await?;
-    state.hub.wake();
+    state.committed(update, started);
     Ok(anchor)
 }
 
-/// [`update_anchor_metrics`] inside the caller's write transaction (which must commit
-/// and then call `hub.wake()`), so other rows can commit with it.
+/// [`update_anchor_metrics`] inside the caller's write transaction; returns the record and
+/// its logged update (the caller must commit and then hand the update over
+/// with `AppState::committed`, or call `hub.wake()`), so other rows can commit with it.
 pub async fn update_anchor_metrics_in(
     tx: &mut store::WriteTx,
     id: &str,
     m: AnchorMetrics,
-) -> Result<Anchor, ApiError> {
+) -> Result<(Anchor, Update), ApiError> {
     let mut anchor = store::get_anchor(tx, id)
         .await?
         .ok_or(ApiError::NotFound("anchor"))?;
@@ -102,8 +109,8 @@ pub async fn update_anchor_metrics_in(
         .to_owned();
     anchor.updated_at = now_rfc3339();
     store::update_anchor(tx, &anchor).await?;
-    broadcast_anchor_update(tx, &anchor).await?;
-    Ok(anchor)
+    let update = broadcast_anchor_update(tx, &anchor).await?;
+    Ok((anchor, update))
 }
 
 /// Creates a corridor with zero metrics.
@@ -123,13 +130,14 @@ pub async fn create_corridor(state: &AppState, new: NewCorridor) -> Result<Corri
         created_at: now.clone(),
         updated_at: now,
     };
+    let started = Instant::now();
     let mut tx = store::begin_write(&state.db).await?;
     store::insert_corridor(&mut tx, &corridor)
         .await
         .map_err(|e| unique(e, "corridor_key", "this corridor already exists"))?;
-    broadcast_corridor_update(&mut tx, &corridor).await?;
+    let update = broadcast_corridor_update(&mut tx, &corridor).await?;
     tx.commit().await?;
-    state.hub.wake();
+    state.committed(update, started);
     Ok(corridor)
 }
 
@@ -139,20 +147,22 @@ pub async fn update_corridor_metrics(
     id: &str,
     m: CorridorMetrics,
 ) -> Result<Corridor, ApiError> {
+    let started = Instant::now();
     let mut tx = store::begin_write(&state.db).await?;
-    let corridor = update_corridor_metrics_in(&mut tx, id, m).await?;
+    let (corridor, update) = update_corridor_metrics_in(&mut tx, id, m).await?;
     tx.commit().await?;
-    state.hub.wake();
+    state.committed(update, started);
     Ok(corridor)
 }
 
-/// [`update_corridor_metrics`] inside the caller's write transaction (which must commit
-/// and then call `hub.wake()`), so other rows can commit with it.
+/// [`update_corridor_metrics`] inside the caller's write transaction; returns the record and
+/// its logged update (the caller must commit and then hand the update over
+/// with `AppState::committed`, or call `hub.wake()`), so other rows can commit with it.
 pub async fn update_corridor_metrics_in(
     tx: &mut store::WriteTx,
     id: &str,
     m: CorridorMetrics,
-) -> Result<Corridor, ApiError> {
+) -> Result<(Corridor, Update), ApiError> {
     let mut corridor = store::get_corridor(tx, id)
         .await?
         .ok_or(ApiError::NotFound("corridor"))?;
@@ -162,12 +172,13 @@ pub async fn update_corridor_metrics_in(
     corridor.success_rate = model::success_rate(m.successful_transactions, m.total_transactions);
     corridor.updated_at = now_rfc3339();
     store::update_corridor(tx, &corridor).await?;
-    broadcast_corridor_update(tx, &corridor).await?;
-    Ok(corridor)
+    let update = broadcast_corridor_update(tx, &corridor).await?;
+    Ok((corridor, update))
 }
 
 /// Takes a snapshot: next epoch, now, and the hash of [`canonical_json`] of every record.
 pub async fn create_snapshot(state: &AppState) -> Result<Snapshot, ApiError> {
+    let started = Instant::now();
     let mut tx = store::begin_write(&state.db).await?;
     let (anchors, corridors) = store::all_records(&mut tx).await?;
     let snapshot = Snapshot {
@@ -179,9 +190,9 @@ pub async fn create_snapshot(state: &AppState) -> Result<Snapshot, ApiError> {
         corridor_count: corridors.len() as i64,
     };
     store::insert_snapshot(&mut tx, &snapshot).await?;
-    broadcast_snapshot_update(&mut tx, &snapshot).await?;
+    let update = broadcast_snapshot_update(&mut tx, &snapshot).await?;
     tx.commit().await?;
-    state.hub.wake();
+    state.committed(update, started);
     Ok(snapshot)
 }
 

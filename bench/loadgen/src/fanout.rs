@@ -58,6 +58,9 @@ pub struct Outcome {
     pub write_rtt_us: Vec<u32>,
     /// Merged client results.
     pub totals: Totals,
+    /// `/metrics` of each server just before the first write and after the last
+    /// write's fan-out, in the order of `instances`.
+    pub metrics: Vec<(String, String)>,
 }
 
 impl Outcome {
@@ -107,6 +110,7 @@ pub async fn measure(
     let connect = run.connect(clients).await?;
     tokio::time::sleep(SETTLE).await;
     let connected = all_stats(&run);
+    let metrics_before = run.writer.metrics().await?;
     let me = std::process::id();
     let me_before = proc_stats(me).unwrap_or_default();
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -122,6 +126,7 @@ pub async fn measure(
     let wall = started.elapsed().as_secs_f64();
     let after = all_stats(&run);
     let me_after = proc_stats(me).unwrap_or_default();
+    let metrics_after = run.writer.metrics().await?;
     let totals = run.finish(DRAIN).await?;
     let usage: Vec<InstanceUsage> = connected
         .iter()
@@ -154,5 +159,6 @@ pub async fn measure(
             v
         },
         totals,
+        metrics: metrics_before.into_iter().zip(metrics_after).collect(),
     })
 }

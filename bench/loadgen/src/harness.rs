@@ -204,6 +204,8 @@ pub struct Totals {
     /// Per update, time from the first client to the last client receiving it, µs, sorted:
     /// the fan-out's own duration, without the REST write before it.
     pub spread_us: Vec<u32>,
+    /// Per update, latency of the first client to receive it, µs, sorted: write → first delivery.
+    pub first_us: Vec<u32>,
     /// Updates received, all clients.
     pub deliveries: u64,
     /// Seqs a client skipped, or never received before the end (all clients).
@@ -222,10 +224,10 @@ pub struct Totals {
     pub errors: Vec<String>,
 }
 
-/// Max − min latency across clients of the i-th stamped update. Every client
+/// Per stamped update i: (max − min, min) latency across clients. Every client
 /// joined before the writes and got the same updates in the same order (any
 /// gap is reported separately), so the i-th latency of each is the same update.
-fn spread(reports: &[Report]) -> Vec<u32> {
+fn per_update(reports: &[Report]) -> (Vec<u32>, Vec<u32>) {
     let longest = reports
         .iter()
         .map(|r| r.latencies_us.len())
@@ -239,20 +241,23 @@ fn spread(reports: &[Report]) -> Vec<u32> {
             hi[i] = hi[i].max(l);
         }
     }
-    let mut out: Vec<u32> = hi
+    let mut spread: Vec<u32> = hi
         .iter()
         .zip(&lo)
         .map(|(h, l)| h.saturating_sub(*l))
         .collect();
-    out.sort_unstable();
-    out
+    spread.sort_unstable();
+    lo.sort_unstable();
+    (spread, lo)
 }
 
 impl Totals {
     fn new(reports: Vec<Report>, head: u64) -> Totals {
+        let (spread_us, first_us) = per_update(&reports);
         let mut t = Totals {
             head,
-            spread_us: spread(&reports),
+            spread_us,
+            first_us,
             ..Totals::default()
         };
         for r in reports {
@@ -310,14 +315,14 @@ mod tests {
     }
 
     #[test]
-    fn spread_is_last_minus_first_client_per_update() {
+    fn spread_and_first_are_taken_per_update_across_clients() {
         let client = |l: &[u32]| Report {
             latencies_us: l.to_vec(),
             ..Report::default()
         };
         let reports = [client(&[10, 50]), client(&[30, 20]), client(&[15])];
-        // Update 0: 10..30 → 20; update 1: 20..50 → 30.
-        assert_eq!(spread(&reports), vec![20, 30]);
+        // Update 0: 10..30 → spread 20, first 10; update 1: 20..50 → spread 30, first 20.
+        assert_eq!(per_update(&reports), (vec![20, 30], vec![10, 20]));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //!
 //! ```text
 //! stellar-insights-loadgen fanout [--clients 1000,5000,10000] [--rate 10] [--secs 20]
+//! stellar-insights-loadgen first  [--clients 1000] [--rate 10] [--secs 20]
 //! stellar-insights-loadgen storm  [--clients 2000] [--rate 10] [--warm-secs 5]
 //! stellar-insights-loadgen cluster [--clients 1000] [--rate 10] [--secs 20] --redis-url URL --postgres-url URL
 //! stellar-insights-loadgen smoke
@@ -21,6 +22,7 @@
 mod client;
 mod cluster;
 mod fanout;
+mod first;
 mod harness;
 mod report;
 mod results;
@@ -57,17 +59,17 @@ fn parse(argv: &[String]) -> Result<Args, String> {
     let mode = argv
         .first()
         .cloned()
-        .ok_or("missing mode: fanout, storm, cluster or smoke")?;
-    if !["fanout", "storm", "cluster", "smoke"].contains(&mode.as_str()) {
+        .ok_or("missing mode: fanout, first, storm, cluster or smoke")?;
+    if !["fanout", "first", "storm", "cluster", "smoke"].contains(&mode.as_str()) {
         return Err(format!(
-            "unknown mode {mode:?}: expected fanout, storm, cluster or smoke"
+            "unknown mode {mode:?}: expected fanout, first, storm, cluster or smoke"
         ));
     }
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     let mut a = Args {
         clients: match mode.as_str() {
             "storm" => vec![2000],
-            "cluster" => vec![1000],
+            "cluster" | "first" => vec![1000],
             _ => vec![1000, 5000, 10_000],
         },
         rate: 10,
@@ -137,17 +139,15 @@ fn parse(argv: &[String]) -> Result<Args, String> {
             _ => return Err(format!("unknown option {flag}")),
         }
     }
-    if a.mode == "cluster" {
-        if a.clients.len() != 1 {
-            return Err("cluster: --clients takes one count".into());
-        }
-        if a.redis_url.is_none() || a.postgres_url.is_none() {
-            return Err(
-                "cluster needs --redis-url and --postgres-url (or TEST_REDIS_URL and TEST_POSTGRES_URL; \
-                 bench/loadgen.sh cluster starts scripts/services.sh when they are unset)"
-                    .into(),
-            );
-        }
+    if (a.mode == "cluster" || a.mode == "first") && a.clients.len() != 1 {
+        return Err(format!("{}: --clients takes one count", a.mode));
+    }
+    if a.mode == "cluster" && (a.redis_url.is_none() || a.postgres_url.is_none()) {
+        return Err(
+            "cluster needs --redis-url and --postgres-url (or TEST_REDIS_URL and TEST_POSTGRES_URL; \
+             bench/loadgen.sh cluster starts scripts/services.sh when they are unset)"
+                .into(),
+        );
     }
     if !a.opts.server_bin.is_file() {
         return Err(format!(
@@ -185,16 +185,24 @@ async fn run(a: &Args) -> Result<Vec<String>, String> {
             }
             let body = format!("{}\n{}", report::fanout(&outcomes), load_note(&load_before));
             println!("{body}");
-            if let Some(path) = &a.results {
-                results::write_section(
-                    path,
-                    "loadgen",
-                    "Server fan-out (issue 5, section 4)",
-                    &a.command,
-                    &body,
-                )
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-            }
+            save(a, "loadgen", "Server fan-out (issue 5, section 4)", &body)?;
+        }
+        "first" => {
+            let n = a.clients[0];
+            eprintln!(
+                "first: {n} clients, {} writes/s for {} s, write → first delivery",
+                a.rate, a.secs
+            );
+            let o = fanout::measure(&a.opts, &[Storage::Sqlite], n, a.rate, a.secs).await?;
+            problems.extend(o.totals.problems());
+            let body = format!("{}\n{}", first::report(&o), load_note(&load_before));
+            println!("{body}");
+            save(
+                a,
+                "first",
+                "Write → first delivery, split by hop (issue 11, point 7)",
+                &body,
+            )?;
         }
         "storm" => {
             let n = a.clients[0];
@@ -206,16 +214,7 @@ async fn run(a: &Args) -> Result<Vec<String>, String> {
             problems.extend(o.totals.problems());
             let body = format!("{}\n{}", report::storm(&o), load_note(&load_before));
             println!("{body}");
-            if let Some(path) = &a.results {
-                results::write_section(
-                    path,
-                    "storm",
-                    "Reconnect storm (issue 5, section 5)",
-                    &a.command,
-                    &body,
-                )
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-            }
+            save(a, "storm", "Reconnect storm (issue 5, section 5)", &body)?;
         }
         "cluster" => {
             let n = a.clients[0];
@@ -244,16 +243,12 @@ async fn run(a: &Args) -> Result<Vec<String>, String> {
                 load_note(&load_before)
             );
             println!("{body}");
-            if let Some(path) = &a.results {
-                results::write_section(
-                    path,
-                    "cluster",
-                    "Several instances on PostgreSQL + Redis (issue 7)",
-                    &a.command,
-                    &body,
-                )
-                .map_err(|e| format!("{}: {e}", path.display()))?;
-            }
+            save(
+                a,
+                "cluster",
+                "Several instances on PostgreSQL + Redis (issue 7)",
+                &body,
+            )?;
         }
         _ => {
             // Small and short: checks correctness only, so a slow CI box cannot fail it.
@@ -283,6 +278,15 @@ async fn run(a: &Args) -> Result<Vec<String>, String> {
         }
     }
     Ok(problems)
+}
+
+/// Rewrites section `name` of the results file, if there is one.
+fn save(a: &Args, name: &str, title: &str, body: &str) -> Result<(), String> {
+    match &a.results {
+        Some(path) => results::write_section(path, name, title, &a.command, body)
+            .map_err(|e| format!("{}: {e}", path.display())),
+        None => Ok(()),
+    }
 }
 
 /// The 1-, 5- and 15-minute load averages (`/proc/loadavg`).

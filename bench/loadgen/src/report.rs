@@ -356,6 +356,7 @@ mod tests {
             ],
             loadgen_cpu: (1.0, 1.0),
             write_rtt_us: vec![1_000],
+            metrics: Vec::new(),
             totals: Totals {
                 deliveries: 10 * clients as u64,
                 latencies_us,
@@ -425,6 +426,7 @@ mod tests {
             loadgen_cpu: (1.0, 1.0),
             write_rtt_us: vec![1_000],
             totals: Totals::default(),
+            metrics: Vec::new(),
         };
         assert_eq!(fanout_row(&o).len(), FANOUT_HEADERS.len());
         let md = fanout(&[o]);

@@ -94,6 +94,21 @@ impl Writer {
             .ok_or_else(|| "health: no seq in the answer".into())
     }
 
+    /// The Prometheus text of `/metrics` of every server, in order.
+    pub async fn metrics(&self) -> Result<Vec<String>, String> {
+        let mut out = Vec::with_capacity(self.bases.len());
+        for base in &self.bases {
+            let r = self
+                .http
+                .get(format!("{base}/metrics"))
+                .send()
+                .await
+                .map_err(|e| format!("metrics: {e}"))?;
+            out.push(r.text().await.map_err(|e| format!("metrics: {e}"))?);
+        }
+        Ok(out)
+    }
+
     /// Writes `rate` updates per second to `corridor` until `stop` turns true,
     /// write `i` to server `round_robin(i, servers)`.
     /// A failed write is counted and not retried: the clients check the seqs

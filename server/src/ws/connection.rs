@@ -198,6 +198,7 @@ impl Conn {
         self.last_seq = update.seq;
         if self.subs.matches(update) {
             self.send(Message::Text(update.json.clone())).await?;
+            update.sent(&self.state.metrics);
         }
         Ok(())
     }
