@@ -183,7 +183,24 @@ async fn no_update_is_lost_or_duplicated_across_kills_cuts_black_holes_and_throt
                 // Slow enough that the server's sends stall and its queue of
                 // 32 overflows; it notices when the stalled send completes.
                 proxy.set(Mode::Throttle(3_000));
-                tokio::time::sleep(Duration::from_millis(1_500)).await;
+                let started = Instant::now();
+                // Twice the queue in writes while throttled, whatever the
+                // background writers manage on a loaded machine (at ~85
+                // writes/s they once did not overflow it).
+                for n in 0..64u64 {
+                    let id = &ids[n as usize % ids.len()];
+                    let body = json!({"total_transactions": n + 10, "successful_transactions": n, "volume_usd": n as f64});
+                    write(
+                        &http,
+                        &base,
+                        reqwest::Method::PUT,
+                        &format!("/api/corridors/{id}/metrics"),
+                        &body,
+                    )
+                    .await;
+                }
+                tokio::time::sleep(Duration::from_millis(1_500).saturating_sub(started.elapsed()))
+                    .await;
                 proxy.set(Mode::Pass);
                 tally.throttles += 1;
             }
