@@ -2,7 +2,7 @@
 //! a bounded broadcast channel that every WebSocket connection subscribes to.
 //!
 //! Single instance (no `REDIS_URL`): a write hands its update to the hub right
-//! after its commit returns ([`Hub::publish_committed`]) and wakes the publisher
+//! after its commit returns (`Hub::publish_committed`) and wakes the publisher
 //! task ([`Hub::run_publisher`]), which sends it if it is the next seq: the first
 //! send follows the commit after one task wake-up, without a database read, and the
 //! writer does not pay for waking every connection. Writes are serialised by the database's write
@@ -150,7 +150,7 @@ pub struct Hub {
     prune_at: AtomicU64,
 }
 
-/// Most committed updates [`Hub::publish_committed`] holds while an earlier seq is
+/// Most committed updates `Hub::publish_committed` holds while an earlier seq is
 /// missing; beyond it they are dropped and the relay reads them from the log. Value 1024.
 const WAITING_MAX: usize = 1024;
 
@@ -226,7 +226,7 @@ impl Hub {
     }
 
     /// Publisher loop (local mode): sends handed-over updates as writers hand them over
-    /// ([`Hub::publish_committed`]), until `shutdown` turns true.
+    /// (`Hub::publish_committed`), until `shutdown` turns true.
     pub async fn run_publisher(
         self: Arc<Self>,
         metrics: Arc<Metrics>,
@@ -296,7 +296,7 @@ impl Hub {
     }
 
     /// Relay loop (local mode): publishes the logged updates nobody handed over, in seq
-    /// order, when woken by a hand-off that found a seq missing and every [`RELAY_POLL`];
+    /// order, when woken by a hand-off that found a seq missing and every `RELAY_POLL` (1 s);
     /// prunes the log to `retention` entries every `retention / 16` published updates
     /// (the publication that reaches the mark wakes it); until
     /// `shutdown` turns true (then drains once more).
