@@ -180,6 +180,7 @@ mod tests {
         for code in [
             MalformedFrame,
             UnknownType,
+            SchemaMismatch,
             CallbackError,
             QueueOverflow,
             ServerError,

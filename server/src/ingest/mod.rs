@@ -149,7 +149,8 @@ async fn run_once(state: &AppState, cfg: &IngestConfig) -> Result<(), ApiError> 
 /// `GET /api/ingest/corridors`: per corridor seen by Horizon ingestion, the 24 h and
 /// 1 h windows (attempts, successes, success rate, USD volume, unpriced successes,
 /// failures by result code) and the top failure reason, from the stored buckets.
-/// Sorted by corridor key; `[]` without ingestion.
+/// Sorted by corridor key; `[]` when nothing was ever ingested into this database
+/// (rows ingested earlier stay listed after `INGEST` is turned off).
 pub async fn corridor_windows(
     axum::extract::State(state): axum::extract::State<AppState>,
 ) -> Result<axum::Json<serde_json::Value>, ApiError> {
