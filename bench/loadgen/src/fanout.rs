@@ -75,6 +75,21 @@ impl Outcome {
         (user + sys) / 100.0 * self.cpu_wall * 1e6 / (self.totals.deliveries.max(1) as f64)
     }
 
+    /// CPU time per delivery while writing, µs, split (user, kernel), of a
+    /// `(user, kernel)` % of one core as in [`Outcome::server_cpu`].
+    pub fn us_per_delivery(&self, cpu: (f64, f64)) -> (f64, f64) {
+        let per =
+            |pct: f64| pct / 100.0 * self.cpu_wall * 1e6 / (self.totals.deliveries.max(1) as f64);
+        (per(cpu.0), per(cpu.1))
+    }
+
+    /// Server RSS per connection: (connected − idle) / clients, KiB.
+    pub fn kib_per_connection(&self) -> f64 {
+        self.rss_connected.saturating_sub(self.rss_idle) as f64
+            / self.clients.max(1) as f64
+            / 1024.0
+    }
+
     /// Latency percentile, ms.
     pub fn latency_ms(&self, p: f64) -> f64 {
         f64::from(percentile(&self.totals.latencies_us, p)) / 1000.0

@@ -37,6 +37,9 @@ pub fn round_robin(index: usize, instances: usize) -> usize {
 pub struct Options {
     /// Server binary. Default `target/release/stellar-insights-server`.
     pub server_bin: PathBuf,
+    /// Arguments the server binary is started with. Default none; the floor
+    /// row runs this program itself with `floor-server`.
+    pub server_args: Vec<String>,
     /// Client source addresses: `127.0.0.1 ..= 127.0.0.n`. Default 8.
     pub source_ips: u8,
 }
@@ -85,7 +88,17 @@ impl Run {
         let mut servers = Vec::with_capacity(instances.len());
         for storage in instances {
             let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, free_port()?));
-            servers.push(Server::start(&opts.server_bin, &dir, storage, addr, per_ip).await?);
+            servers.push(
+                Server::start(
+                    &opts.server_bin,
+                    &opts.server_args,
+                    &dir,
+                    storage,
+                    addr,
+                    per_ip,
+                )
+                .await?,
+            );
         }
         let addrs: Vec<SocketAddr> = servers.iter().map(|s| s.addr).collect();
         let writer = Writer::new(&addrs);

@@ -7,6 +7,7 @@
 //! stellar-insights-loadgen storm  [--clients 2000] [--rate 10] [--warm-secs 5]
 //! stellar-insights-loadgen cluster [--clients 1000] [--rate 10] [--secs 20] --redis-url URL --postgres-url URL
 //! stellar-insights-loadgen smoke
+//! fanout also: [--floor 0|1] (default 1: the floor program measured after each server run)
 //! common: [--server-bin PATH] [--source-ips N] [--results bench/RESULTS.md] [--command TEXT]
 //! ```
 //!
@@ -23,6 +24,7 @@ mod client;
 mod cluster;
 mod fanout;
 mod first;
+mod floor;
 mod harness;
 mod report;
 mod results;
@@ -53,6 +55,8 @@ struct Args {
     postgres_url: Option<String>,
     results: Option<PathBuf>,
     command: String,
+    /// Fan-out: also measure the floor program after each server run. Default on (`--floor 0` turns it off).
+    floor: bool,
 }
 
 fn parse(argv: &[String]) -> Result<Args, String> {
@@ -77,6 +81,7 @@ fn parse(argv: &[String]) -> Result<Args, String> {
         warm_secs: 5.0,
         opts: Options {
             server_bin: PathBuf::from("target/release/stellar-insights-server"),
+            server_args: Vec::new(),
             source_ips: 8,
         },
         redis_url: env("TEST_REDIS_URL"),
@@ -85,6 +90,7 @@ fn parse(argv: &[String]) -> Result<Args, String> {
         command: std::env::var("LOADGEN_COMMAND")
             .unwrap_or_else(|_| format!("stellar-insights-loadgen {}", argv.join(" "))),
         mode,
+        floor: true,
     };
     let mut it = argv[1..].iter();
     while let Some(flag) = it.next() {
@@ -136,6 +142,13 @@ fn parse(argv: &[String]) -> Result<Args, String> {
             "--postgres-url" => a.postgres_url = Some(value.clone()),
             "--results" => a.results = Some(PathBuf::from(value)),
             "--command" => a.command = value.clone(),
+            "--floor" => {
+                a.floor = match value.as_str() {
+                    "1" => true,
+                    "0" => false,
+                    _ => return Err(bad("0 or 1")),
+                }
+            }
             _ => return Err(format!("unknown option {flag}")),
         }
     }
@@ -180,8 +193,28 @@ async fn run(a: &Args) -> Result<Vec<String>, String> {
                         .into_iter()
                         .map(|p| format!("N={n}: {p}")),
                 );
-                eprintln!("{}", report::fanout_row_text(&o));
-                outcomes.push(o);
+                eprintln!("server: {}", report::fanout_row_text(&o));
+                let floor = if a.floor {
+                    let f = fanout::measure(
+                        &floor_options(&a.opts)?,
+                        &[Storage::Sqlite],
+                        n,
+                        a.rate,
+                        a.secs,
+                    )
+                    .await?;
+                    problems.extend(
+                        f.totals
+                            .problems()
+                            .into_iter()
+                            .map(|p| format!("floor N={n}: {p}")),
+                    );
+                    eprintln!("floor:  {}", report::fanout_row_text(&f));
+                    Some(f)
+                } else {
+                    None
+                };
+                outcomes.push(report::FanoutPair { server: o, floor });
             }
             let body = format!("{}\n{}", report::fanout(&outcomes), load_note(&load_before));
             println!("{body}");
@@ -306,6 +339,38 @@ fn load_note(before: &str) -> String {
     )
 }
 
+/// The same options with this program's `floor-server` mode in the server's place.
+fn floor_options(opts: &Options) -> Result<Options, String> {
+    Ok(Options {
+        server_bin: std::env::current_exe().map_err(|e| format!("own path: {e}"))?,
+        server_args: vec!["floor-server".into()],
+        ..opts.clone()
+    })
+}
+
+/// `floor-server`: the floor program (`floor.rs`) on `SERVER_HOST:SERVER_PORT`, as the harness starts it.
+fn floor_server() -> ExitCode {
+    let var = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_owned());
+    let addr = format!(
+        "{}:{}",
+        var("SERVER_HOST", "127.0.0.1"),
+        var("SERVER_PORT", "8080")
+    );
+    match addr.parse() {
+        Ok(addr) => match floor::serve(addr) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("floor-server: {addr}: {e}");
+                ExitCode::from(2)
+            }
+        },
+        Err(e) => {
+            eprintln!("floor-server: bad address {addr:?}: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
 /// The wasm client's default policy (base 1 s, cap 30 s, full jitter) without
 /// its attempt limit of 5, so a slow restart shows up as late, not as lost.
 fn storm_backoff() -> Backoff {
@@ -315,10 +380,23 @@ fn storm_backoff() -> Backoff {
     }
 }
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
     let argv: Vec<String> = std::env::args().skip(1).collect();
-    let args = match parse(&argv) {
+    // The floor runs without the async runtime: no framework, as measured.
+    if argv.first().map(String::as_str) == Some("floor-server") {
+        return floor_server();
+    }
+    match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt.block_on(cli(&argv)),
+        Err(e) => {
+            eprintln!("loadgen: cannot start the runtime: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn cli(argv: &[String]) -> ExitCode {
+    let args = match parse(argv) {
         Ok(a) => a,
         Err(e) => {
             eprintln!("loadgen: {e}");

@@ -26,7 +26,7 @@ fn verdict(ok: bool) -> &'static str {
 /// One line per fan-out run, for the terminal.
 pub fn fanout_row_text(o: &fanout::Outcome) -> String {
     format!(
-        "N={} deliveries/s={:.0} p50={:.1}ms p99={:.1}ms max={:.1}ms spread_p50={:.1}ms write_p50={:.1}ms gaps={} dups={} rss={}MiB peak={}MiB server_cpu={:.0}+{:.0}% ({:.1}us/delivery) loadgen_cpu={:.0}+{:.0}%",
+        "N={} deliveries/s={:.0} p50={:.1}ms p99={:.1}ms max={:.1}ms spread_p50={:.1}ms write_p50={:.1}ms gaps={} dups={} rss={}MiB peak={}MiB cpu={:.0}+{:.0}% ({:.1}us/delivery) loadgen_cpu={:.0}+{:.0}%",
         o.clients,
         o.deliveries_per_sec(),
         o.latency_ms(50.0),
@@ -46,16 +46,49 @@ pub fn fanout_row_text(o: &fanout::Outcome) -> String {
     )
 }
 
-/// The fan-out section: one row per N, then the targets.
-pub fn fanout(outcomes: &[fanout::Outcome]) -> String {
-    let rows: Vec<Vec<String>> = outcomes.iter().map(fanout_row).collect();
+/// One fan-out measurement of the server and, when measured, of the floor
+/// (`floor.rs`) with the same clients, rate and time, one right after the other.
+pub struct FanoutPair {
+    /// The server.
+    pub server: fanout::Outcome,
+    /// The floor program in the server's place.
+    pub floor: Option<fanout::Outcome>,
+}
+
+/// The fan-out section: a server row and a floor row per N, then the server
+/// as ratios to the floor, then the targets.
+pub fn fanout(pairs: &[FanoutPair]) -> String {
+    let rows: Vec<Vec<String>> = pairs
+        .iter()
+        .flat_map(|p| {
+            std::iter::once(fanout_row("server", &p.server))
+                .chain(p.floor.as_ref().map(|f| fanout_row("floor", f)))
+        })
+        .collect();
     let mut out = table(&FANOUT_HEADERS, &rows);
     out.push_str(FANOUT_NOTES);
-    fanout_targets(outcomes, &mut out);
+    let ratios: Vec<Vec<String>> = pairs
+        .iter()
+        .filter_map(|p| p.floor.as_ref().map(|f| floor_row(&p.server, f)))
+        .collect();
+    if !ratios.is_empty() {
+        out.push_str(
+            "
+Server against the floor, same N, same run:\n\n",
+        );
+        out.push_str(&table(&FLOOR_HEADERS, &ratios));
+        out.push_str(FLOOR_NOTES);
+    }
+    let servers: Vec<&fanout::Outcome> = pairs.iter().map(|p| &p.server).collect();
+    fanout_targets(&servers, &mut out);
+    if let Some(p) = pairs.iter().find(|p| p.server.clients == 10_000) {
+        floor_targets(p, &mut out);
+    }
     out
 }
 
-const FANOUT_HEADERS: [&str; 17] = [
+const FANOUT_HEADERS: [&str; 18] = [
+    "program",
     "clients",
     "writes/s",
     "deliveries/s",
@@ -69,9 +102,9 @@ const FANOUT_HEADERS: [&str; 17] = [
     "RSS connected MiB",
     "RSS peak MiB",
     "KiB / conn",
-    "server CPU % user + kernel",
-    "server CPU µs / delivery",
-    "loadgen CPU % user + kernel",
+    "CPU % user + kernel",
+    "CPU µs / delivery user + kernel",
+    "loadgen CPU µs / delivery user + kernel",
     "connect s",
 ];
 
@@ -80,8 +113,13 @@ const FANOUT_NOTES: &str = "\n\nLatency = client receive time − the writer's s
     \"first→last client\" is, per update, the gap between the first and the last client receiving it: the fan-out alone. \
     \"REST write\" is the writer's PUT round trip (HTTP + SQLite commit). \
     CPU % is of one core while writing (200 % = both cores), split user + kernel from `/proc/<pid>/stat`; \
-    RSS from `/proc/<pid>/status` of the server process (release build, its own process). \
-    \"missing / dup\" counts seqs skipped or never received / received twice, over all clients.\n";
+    CPU µs / delivery = that CPU time over the writing window divided by the deliveries in it, for the program \
+    (server or floor) and for the load generator in the same window; \
+    RSS from `/proc/<pid>/status` of the program's own process (release build). \
+    \"missing / dup\" counts seqs skipped or never received / received twice, over all clients. \
+    The floor row is `floor-server` (bench/loadgen/src/floor.rs) in the server's place, measured right after the \
+    server with the same clients, rate and time: no framework and no database, each update framed once and written \
+    with one blocking `write` per socket by one thread per core.\n";
 
 fn ms_pair(sorted_us: &[u32]) -> String {
     format!(
@@ -91,9 +129,13 @@ fn ms_pair(sorted_us: &[u32]) -> String {
     )
 }
 
-fn fanout_row(o: &fanout::Outcome) -> Vec<String> {
-    let per_conn = o.rss_connected.saturating_sub(o.rss_idle) as f64 / o.clients as f64 / 1024.0;
+fn us_pair((user, kernel): (f64, f64)) -> String {
+    format!("{user:.2} + {kernel:.2}")
+}
+
+fn fanout_row(program: &str, o: &fanout::Outcome) -> Vec<String> {
     vec![
+        program.to_owned(),
         o.clients.to_string(),
         format!("{:.1}", o.writes_ok as f64 / o.write_secs.max(f64::EPSILON)),
         format!("{:.0}", o.deliveries_per_sec()),
@@ -106,15 +148,88 @@ fn fanout_row(o: &fanout::Outcome) -> Vec<String> {
         mib(o.rss_idle),
         mib(o.rss_connected),
         mib(o.rss_peak),
-        format!("{per_conn:.1}"),
+        format!("{:.1}", o.kib_per_connection()),
         format!("{:.0} + {:.0}", o.server_cpu.0, o.server_cpu.1),
-        format!("{:.1}", o.server_us_per_delivery()),
-        format!("{:.0} + {:.0}", o.loadgen_cpu.0, o.loadgen_cpu.1),
+        us_pair(o.us_per_delivery(o.server_cpu)),
+        us_pair(o.us_per_delivery(o.loadgen_cpu)),
         format!("{:.1}", o.connect_secs),
     ]
 }
 
-fn fanout_targets(outcomes: &[fanout::Outcome], out: &mut String) {
+const FLOOR_HEADERS: [&str; 8] = [
+    "clients",
+    "user µs / delivery: server / floor",
+    "kernel µs / delivery: server / floor",
+    "CPU per delivery: server ÷ floor",
+    "p99 ms: server / floor (ratio)",
+    "first→last p99 ms: server / floor (ratio)",
+    "KiB / conn: server / floor",
+    "loadgen µs / delivery with server / with floor",
+];
+
+const FLOOR_NOTES: &str = "\nThe floor does no database commit and no REST routing, so its p99 is the delivery path alone; \
+    the server's p99 includes its commit (see \"REST write\").\n";
+
+fn floor_row(s: &fanout::Outcome, f: &fanout::Outcome) -> Vec<String> {
+    let (su, sk) = s.us_per_delivery(s.server_cpu);
+    let (fu, fk) = f.us_per_delivery(f.server_cpu);
+    let spread = |o: &fanout::Outcome| f64::from(percentile(&o.totals.spread_us, 99.0)) / 1000.0;
+    let total = |(u, k): (f64, f64)| u + k;
+    vec![
+        s.clients.to_string(),
+        format!("{su:.2} / {fu:.2}"),
+        format!("{sk:.2} / {fk:.2}"),
+        ratio(su + sk, fu + fk),
+        format!(
+            "{:.2} / {:.2} ({})",
+            s.latency_ms(99.0),
+            f.latency_ms(99.0),
+            ratio(s.latency_ms(99.0), f.latency_ms(99.0))
+        ),
+        format!(
+            "{:.2} / {:.2} ({})",
+            spread(s),
+            spread(f),
+            ratio(spread(s), spread(f))
+        ),
+        format!(
+            "{:.1} / {:.1}",
+            s.kib_per_connection(),
+            f.kib_per_connection()
+        ),
+        format!(
+            "{:.2} / {:.2}",
+            total(s.us_per_delivery(s.loadgen_cpu)),
+            total(f.us_per_delivery(f.loadgen_cpu))
+        ),
+    ]
+}
+
+/// Issue 16's targets at N = 10 000.
+const TARGET_USER_US: f64 = 1.0;
+const TARGET_P99_FLOOR_RATIO: f64 = 1.3;
+const TARGET_KIB_PER_CONN: f64 = 8.0;
+
+fn floor_targets(p: &FanoutPair, out: &mut String) {
+    let s = &p.server;
+    let user = s.us_per_delivery(s.server_cpu).0;
+    let kib = s.kib_per_connection();
+    let p99 = match &p.floor {
+        Some(f) if f.latency_ms(99.0) > 0.0 => {
+            let r = s.latency_ms(99.0) / f.latency_ms(99.0);
+            format!("×{r:.2}, {}", verdict(r <= TARGET_P99_FLOOR_RATIO))
+        }
+        _ => "no floor measured".into(),
+    };
+    out.push_str(&format!(
+        "Issue 16 targets at N = 10 000: server user CPU ≤ {TARGET_USER_US} µs / delivery: {user:.2} µs, {}; \
+         p99 ≤ {TARGET_P99_FLOOR_RATIO}× the floor's: {p99}; ≤ {TARGET_KIB_PER_CONN} KiB / connection: {kib:.1} KiB, {}.\n",
+        verdict(user <= TARGET_USER_US),
+        verdict(kib <= TARGET_KIB_PER_CONN),
+    ));
+}
+
+fn fanout_targets(outcomes: &[&fanout::Outcome], out: &mut String) {
     let Some(o) = outcomes
         .iter()
         .find(|o| o.clients == 10_000 && o.rate == 10)
@@ -409,32 +524,74 @@ mod tests {
         assert_eq!(ratio(3.0, 0.0), "n/a");
     }
 
-    #[test]
-    fn fanout_rows_have_one_cell_per_header() {
-        let o = fanout::Outcome {
-            clients: 10,
+    fn fanout_outcome(
+        clients: usize,
+        deliveries: u64,
+        cpu: (f64, f64),
+        p99_us: u32,
+    ) -> fanout::Outcome {
+        fanout::Outcome {
+            clients,
             rate: 10,
             writes_ok: 5,
             write_secs: 1.0,
             connect_secs: 0.1,
             rss_idle: 1 << 20,
-            rss_connected: 2 << 20,
+            rss_connected: (1 << 20) + clients as u64 * 8 * 1024,
             rss_peak: 3 << 20,
             cpu_wall: 1.0,
-            server_cpu: (1.0, 2.0),
+            server_cpu: cpu,
             instances: Vec::new(),
             loadgen_cpu: (1.0, 1.0),
             write_rtt_us: vec![1_000],
-            totals: Totals::default(),
+            totals: Totals {
+                deliveries,
+                latencies_us: vec![p99_us],
+                spread_us: vec![p99_us / 2],
+                ..Totals::default()
+            },
             metrics: Vec::new(),
-        };
-        assert_eq!(fanout_row(&o).len(), FANOUT_HEADERS.len());
-        let md = fanout(&[o]);
+        }
+    }
+
+    #[test]
+    fn fanout_rows_have_one_cell_per_header() {
+        let o = fanout_outcome(10, 50, (1.0, 2.0), 1_000);
+        assert_eq!(fanout_row("server", &o).len(), FANOUT_HEADERS.len());
+        let f = fanout_outcome(10, 50, (0.5, 2.0), 1_000);
+        assert_eq!(floor_row(&o, &f).len(), FLOOR_HEADERS.len());
+        let md = fanout(&[FanoutPair {
+            server: o,
+            floor: Some(f),
+        }]);
         let widths: Vec<usize> = md
             .lines()
-            .take(3)
+            .take(4)
             .map(|l| l.matches(" | ").count())
             .collect();
-        assert_eq!(widths, vec![16, 16, 16], "{md}");
+        assert_eq!(widths, vec![17; 4], "{md}");
+        assert!(md.contains("| floor | 10 |"), "{md}");
+    }
+
+    #[test]
+    fn the_floor_table_gives_per_delivery_cpu_and_ratios() {
+        // 1 s window, 100 000 deliveries: 50 % user = 0.5 s = 5 µs per delivery.
+        let s = fanout_outcome(10_000, 100_000, (50.0, 100.0), 40_000);
+        let f = fanout_outcome(10_000, 100_000, (10.0, 90.0), 20_000);
+        assert_eq!(s.us_per_delivery(s.server_cpu), (5.0, 10.0));
+        let row = floor_row(&s, &f);
+        assert_eq!(row[1], "5.00 / 1.00");
+        assert_eq!(row[2], "10.00 / 9.00");
+        assert_eq!(row[3], "×1.50");
+        assert_eq!(row[4], "40.00 / 20.00 (×2.00)");
+        assert_eq!(row[6], "8.0 / 8.0");
+        let md = fanout(&[FanoutPair {
+            server: s,
+            floor: Some(f),
+        }]);
+        assert!(
+            md.contains("server user CPU ≤ 1 µs / delivery: 5.00 µs, MISSED; p99 ≤ 1.3× the floor's: ×2.00, MISSED; ≤ 8 KiB / connection: 8.0 KiB, met."),
+            "{md}"
+        );
     }
 }

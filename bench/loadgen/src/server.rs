@@ -31,6 +31,7 @@ pub enum Storage {
 /// A running `stellar-insights-server` on loopback.
 pub struct Server {
     bin: PathBuf,
+    args: Vec<String>,
     /// Storage variables (`DATABASE_URL`, and `REDIS_*` when shared).
     storage_env: Vec<(&'static str, String)>,
     /// Address the server listens on (fixed, so a restart reuses it).
@@ -53,10 +54,11 @@ pub struct ProcStats {
 }
 
 impl Server {
-    /// Starts `bin` on `addr` with `storage` (SQLite: a fresh file in `dir`),
+    /// Starts `bin` with `args` on `addr` with `storage` (SQLite: a fresh file in `dir`),
     /// allowing `max_per_ip` WebSocket connections per client address.
     pub async fn start(
         bin: &Path,
+        args: &[String],
         dir: &Path,
         storage: &Storage,
         addr: SocketAddr,
@@ -73,6 +75,7 @@ impl Server {
         }
         let mut server = Server {
             bin: bin.to_owned(),
+            args: args.to_vec(),
             storage_env,
             addr,
             max_per_ip,
@@ -84,6 +87,7 @@ impl Server {
 
     async fn spawn(&mut self) -> Result<(), String> {
         let child = Command::new(&self.bin)
+            .args(&self.args)
             .env("SERVER_HOST", self.addr.ip().to_string())
             .env("SERVER_PORT", self.addr.port().to_string())
             // An exported REDIS_URL would put a SQLite instance on someone's bus.
