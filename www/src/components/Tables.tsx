@@ -1,7 +1,7 @@
 import { memo } from 'react';
 import type { IngestCorridor } from '@/lib/api';
 import type { AnchorRow, CorridorRow } from '@/lib/dashboard';
-import { formatUsd, shortAccount, shortKey } from '@/lib/dashboard';
+import { formatUsd, noUsdPrice, shortAccount, shortKey } from '@/lib/dashboard';
 
 /**
  * Corridors. `ingest` (Horizon ingestion's details by corridor key) is given
@@ -44,7 +44,7 @@ export const CorridorRowView = memo(function CorridorRowView({ row: c, selected,
   const hour = detail?.window_1h;
   // "no price" only when every success of the window lacked a USD price: then
   // the volume is unknown, not zero. A partly priced volume says how much is missing.
-  const noPrice = day !== undefined && day.successes > 0 && day.unpriced >= day.successes;
+  const noPrice = noUsdPrice(detail);
   const failures = day ? Object.entries(day.failures).map(([code, n]) => `${code} ${n}`).join(', ') : '';
   return (
     <tr

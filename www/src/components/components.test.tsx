@@ -63,6 +63,18 @@ describe('LiveChart', () => {
     render(<LiveChart points={[{ t: 0, successRate: 90, volume: 1234.4 }]} metric="volume" now={0} />);
     expect(screen.getByTestId('chart-last').textContent).toBe('$1,234');
   });
+
+  it('leaves the volume series empty for unpriced points and says why, while the success rate is still drawn', () => {
+    const points = [
+      { t: 0, successRate: 90, volume: null },
+      { t: 1000, successRate: 95, volume: null },
+    ];
+    const { container, rerender } = render(<LiveChart points={points} metric="volume" now={2000} />);
+    expect(container.querySelector('polyline')).toBeNull();
+    expect(screen.getByTestId('chart-no-price').textContent).toContain('No USD price');
+    rerender(<LiveChart points={points} metric="successRate" now={2000} />);
+    expect(container.querySelectorAll('circle')).toHaveLength(2);
+  });
 });
 
 const USDC_USDC = `${USDC}->${USDC}`;

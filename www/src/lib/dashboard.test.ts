@@ -140,6 +140,25 @@ describe('data source and Horizon ingestion details', () => {
     expect(s.ingest[second.corridor_key].top_failure_reason).toBe('op_no_trust');
   });
 
+  it('says "no price" in the log and leaves the chart volume empty for an unpriced corridor, also for lines written before the details came', () => {
+    const unpriced = INGEST.find((r) => r.window_24h.unpriced > 0 && r.window_24h.unpriced >= r.window_24h.successes)!;
+    const priced = INGEST.find((r) => r.window_24h.unpriced === 0)!;
+    const frame = (key: string, volume: number, seq: number): WsMessage => ({ type: 'corridor_update', corridor_id: key, corridor_key: key, success_rate: 100, volume_usd: volume, total_transactions: 1, seq });
+    // Before the details are known: the frame's $0 is all there is.
+    let s = reduce(initialDashboard, { type: 'message', message: frame(unpriced.corridor_key, 0, 1), at: 10 });
+    expect(s.log[0].text).toMatch(/, \$0$/);
+    expect(s.history[unpriced.corridor_key][0].volume).toBe(0);
+    s = reduce(s, { type: 'ingest_done', result: { ticket: 1, corridors: INGEST } });
+    expect(s.log[0].text).toMatch(/, no price$/);
+    expect(s.history[unpriced.corridor_key].map((p) => p.volume)).toEqual([null]);
+    // Once known, new frames are described and charted that way at once; a priced corridor keeps its dollars.
+    s = reduce(s, { type: 'message', message: frame(unpriced.corridor_key, 0, 2), at: 20 });
+    s = reduce(s, { type: 'message', message: frame(priced.corridor_key, 10, 3), at: 30 });
+    expect(s.log.map((e) => e.text.split(', ').pop())).toEqual(['$10', 'no price', 'no price']);
+    expect(s.history[unpriced.corridor_key].map((p) => p.volume)).toEqual([null, null]);
+    expect(s.history[priced.corridor_key].map((p) => p.volume)).toEqual([10]);
+  });
+
   it('drops the details when a reload finds a source that is not Horizon', () => {
     let s = loaded(horizon);
     s = reduce(s, { type: 'load_start', generation: 2 });

@@ -24,11 +24,15 @@ export interface CorridorRow {
   flash: number;
 }
 
-/** One point of a corridor's live series. `t` is ms since the epoch. */
+/**
+ * One point of a corridor's live series. `t` is ms since the epoch. `volume`
+ * is `null` when the corridor's volume is unpriced (see {@link noUsdPrice}):
+ * the chart leaves it out instead of drawing $0.
+ */
 export interface Point {
   t: number;
   successRate: number;
-  volume: number;
+  volume: number | null;
 }
 
 /** One line of the message log. */
@@ -37,6 +41,8 @@ export interface LogEntry {
   at: number;
   type: string;
   text: string;
+  /** The corridor update described, kept to say "no price" once ingestion's details arrive. */
+  corridorUpdate?: Extract<WsMessage, { type: 'corridor_update' }>;
 }
 
 export interface DashboardState {
@@ -146,8 +152,9 @@ export function reduce(state: DashboardState, action: DashboardAction): Dashboar
         const series = next.history[c.corridor_key];
         const last = series?.[series.length - 1];
         // A reload that found nothing new adds no point to the chart.
-        if (last && last.successRate === c.success_rate && last.volume === c.volume_usd) continue;
-        next.history[c.corridor_key] = addPoint(series, { t: at, successRate: c.success_rate, volume: c.volume_usd });
+        const volume = pointVolume(state.ingest, c.corridor_key, c.volume_usd);
+        if (last && last.successRate === c.success_rate && last.volume === volume) continue;
+        next.history[c.corridor_key] = addPoint(series, { t: at, successRate: c.success_rate, volume });
       }
       // Updates that arrived while the load ran may be newer than what it read;
       // they carry absolute values, so applying them again is harmless.
@@ -159,7 +166,8 @@ export function reduce(state: DashboardState, action: DashboardAction): Dashboar
       if (action.generation !== state.loadGeneration) return state;
       return { ...state, loading: false, loadError: action.message, buffered: [] };
     case 'message': {
-      const entry: LogEntry = { id: state.nextLogId, at: action.at, type: action.message.type, text: describe(action.message) };
+      const m = action.message;
+      const entry: LogEntry = { id: state.nextLogId, at: action.at, type: m.type, text: describe(m, state.ingest), ...(m.type === 'corridor_update' ? { corridorUpdate: m } : {}) };
       let next: DashboardState = { ...state, nextLogId: state.nextLogId + 1, log: [entry, ...state.log].slice(0, MAX_LOG) };
       if (state.loading && isUpdate(action.message)) {
         next.buffered = [...state.buffered, action.message].slice(-MAX_BUFFERED);
@@ -192,7 +200,30 @@ function applyIngest(state: DashboardState, result: IngestResult): DashboardStat
     const old = state.ingest[row.corridor_key];
     ingest[row.corridor_key] = old && JSON.stringify(old) === JSON.stringify(row) ? old : row;
   }
-  return { ...state, ingest, ingestTicket: result.ticket };
+  // Lines and points written before the details said "unpriced" showed $0: now they say so.
+  const log = state.log.map((e) => (e.corridorUpdate && e.corridorUpdate.volume_usd === 0 && noUsdPrice(ingest[e.corridorUpdate.corridor_key]) ? { ...e, text: describe(e.corridorUpdate, ingest) } : e));
+  let history = state.history;
+  for (const [key, series] of Object.entries(state.history)) {
+    if (!noUsdPrice(ingest[key]) || !series.some((p) => p.volume === 0)) continue;
+    if (history === state.history) history = { ...state.history };
+    history[key] = series.map((p) => (p.volume === 0 ? { ...p, volume: null } : p));
+  }
+  return { ...state, ingest, ingestTicket: result.ticket, log, history };
+}
+
+/**
+ * Whether every successful payment of this corridor in the last 24 h lacked a
+ * USD price (Horizon ingestion's details): its volume is unknown, not zero, and
+ * the page says "no price". The v1 frame cannot say it (its `volume_usd` is 0).
+ */
+export function noUsdPrice(detail: IngestCorridor | undefined): boolean {
+  const day = detail?.window_24h;
+  return day !== undefined && day.successes > 0 && day.unpriced >= day.successes;
+}
+
+/** The chart's volume of a corridor: `null` when it is 0 because nothing had a price. */
+function pointVolume(ingest: Record<string, IngestCorridor>, key: string, volume: number): number | null {
+  return volume === 0 && noUsdPrice(ingest[key]) ? null : volume;
 }
 
 function isUpdate(m: WsMessage): boolean {
@@ -205,7 +236,8 @@ function applyUpdate(state: DashboardState, m: WsMessage, at: number): Dashboard
       const fields = { id: m.corridor_id, corridor_key: m.corridor_key, success_rate: m.success_rate, volume_usd: m.volume_usd, total_transactions: m.total_transactions };
       const i = state.corridors.findIndex((c) => c.id === m.corridor_id);
       const corridors = i < 0 ? [...state.corridors, { ...fields, flash: 1 }] : state.corridors.map((c, j) => (j === i ? { ...fields, flash: c.flash + 1 } : c));
-      const history = { ...state.history, [m.corridor_key]: addPoint(state.history[m.corridor_key], { t: at, successRate: m.success_rate, volume: m.volume_usd }) };
+      const point = { t: at, successRate: m.success_rate, volume: pointVolume(state.ingest, m.corridor_key, m.volume_usd) };
+      const history = { ...state.history, [m.corridor_key]: addPoint(state.history[m.corridor_key], point) };
       return { ...state, corridors, history };
     }
     case 'anchor_update': {
@@ -237,13 +269,16 @@ export function anchorsMissingDetails(state: DashboardState): string[] {
   return state.anchors.filter((a) => a.stellar_account === undefined).map((a) => a.id);
 }
 
-/** One-line, plain-text summary of a message for the log. */
-export function describe(m: WsMessage): string {
+/**
+ * One-line, plain-text summary of a message for the log. `ingest`: Horizon
+ * ingestion's details, to say "no price" for a corridor whose $0 is unpriced.
+ */
+export function describe(m: WsMessage, ingest: Record<string, IngestCorridor> = {}): string {
   switch (m.type) {
     case 'connected':
       return `connection ${m.connection_id}${m.resumed ? ' resumed' : ''}${m.seq !== undefined ? ` at seq ${m.seq}` : ''}`;
     case 'corridor_update':
-      return `${shortKey(m.corridor_key)}: ${m.success_rate.toFixed(2)}% of ${m.total_transactions} tx, ${formatUsd(m.volume_usd)}`;
+      return `${shortKey(m.corridor_key)}: ${m.success_rate.toFixed(2)}% of ${m.total_transactions} tx, ${pointVolume(ingest, m.corridor_key, m.volume_usd) === null ? 'no price' : formatUsd(m.volume_usd)}`;
     case 'anchor_update':
       return `${m.name}: score ${m.reliability_score.toFixed(2)}, ${m.status}`;
     case 'snapshot_update':
