@@ -3,7 +3,8 @@
 -- Written in the same transaction as each corridor write; one row per corridor
 -- and 10-second step (`step` = Unix ms / 10 000) holding the newest value of
 -- that step, so a corridor has at most 360 rows an hour whatever its write rate.
--- Rows older than 61 minutes are deleted by the writes that add new ones.
+-- Each write deletes its corridor's rows more than 60 minutes and one step
+-- older (at most 362 rows per corridor).
 CREATE TABLE corridor_history (
     corridor_id TEXT NOT NULL,
     step BIGINT NOT NULL,

@@ -149,9 +149,13 @@ async fn run_once(state: &AppState, cfg: &IngestConfig) -> Result<(), ApiError> 
     ing.stream(cfg, cursor).await
 }
 
+/// How long an open event stream may deliver nothing before it is reopened (a
+/// connection that died silently would otherwise wait forever). Value 5 min.
+pub const STREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+
 /// Why one event stream ended.
 enum StreamEnd {
-    /// Horizon closed it (or sent `event: close`): reopen after `retry:`.
+    /// Horizon closed it, or it was idle for [`STREAM_IDLE_TIMEOUT`]: reopen after `retry:`.
     Closed,
     /// The connection dropped or the body could not be decoded.
     Failed(String),
@@ -233,12 +237,18 @@ impl Ingest {
             };
             tracing::debug!(cursor = %from, "horizon event stream opened");
             let mut counted_any = false;
+            let mut idle_until = Instant::now() + STREAM_IDLE_TIMEOUT;
             let end = loop {
                 tokio::select! {
+                    _ = tokio::time::sleep_until(idle_until) => {
+                        tracing::info!(cursor = ?self.pending_cursor, "Horizon event stream idle; reopening");
+                        break StreamEnd::Closed;
+                    }
                     ev = futures_util::StreamExt::next(&mut events) => match ev {
                         None => break StreamEnd::Closed,
                         Some(Err(e)) => break StreamEnd::Failed(e.to_string()),
                         Some(Ok(sse)) => {
+                            idle_until = Instant::now() + STREAM_IDLE_TIMEOUT;
                             if let Some(ms) = sse.retry {
                                 retry = Some(Duration::from_millis(ms));
                             }

@@ -1,4 +1,5 @@
 import { act, fireEvent, render, screen } from '@testing-library/react';
+import { Sparkline } from './Sparkline';
 import { LiveChart } from './LiveChart';
 import type { IngestCorridor } from '@/lib/api';
 import type { CorridorRow } from '@/lib/dashboard';
@@ -43,6 +44,18 @@ describe('AnchorsTable', () => {
     expect(container.querySelector('img')).toBeNull();
     expect(container.querySelector('[data-col="name"]')!.textContent).toBe(hostile);
     expect(screen.getByText('Failing')).toBeTruthy();
+  });
+});
+
+describe('Sparkline', () => {
+  it('draws one vertex per point, and a dash when there is no history', () => {
+    const points = [0, 1, 2].map((i) => ({ t: i * 10_000, successRate: 90 + i, volume: 1 }));
+    const { container, rerender } = render(<Sparkline points={points} />);
+    expect(screen.getByTestId('sparkline').getAttribute('data-points')).toBe('3');
+    expect(container.querySelector('polyline')!.getAttribute('points')!.split(' ')).toHaveLength(3);
+    rerender(<Sparkline points={[]} />);
+    expect(container.querySelector('svg')).toBeNull();
+    expect(container.textContent).toBe('—');
   });
 });
 

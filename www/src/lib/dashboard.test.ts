@@ -108,6 +108,25 @@ describe('dashboard reducer', () => {
   });
 });
 
+describe('recent history from the server', () => {
+  const key = 'USDC:GA->EURC:GB';
+  const hp = (t: number, rate: number, volume = 1000) => ({ t, success_rate: rate, volume_usd: volume, total_transactions: 40 });
+
+  it('opens the chart with the server history; the REST value equal to its last point adds no point', () => {
+    const s = loaded({ history: { [key]: [hp(100, 90), hp(200, 95), hp(300, 97.5)] } });
+    expect(s.history[key].map((p) => [p.t, p.successRate, p.volume])).toEqual([[100, 90, 1000], [200, 95, 1000], [300, 97.5, 1000]]);
+  });
+
+  it('puts only points older than those seen live in front, on a reload too, and drops those older than the span', () => {
+    let s = reduce(loaded(), { type: 'message', message: corridorUpdate(88), at: 2000 });
+    expect(s.history[key].map((p) => p.t)).toEqual([1000, 2000]);
+    s = reduce(s, { type: 'load_start', generation: 2 });
+    const old = 3000 - HISTORY_MS - 1;
+    s = reduce(s, { type: 'load_done', generation: 2, data: data({ history: { [key]: [hp(old, 10), hp(500, 80), hp(1500, 85)] } }), at: 3000 });
+    expect(s.history[key].map((p) => [p.t, p.successRate])).toEqual([[500, 80], [1000, 97.5], [2000, 88], [3000, 97.5]]);
+  });
+});
+
 describe('data source and Horizon ingestion details', () => {
   const horizon = { health: { status: 'ok', demo: false, source: 'horizon-testnet' }, ingest: { ticket: 10, corridors: INGEST } };
 

@@ -1,7 +1,7 @@
 // The dashboard's state and the pure reducer that applies REST loads and live
 // messages to it. Kept free of React so every rule here is unit-tested.
 import type { WsMessage } from 'stellar-insights-ws';
-import { horizonNetwork, type Anchor, type DashboardData, type IngestCorridor, type IngestResult, type Snapshot } from './api';
+import { horizonNetwork, type Anchor, type DashboardData, type HistoryPoint, type IngestCorridor, type IngestResult, type Snapshot } from './api';
 
 /** Anchor row. `flash` counts live changes (0 = never changed since load). */
 export interface AnchorRow {
@@ -81,8 +81,8 @@ export interface DashboardState {
 export const MAX_SNAPSHOTS = 10;
 /** Log lines kept. */
 export const MAX_LOG = 50;
-/** Span of the live chart's history, ms (10 minutes). */
-export const HISTORY_MS = 10 * 60 * 1000;
+/** Span of the live chart's history and the sparklines, ms (60 minutes, what the server keeps). */
+export const HISTORY_MS = 60 * 60 * 1000;
 /** Points kept per corridor, whatever their age. */
 export const MAX_POINTS = 600;
 /** Messages buffered during one REST load; beyond this the oldest are dropped (the load covers them). */
@@ -148,6 +148,10 @@ export function reduce(state: DashboardState, action: DashboardAction): Dashboar
         history: { ...state.history },
         accounts: { ...state.accounts, ...Object.fromEntries(data.anchors.map((a) => [a.id, a.stellar_account])) },
       };
+      // The server's recent history goes before the points this page saw live.
+      for (const [key, points] of Object.entries(data.history ?? {})) {
+        next.history[key] = withHistory(next.history[key], points, state.ingest, key, at);
+      }
       for (const c of next.corridors) {
         const series = next.history[c.corridor_key];
         const last = series?.[series.length - 1];
@@ -256,6 +260,18 @@ function applyUpdate(state: DashboardState, m: WsMessage, at: number): Dashboard
     default:
       return state;
   }
+}
+
+/**
+ * `series` with the server's points that are older than its first one put in
+ * front (the page's own points stay: they may be newer than the history read).
+ */
+function withHistory(series: Point[] | undefined, points: HistoryPoint[], ingest: Record<string, IngestCorridor>, key: string, at: number): Point[] {
+  const first = series?.[0]?.t ?? Infinity;
+  const older = points
+    .filter((p) => Number.isFinite(p.t) && p.t < first && at - p.t <= HISTORY_MS)
+    .map((p) => ({ t: p.t, successRate: p.success_rate, volume: pointVolume(ingest, key, p.volume_usd) }));
+  return older.length === 0 ? (series ?? []) : [...older, ...(series ?? [])].slice(-MAX_POINTS);
 }
 
 function addPoint(series: Point[] | undefined, point: Point): Point[] {
