@@ -106,7 +106,8 @@ test('an unpriced corridor says "no price" in the message log and has no volume 
   const line = log.locator('li', { hasText: 'EURC:GDHU6…NPP2 → EURC:GDHU6…NPP2' }).first();
   await line.waitFor({ timeout: 10_000 });
   const text = await line.innerText();
-  assert.match(text, /100\.00% of 3 tx, no price/);
+  // 2 of 3 succeeded: the earlier test added a failed one.
+  assert.match(text, /66\.67% of 3 tx, no price/);
   assert.doesNotMatch(text, /\$0/);
   // The chart of that corridor: a success-rate line, but no volume series.
   await page.locator('label.select select').selectOption(EURC_EURC);
