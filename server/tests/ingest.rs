@@ -729,6 +729,13 @@ async fn dropped_event_stream_reconnects_from_the_last_cursor_with_identical_tot
         ]
     );
     assert_eq!(seen.streamed, (100..=107).map(toid).collect::<Vec<_>>());
+    // The budget counts each stream (re)connect as one request, like a page.
+    let asked = seen.payments.len() + seen.streams.len() + seen.trade_aggregations;
+    drop(seen);
+    assert_eq!(
+        metric(&server, "stellar_ingest_requests_total").await,
+        asked as f64
+    );
 }
 
 #[tokio::test]

@@ -153,6 +153,12 @@ async fn run_once(state: &AppState, cfg: &IngestConfig) -> Result<(), ApiError> 
 /// connection that died silently would otherwise wait forever). Value 5 min.
 pub const STREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
 
+/// Whether `s` can be a `paging_token` (1–20 digits): anything else never becomes the
+/// cursor, so a garbled id cannot make every later request a 400.
+fn is_paging_token(s: &str) -> bool {
+    (1..=20).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
+}
+
 /// Why one event stream ended.
 enum StreamEnd {
     /// Horizon closed it, or it was idle for [`STREAM_IDLE_TIMEOUT`]: reopen after `retry:`.
@@ -323,7 +329,7 @@ impl Ingest {
                     .metrics
                     .ingest_malformed
                     .fetch_add(1, Ordering::Relaxed);
-                if let Some(id) = sse.id.filter(|i| !i.is_empty()) {
+                if let Some(id) = sse.id.filter(|i| is_paging_token(i)) {
                     self.pending_cursor = Some(id);
                 }
             }
@@ -350,7 +356,7 @@ impl Ingest {
                 m.ingest_malformed.fetch_add(1, Ordering::Relaxed);
             }
         }
-        if let Some(t) = token {
+        if let Some(t) = token.filter(|t| is_paging_token(t)) {
             self.pending_cursor = Some(t.to_owned());
         }
         Ok(())
@@ -443,5 +449,20 @@ impl Ingest {
             .fetch_add(1, Ordering::Relaxed);
         tracing::debug!(cursor = %cursor, keys = keys.len(), "horizon ingestion flushed");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_paging_token;
+
+    #[test]
+    fn only_digits_become_the_cursor() {
+        for ok in ["0", "12884905985", "18446744073709551615"] {
+            assert!(is_paging_token(ok), "{ok}");
+        }
+        for bad in ["", "now", "12a", "-1", "1 2", "123456789012345678901"] {
+            assert!(!is_paging_token(bad), "{bad}");
+        }
     }
 }
