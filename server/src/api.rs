@@ -192,6 +192,83 @@ pub async fn create_snapshot(State(state): State<AppState>) -> ApiResult<impl In
     ))
 }
 
+/// Query of the history endpoints.
+#[derive(Debug, Deserialize)]
+pub struct HistoryQuery {
+    /// How far back, minutes, 1–[`store::history::RETENTION_MINUTES`]. Default 60.
+    pub minutes: Option<String>,
+}
+
+/// `minutes` of a history query, checked: 400 naming the parameter when it is not an
+/// integer from 1 to the retention.
+fn history_since(q: &HistoryQuery) -> ApiResult<(i64, i64)> {
+    let max = store::history::RETENTION_MINUTES;
+    let minutes = match q.minutes.as_deref() {
+        None => max,
+        Some(s) => match s.parse::<i64>() {
+            Ok(n) if (1..=max).contains(&n) => n,
+            _ => {
+                return Err(ApiError::BadQuery {
+                    message: format!("minutes must be an integer from 1 to {max}, not {s:?}"),
+                    field: "minutes",
+                })
+            }
+        },
+    };
+    Ok((minutes, service::now_ms() - minutes * 60_000))
+}
+
+/// `GET /api/corridors/{key}/history?minutes=`: the corridor's values over the last
+/// `minutes` (default and most 60), one point per 10 s step in which it was written,
+/// oldest first: `{"corridor_key","minutes","step_ms","points":[{"t","success_rate",
+/// "volume_usd","total_transactions"}]}`. `{key}` is the corridor key (URL-encoded) or
+/// its id; 404 when it names no corridor.
+pub async fn corridor_history(
+    State(state): State<AppState>,
+    Path(key): Path<String>,
+    Query(q): Query<HistoryQuery>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let (minutes, since) = history_since(&q)?;
+    let id = store::history::corridor_id(&state.db, &key)
+        .await?
+        .ok_or(ApiError::NotFound("corridor"))?;
+    let points = store::history::points(&state.db, &id, since).await?;
+    let corridor_key = store::find_corridor(&state.db, &id)
+        .await?
+        .map(|c| c.corridor_key)
+        .ok_or(ApiError::NotFound("corridor"))?;
+    Ok(Json(json!({
+        "corridor_key": corridor_key,
+        "minutes": minutes,
+        "step_ms": store::history::STEP_MS,
+        "points": points,
+    })))
+}
+
+/// `GET /api/corridors/history?minutes=`: the same for every corridor, for the sparklines:
+/// `{"minutes","step_ms","corridors":{"<corridor_key>":[points]}}`; a corridor without a
+/// point in the span is left out.
+pub async fn corridors_history(
+    State(state): State<AppState>,
+    Query(q): Query<HistoryQuery>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let (minutes, since) = history_since(&q)?;
+    let mut corridors = serde_json::Map::new();
+    for (key, point) in store::history::all_points(&state.db, since).await? {
+        let series = corridors
+            .entry(key)
+            .or_insert_with(|| serde_json::Value::Array(Vec::new()));
+        if let serde_json::Value::Array(points) = series {
+            points.push(json!(point));
+        }
+    }
+    Ok(Json(json!({
+        "minutes": minutes,
+        "step_ms": store::history::STEP_MS,
+        "corridors": corridors,
+    })))
+}
+
 /// Any other `/api/...` path: JSON 404 instead of the dashboard.
 pub async fn not_found() -> ApiError {
     ApiError::NotFound("route")

@@ -122,9 +122,13 @@ pub struct IngestConfig {
     pub start: String,
     /// `HORIZON_REQUESTS_PER_HOUR`: most requests sent to Horizon per hour, all kinds. Default 3000.
     pub requests_per_hour: u32,
-    /// `HORIZON_POLL_MS`: wait before asking again once caught up (a page shorter than
-    /// 200 records), ms. Default 5000.
+    /// `HORIZON_POLL_MS`: wait before reopening the event stream when Horizon ended it
+    /// without a `retry:` field or refused it, ms. Default 5000.
     pub poll: Duration,
+    /// `HORIZON_PAGE_LIMIT`: records per page while catching up, 1–200 (Horizon's
+    /// maximum); a shorter page means caught up, and ingestion switches to the event
+    /// stream. Default 200.
+    pub page_limit: usize,
     /// `INGEST_FLUSH_MS`: interval of metric writes, ms: at most one update per corridor
     /// and per anchor per interval. Default 1000.
     pub flush: Duration,
@@ -402,6 +406,10 @@ fn ingest(
         start,
         requests_per_hour: small(get, "HORIZON_REQUESTS_PER_HOUR", 3000)?,
         poll: Duration::from_millis(positive(get, "HORIZON_POLL_MS", 5000)?),
+        page_limit: match small(get, "HORIZON_PAGE_LIMIT", 200)? {
+            n @ 1..=200 => n as usize,
+            n => return Err(err("HORIZON_PAGE_LIMIT", &n.to_string(), "1 to 200")),
+        },
         flush: Duration::from_millis(positive(get, "INGEST_FLUSH_MS", 1000)?),
     }))
 }
@@ -602,6 +610,7 @@ mod tests {
         assert_eq!(i.network, StellarNetwork::Testnet);
         assert_eq!(i.horizon_url, "https://horizon-testnet.stellar.org");
         assert_eq!((i.start.as_str(), i.requests_per_hour), ("now", 3000));
+        assert_eq!(i.page_limit, 200);
         assert_eq!(
             (i.poll, i.flush),
             (Duration::from_secs(5), Duration::from_secs(1))
@@ -627,6 +636,8 @@ mod tests {
             ("HORIZON_REQUESTS_PER_HOUR", "0"),
             ("HORIZON_POLL_MS", "-5"),
             ("INGEST_FLUSH_MS", "x"),
+            ("HORIZON_PAGE_LIMIT", "201"),
+            ("HORIZON_PAGE_LIMIT", "0"),
         ] {
             let e = from(&[("INGEST", "horizon"), (k, v)]).unwrap_err();
             assert_eq!(e.var, k, "{v}");

@@ -21,6 +21,14 @@ pub enum ApiError {
     /// The body is not a JSON object (HTTP 400).
     #[error("{0}")]
     Malformed(String),
+    /// A query parameter has an invalid value (HTTP 400).
+    #[error("{message}")]
+    BadQuery {
+        /// What is wrong.
+        message: String,
+        /// Which parameter.
+        field: &'static str,
+    },
     /// A field is missing, has the wrong type or an invalid value (HTTP 422).
     #[error("{message}")]
     Invalid {
@@ -65,7 +73,7 @@ impl ApiError {
 
     fn status(&self) -> StatusCode {
         match self {
-            ApiError::Malformed(_) => StatusCode::BAD_REQUEST,
+            ApiError::Malformed(_) | ApiError::BadQuery { .. } => StatusCode::BAD_REQUEST,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Conflict { .. } => StatusCode::CONFLICT,
@@ -84,7 +92,9 @@ impl IntoResponse for ApiError {
         }
         let field = match &self {
             ApiError::Invalid { field, .. } => Some(field.clone()),
-            ApiError::Conflict { field, .. } => Some((*field).to_owned()),
+            ApiError::Conflict { field, .. } | ApiError::BadQuery { field, .. } => {
+                Some((*field).to_owned())
+            }
             _ => None,
         };
         let status = self.status();

@@ -183,7 +183,9 @@ pub fn app(state: AppState) -> Router {
             "/api/corridors",
             get(api::list_corridors).post(api::create_corridor),
         )
+        .route("/api/corridors/history", get(api::corridors_history))
         .route("/api/corridors/{id}", get(api::get_corridor))
+        .route("/api/corridors/{id}/history", get(api::corridor_history))
         .route(
             "/api/corridors/{id}/metrics",
             put(api::update_corridor_metrics),

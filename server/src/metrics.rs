@@ -136,7 +136,7 @@ pub struct Metrics {
     pub ingest_errors: AtomicU64,
     /// `stellar_ingest_records_total`: payment operations counted.
     pub ingest_records: AtomicU64,
-    /// `stellar_ingest_malformed_records_total`: Horizon records skipped as malformed.
+    /// `stellar_ingest_malformed_records_total`: Horizon records and stream events skipped as malformed.
     pub ingest_malformed: AtomicU64,
     /// `stellar_ingest_flushes_total`: ingestion write transactions committed.
     pub ingest_flushes: AtomicU64,
@@ -205,7 +205,7 @@ impl Metrics {
             ),
             (
                 "stellar_ingest_errors_total",
-                "Failed or cut-off Horizon responses, retried.",
+                "Failed or cut-off Horizon responses and dropped event streams, retried.",
                 g(&self.ingest_errors),
             ),
             (
@@ -215,7 +215,7 @@ impl Metrics {
             ),
             (
                 "stellar_ingest_malformed_records_total",
-                "Horizon records skipped as malformed.",
+                "Horizon records and stream events skipped as malformed.",
                 g(&self.ingest_malformed),
             ),
             (

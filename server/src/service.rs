@@ -26,6 +26,11 @@ pub fn now_rfc3339() -> String {
         .expect("UTC time formats as RFC 3339")
 }
 
+/// Current time, ms since the Unix epoch.
+pub fn now_ms() -> i64 {
+    (OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
 fn unique(e: sqlx::Error, field: &'static str, message: &str) -> ApiError {
     match e.as_database_error() {
         Some(db) if db.is_unique_violation() => ApiError::Conflict {
@@ -135,6 +140,7 @@ pub async fn create_corridor(state: &AppState, new: NewCorridor) -> Result<Corri
     store::insert_corridor(&mut tx, &corridor)
         .await
         .map_err(|e| unique(e, "corridor_key", "this corridor already exists"))?;
+    store::history::record(&mut tx, &corridor, now_ms()).await?;
     let update = broadcast_corridor_update(&mut tx, &corridor).await?;
     tx.commit().await?;
     state.committed(update, started);
@@ -172,6 +178,7 @@ pub async fn update_corridor_metrics_in(
     corridor.success_rate = model::success_rate(m.successful_transactions, m.total_transactions);
     corridor.updated_at = now_rfc3339();
     store::update_corridor(tx, &corridor).await?;
+    store::history::record(tx, &corridor, now_ms()).await?;
     let update = broadcast_corridor_update(tx, &corridor).await?;
     Ok((corridor, update))
 }

@@ -3,7 +3,11 @@
 //! linked by `_links.next`, successful and failed payments with `result_xdr`, path
 //! payments strict send / receive, a create_account, a malformed record,
 //! `trade_aggregations`), through a 429 with `Retry-After`, a page cut off mid-body,
-//! and a SIGKILL followed by a restart.
+//! and a SIGKILL followed by a restart. Once caught up (a page shorter than
+//! `HORIZON_PAGE_LIMIT`), the server reads `/payments` as an event stream, which the
+//! fake serves as Horizon does (`retry:`, `event: open` / `data: "hello"`, then one
+//! `id: <paging_token>` / `data: <record>` event per payment, kept open); tests drop
+//! it mid-event and slip a malformed event into it.
 
 mod common;
 
@@ -181,14 +185,33 @@ struct Faults {
     rate_limit_after: Option<String>,
     /// Cut off the first answer for the page after this cursor mid-body.
     drop_after: Option<String>,
-    /// Delay of every `/payments` answer.
+    /// Delay of every `/payments` page answer.
     delay: Duration,
+    /// How many fixture records page requests see (the rest arrive through the event
+    /// stream only, as if later ledgers closed). `None`: all of them.
+    paged: Option<usize>,
+    /// Delay before each record event of the stream.
+    stream_delay: Duration,
+    /// Cut the first stream off after the record with this token, in the middle of the
+    /// next event.
+    drop_stream_after: Option<String>,
+    /// Send an event whose data is not JSON after the record with this token.
+    garbage_after: Option<String>,
+}
+
+/// The token of the malformed stream event (between 104 and 105, unique).
+fn garbage_token() -> String {
+    (toid(104).parse::<u64>().unwrap() + 1).to_string()
 }
 
 #[derive(Default)]
 struct Seen {
     /// (when, cursor, status) of every `/payments` request.
     payments: Vec<(Instant, String, u16)>,
+    /// (`cursor` query parameter, `Last-Event-ID` header) of every stream request.
+    streams: Vec<(String, Option<String>)>,
+    /// Tokens of the record events sent on streams, in order.
+    streamed: Vec<String>,
     trade_aggregations: usize,
 }
 
@@ -200,10 +223,101 @@ struct Fake {
     base: String,
 }
 
+/// One SSE event as Horizon writes it.
+fn sse_event(id: &str, data: &str) -> String {
+    format!("id: {id}\ndata: {data}\n\n")
+}
+
+/// `/payments` with `Accept: text/event-stream`: Horizon's preamble, then the records
+/// after `Last-Event-ID` (else `cursor`), then the stream stays open.
+fn payment_stream(fake: Fake, cursor: String, last_event_id: Option<String>) -> Response {
+    let faults = {
+        let mut f = fake.faults.lock().unwrap();
+        let now = f.clone();
+        f.drop_stream_after = None;
+        now
+    };
+    fake.seen
+        .lock()
+        .unwrap()
+        .streams
+        .push((cursor.clone(), last_event_id.clone()));
+    let after: u64 = last_event_id.unwrap_or(cursor).parse().unwrap_or(0);
+    let records: Vec<Value> = fake
+        .records
+        .iter()
+        .filter(|r| token(r) > after)
+        .cloned()
+        .collect();
+    let preamble = Bytes::from_static(b"retry: 100\nevent: open\ndata: \"hello\"\n\n");
+    let events = futures_util::stream::unfold(
+        (records.into_iter(), Some(preamble), false),
+        move |(mut rest, first, cut)| {
+            let fake = fake.clone();
+            let faults = faults.clone();
+            async move {
+                if let Some(p) = first {
+                    return Some((Ok(p), (rest, None, cut)));
+                }
+                if cut {
+                    // Let the bytes already sent reach the client before the connection breaks.
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    return Some((
+                        Err(std::io::Error::other("connection dropped")),
+                        (rest, None, false),
+                    ));
+                }
+                let Some(r) = rest.next() else {
+                    // Caught up: Horizon keeps the stream open while no ledger closes.
+                    futures_util::future::pending::<()>().await;
+                    return None;
+                };
+                tokio::time::sleep(faults.stream_delay).await;
+                let t = r["paging_token"].as_str().unwrap().to_owned();
+                fake.seen.lock().unwrap().streamed.push(t.clone());
+                let mut out = sse_event(&t, &r.to_string());
+                if faults.garbage_after.as_deref() == Some(t.as_str()) {
+                    out += &sse_event(&garbage_token(), "{\"id\": \"oops\", \"type\":");
+                }
+                if faults.drop_stream_after.as_deref() == Some(t.as_str()) {
+                    // Then half of the next event (the parser must not deliver it), then the cut.
+                    if let Some(next) = rest.as_slice().first() {
+                        let e =
+                            sse_event(next["paging_token"].as_str().unwrap(), &next.to_string());
+                        let half = Bytes::from(e[..e.len() / 2].to_owned());
+                        return Some((Ok(Bytes::from(out)), (rest, Some(half), true)));
+                    }
+                }
+                Some((Ok(Bytes::from(out)), (rest, None, false)))
+            }
+        },
+    );
+    Response::builder()
+        .header(header::CONTENT_TYPE, "text/event-stream; charset=utf-8")
+        .header(header::CACHE_CONTROL, "no-cache")
+        .body(Body::from_stream(events))
+        .unwrap()
+}
+
+fn token(r: &Value) -> u64 {
+    r["paging_token"].as_str().unwrap().parse().unwrap()
+}
+
 async fn payments(
     State(fake): State<Fake>,
     Query(q): Query<std::collections::HashMap<String, String>>,
+    headers: axum::http::HeaderMap,
 ) -> Response {
+    let header_str = |h: &str| {
+        headers
+            .get(h)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    if header_str("accept").is_some_and(|a| a.contains("text/event-stream")) {
+        let cursor = q.get("cursor").cloned().unwrap_or_default();
+        return payment_stream(fake, cursor, header_str("last-event-id"));
+    }
     if q.get("order").map(String::as_str) == Some("desc") {
         // INGEST_START=now asks for the newest payment only.
         assert_eq!(q.get("limit").map(String::as_str), Some("1"));
@@ -226,14 +340,16 @@ async fn payments(
     let page: Vec<Value> = fake
         .records
         .iter()
-        .filter(|r| r["paging_token"].as_str().unwrap().parse::<u64>().unwrap() > after)
-        .take(PAGE)
+        .take(faults.paged.unwrap_or(usize::MAX))
+        .filter(|r| token(r) > after)
+        .take(q.get("limit").map_or(PAGE, |l| l.parse().unwrap()))
         .cloned()
         .collect();
     let next_cursor = page.last().map_or(cursor.clone(), |r| {
         r["paging_token"].as_str().unwrap().to_owned()
     });
-    let link = |c: &str| json!({"href": format!("{}/payments?cursor={c}&order=asc&limit=200&include_failed=true&join=transactions", fake.base)});
+    let limit = q.get("limit").cloned().unwrap_or_else(|| PAGE.to_string());
+    let link = |c: &str| json!({"href": format!("{}/payments?cursor={c}&order=asc&limit={limit}&include_failed=true&join=transactions", fake.base)});
     let body = json!({
         "_links": {"self": link(&cursor), "next": link(&next_cursor), "prev": link(&cursor)},
         "_embedded": {"records": page}
@@ -322,6 +438,7 @@ async fn spec(fake: &Fake, dir: &std::path::Path) -> Spec {
         ("HORIZON_URL", &fake.base),
         ("INGEST_START", "0"),
         ("HORIZON_POLL_MS", "50"),
+        ("HORIZON_PAGE_LIMIT", &PAGE.to_string()),
         ("INGEST_FLUSH_MS", "100"),
         ("HORIZON_REQUESTS_PER_HOUR", "360000"),
     ])
@@ -348,18 +465,16 @@ async fn metric(server: &Server, name: &str) -> f64 {
         .unwrap_or_else(|| panic!("{name} not in /metrics"))
 }
 
-/// Waits until the fake has served the last page and the cursor after it was stored.
+/// Waits until the fake has served the last record (asked for the page after it, or
+/// sent it on a stream) and the corridor of that record was written.
 async fn wait_done(server: &Server, fake: &Fake) {
     let last = toid(107);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let served = fake
-            .seen
-            .lock()
-            .unwrap()
-            .payments
-            .iter()
-            .any(|(_, c, _)| *c == last);
+        let served = {
+            let seen = fake.seen.lock().unwrap();
+            seen.payments.iter().any(|(_, c, _)| *c == last) || seen.streamed.contains(&last)
+        };
         let c = corridor_map(&get_json(server, "/api/corridors").await);
         let eurc = c.get(&format!("EURC:{EURC_I}->EURC:{EURC_I}")).cloned();
         if served && eurc.is_some_and(|e| e.0 == 1) {
@@ -461,7 +576,7 @@ async fn fixture_is_ingested_exactly_through_429_a_cut_page_and_a_malformed_reco
     let fake = start_fake(Faults {
         rate_limit_after: Some(toid(101)),
         drop_after: Some(toid(103)),
-        delay: Duration::ZERO,
+        ..Faults::default()
     })
     .await;
     let dir = tempfile::tempdir().unwrap();
@@ -483,7 +598,11 @@ async fn fixture_is_ingested_exactly_through_429_a_cut_page_and_a_malformed_reco
         metric(&server, "stellar_ingest_rate_limited_total").await,
         1.0
     );
-    assert!(metric(&server, "stellar_ingest_errors_total").await >= 1.0);
+    assert!(
+        metric(&server, "stellar_ingest_errors_total").await >= 1.0,
+        "{:?}",
+        server.log.lock().unwrap()
+    );
     // One malformed record skipped and counted; the 6 payments around it counted.
     assert_eq!(
         metric(&server, "stellar_ingest_malformed_records_total").await,
@@ -518,6 +637,12 @@ async fn fixture_is_ingested_exactly_through_429_a_cut_page_and_a_malformed_reco
         // Prices: one trade_aggregations request per priced asset (XLM, EURC), not per payment.
         assert_eq!(seen.trade_aggregations, 2);
     }
+    // Caught up (the page after 107 is empty): it follows the event stream from 107.
+    wait_stream(&fake, 1).await;
+    assert_eq!(
+        fake.seen.lock().unwrap().streams[0],
+        (toid(107), Some(toid(107)))
+    );
 
     // Every update reached the WebSocket client, in increasing seq; the last
     // corridor update of each corridor carries its final numbers.
@@ -543,10 +668,79 @@ async fn fixture_is_ingested_exactly_through_429_a_cut_page_and_a_malformed_reco
     assert_eq!(finals[&format!("USDC:{USDC_I}->USDC:{USDC_I}")], 2);
 }
 
+/// Waits until the server opened `n` event streams.
+async fn wait_stream(fake: &Fake, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while fake.seen.lock().unwrap().streams.len() < n {
+        assert!(Instant::now() < deadline, "no event stream opened");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn event_stream_delivers_payments_exactly_and_a_malformed_event_is_skipped_and_counted() {
+    // Pages show 100 and 101 only (one full page, then an empty one): the rest comes by stream.
+    let fake = start_fake(Faults {
+        paged: Some(2),
+        garbage_after: Some(toid(104)),
+        ..Faults::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(spec(&fake, dir.path()).await);
+    wait_done(&server, &fake).await;
+    assert_hand_worked_totals(&server).await;
+    // The malformed record (104) and the malformed event after it: skipped, counted.
+    assert_eq!(
+        metric(&server, "stellar_ingest_malformed_records_total").await,
+        2.0
+    );
+    assert_eq!(metric(&server, "stellar_ingest_records_total").await, 6.0);
+    let seen = fake.seen.lock().unwrap();
+    // One stream, opened after the last paged record, carrying the other six.
+    assert_eq!(seen.streams, vec![(toid(101), Some(toid(101)))]);
+    assert_eq!(seen.streamed, (102..=107).map(toid).collect::<Vec<_>>());
+    let pages: Vec<&str> = seen.payments.iter().map(|p| p.1.as_str()).collect();
+    assert_eq!(pages, vec!["0".to_owned(), toid(101)]);
+}
+
+#[tokio::test]
+async fn dropped_event_stream_reconnects_from_the_last_cursor_with_identical_totals() {
+    let fake = start_fake(Faults {
+        paged: Some(0),
+        drop_stream_after: Some(toid(103)),
+        ..Faults::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(spec(&fake, dir.path()).await);
+    wait_done(&server, &fake).await;
+    assert_hand_worked_totals(&server).await;
+    assert_eq!(metric(&server, "stellar_ingest_records_total").await, 6.0);
+    assert!(metric(&server, "stellar_ingest_errors_total").await >= 1.0);
+    // The budget counts each stream (re)connect as one request, like a page.
+    let requests = metric(&server, "stellar_ingest_requests_total").await;
+    let seen = fake.seen.lock().unwrap();
+    // First from the start, then from the last record of the cut stream (103), whose
+    // half-sent next event (104) was not delivered: 104 is streamed once, afterwards.
+    assert_eq!(
+        seen.streams,
+        vec![
+            ("0".to_owned(), Some("0".to_owned())),
+            (toid(103), Some(toid(103)))
+        ]
+    );
+    assert_eq!(seen.streamed, (100..=107).map(toid).collect::<Vec<_>>());
+    let asked = seen.payments.len() + seen.streams.len() + seen.trade_aggregations;
+    assert_eq!(requests, asked as f64);
+}
+
 #[tokio::test]
 async fn sigkill_mid_ingestion_and_restart_gives_the_uninterrupted_totals() {
+    // Everything comes by event stream, one record every 300 ms.
     let fake = start_fake(Faults {
-        delay: Duration::from_millis(400),
+        paged: Some(0),
+        stream_delay: Duration::from_millis(300),
         ..Faults::default()
     })
     .await;
@@ -562,21 +756,19 @@ async fn sigkill_mid_ingestion_and_restart_gives_the_uninterrupted_totals() {
         assert!(Instant::now() < deadline, "no flush");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let before = fake.seen.lock().unwrap().payments.len();
     server.restart(); // SIGKILL, then the same binary on the same database
+    let sent_before = fake.seen.lock().unwrap().streamed.len();
     assert!(
-        before < 5,
-        "killed after the whole fixture was read ({before} pages)"
+        sent_before < 8,
+        "killed after the whole fixture was streamed ({sent_before} records)"
     );
     wait_done(&server, &fake).await;
     assert_hand_worked_totals(&server).await;
     // It resumed from the stored cursor instead of starting over.
     let seen = fake.seen.lock().unwrap();
-    let after_restart = &seen.payments[before..];
-    assert_ne!(
-        after_restart[0].1, "0",
-        "restart began again from the start"
-    );
+    let restarted = seen.streams.last().unwrap();
+    assert_ne!(restarted.0, "0", "restart began again from the start");
+    assert_eq!(restarted.1.as_ref(), Some(&restarted.0));
 }
 
 #[test]
@@ -629,11 +821,7 @@ async fn start_now_begins_after_the_newest_payment() {
             .await
             .env(&[("INGEST_START", "now")]),
     );
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while fake.seen.lock().unwrap().payments.len() < 3 {
-        assert!(Instant::now() < deadline, "no polling");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    wait_stream(&fake, 1).await;
     let cursors: Vec<String> = fake
         .seen
         .lock()
@@ -642,8 +830,12 @@ async fn start_now_begins_after_the_newest_payment() {
         .iter()
         .map(|p| p.1.clone())
         .collect();
-    assert_eq!(cursors[0], "desc");
-    assert!(cursors[1..].iter().all(|c| *c == toid(107)), "{cursors:?}");
+    // The newest token, one (empty) page after it, then the stream from it.
+    assert_eq!(cursors, vec!["desc".to_owned(), toid(107)]);
+    assert_eq!(
+        fake.seen.lock().unwrap().streams,
+        vec![(toid(107), Some(toid(107)))]
+    );
     // Nothing before the start is counted.
     assert_eq!(metric(&server, "stellar_ingest_records_total").await, 0.0);
     assert_eq!(get_json(&server, "/api/corridors").await, json!([]));

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import { join } from 'node:path';
-import { api, freePort, launchBrowser, metric, openPage, randomAccount, screenshot, startServer, tempDir, waitFor, waitForState } from './harness.mjs';
+import { api, freePort, launchBrowser, metric, openPage, randomAccount, screenshot, sleep, startServer, tempDir, waitFor, waitForState } from './harness.mjs';
 
 let server;
 let browser;
@@ -186,5 +186,39 @@ test('one page holds exactly one socket on the server', async (t) => {
   const { page, problems } = await loadDashboard(t);
   await page.waitForTimeout(1_500);
   assert.equal(await metric(server.base, 'stellar_ws_connections_open'), 1);
+  assert.deepEqual(problems, []);
+});
+
+test('the live chart opens with the corridor\'s last hour from the server, and its row has a sparkline of it', async (t) => {
+  // The creation and the first write share a step: not in the last second of one.
+  if (Date.now() % 10_000 > 9_000) await sleep(10_000 - (Date.now() % 10_000) + 150);
+  const c = await newCorridor();
+  // Three values in three 10 s steps of the server's history (it keeps the newest value per step;
+  // the creation shares the first step and is replaced).
+  const values = [[10, 9], [20, 15], [40, 38]];
+  for (const [i, [total, ok]] of values.entries()) {
+    await api(server.base, 'PUT', `/api/corridors/${c.id}/metrics`, { total_transactions: total, successful_transactions: ok, volume_usd: total * 10 });
+    if (i < values.length - 1) await sleep(10_000 - (Date.now() % 10_000) + 150);
+  }
+  const history = await api(server.base, 'GET', `/api/corridors/${encodeURIComponent(c.corridor_key)}/history?minutes=60`);
+  assert.deepEqual(history.points.map((p) => p.success_rate), [90, 75, 95]);
+
+  const { page, problems } = await loadDashboard(t);
+  await page.locator('label.select select').selectOption(c.corridor_key);
+  const chart = page.getByTestId('live-chart');
+  // The chart starts with the three history points, not with one.
+  await waitFor(async () => (await chart.locator('circle').count()) === 3, 5_000, 'three history points in the chart');
+  assert.equal(await page.getByTestId('chart-last').innerText(), '95.00%');
+  const spark = page.locator(`[data-testid="corridor-row"][data-key="${c.corridor_key}"] [data-testid="sparkline"]`);
+  assert.equal(await spark.getAttribute('data-points'), '3');
+  // Every row has its sparkline cell.
+  const rows = await page.locator('[data-testid="corridor-row"]').count();
+  assert.equal(await page.locator('[data-testid="corridor-row"] [data-col="sparkline"]').count(), rows);
+  // A live update adds a point to both.
+  await api(server.base, 'PUT', `/api/corridors/${c.id}/metrics`, { total_transactions: 50, successful_transactions: 50, volume_usd: 500 });
+  await waitFor(async () => (await chart.locator('circle').count()) === 4, 5_000, 'the live point after the history');
+  assert.equal(await page.getByTestId('chart-last').innerText(), '100.00%');
+  await waitFor(async () => (await spark.getAttribute('data-points')) === '4', 5_000, 'the live point in the sparkline');
+  await screenshot(page, '13-history');
   assert.deepEqual(problems, []);
 });

@@ -1,8 +1,11 @@
 // A small fake Stellar Horizon on loopback for the e2e suite, in Horizon's
 // JSON format (the idea of server/tests/ingest.rs's fake, kept to what the
-// dashboard shows): `/payments` pages (`join=transactions`, `_links.next`)
-// and `/trade_aggregations` against USDC. Records can be added while it runs,
-// so a test can watch them reach the page live.
+// dashboard shows): `/payments` pages (`join=transactions`, `_links.next`),
+// `/payments` as Horizon's event stream (`Accept: text/event-stream`: `retry:`,
+// `event: open` / `data: "hello"`, then `id: <paging_token>` / `data: <record>`
+// per payment, kept open) and `/trade_aggregations` against USDC. Records can
+// be added while it runs; open streams send them, so a test can watch them
+// reach the page live.
 import { createServer } from 'node:http';
 
 /** Circle's USDC issuer on the public network (what the server prices against). */
@@ -67,13 +70,28 @@ export function payment({ ledger, kind = 'payment', at, dest, amount, source, so
  */
 export async function startFakeHorizon(records) {
   const all = [...records];
-  const seen = { payments: 0, tradeAggregations: 0 };
+  const seen = { payments: 0, streams: 0, tradeAggregations: 0 };
+  /** Open event streams: each is sent every record added. */
+  const streams = new Set();
+  const event = (r) => `id: ${r.paging_token}\ndata: ${JSON.stringify(r)}\n\n`;
   const server = createServer((req, res) => {
     const url = new URL(req.url, 'http://fake');
     const send = (body) => {
       res.writeHead(200, { 'content-type': 'application/hal+json' });
       res.end(JSON.stringify(body));
     };
+    if (url.pathname === '/payments' && (req.headers.accept ?? '').includes('text/event-stream')) {
+      seen.streams++;
+      // Horizon resumes from Last-Event-ID when given, else from cursor.
+      const from = req.headers['last-event-id'] ?? url.searchParams.get('cursor') ?? '0';
+      const after = BigInt(/^\d+$/.test(from) ? from : '0');
+      res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' });
+      res.write('retry: 1000\nevent: open\ndata: "hello"\n\n');
+      for (const r of all.filter((r) => BigInt(r.paging_token) > after)) res.write(event(r));
+      streams.add(res);
+      res.on('close', () => streams.delete(res));
+      return;
+    }
     if (url.pathname === '/payments') {
       seen.payments++;
       const cursor = url.searchParams.get('cursor') ?? '0';
@@ -102,7 +120,10 @@ export async function startFakeHorizon(records) {
   return {
     base,
     seen,
-    add: (record) => all.push(record),
+    add: (record) => {
+      all.push(record);
+      for (const res of streams) res.write(event(record));
+    },
     close: () =>
       new Promise((resolve) => {
         server.close(resolve);

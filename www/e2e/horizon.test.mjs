@@ -96,3 +96,27 @@ test('a failed payment ingested while the page is open updates its row and top f
   await screenshot(page, '11-horizon-live');
   assert.deepEqual(problems, []);
 });
+
+test('an unpriced corridor says "no price" in the message log and has no volume line in the chart, never $0', async (t) => {
+  const { page, problems } = await openDashboard(t);
+  await waitFor(async () => (await cells(page, EURC_EURC)).volume === 'no price', 5_000, 'EURC→EURC known as unpriced');
+  // A successful EURC payment ingested live: its corridor_update frame says volume_usd 0.
+  fake.add(payment({ ledger: 106, at: '2026-11-30T10:55:00Z', dest: EURC, amount: '4.0000000' }));
+  const log = page.getByTestId('message-log');
+  const line = log.locator('li', { hasText: 'EURC:GDHU6…NPP2 → EURC:GDHU6…NPP2' }).first();
+  await line.waitFor({ timeout: 10_000 });
+  const text = await line.innerText();
+  // 2 of 3 succeeded: the earlier test added a failed one.
+  assert.match(text, /66\.67% of 3 tx, no price/);
+  assert.doesNotMatch(text, /\$0/);
+  // The chart of that corridor: a success-rate line, but no volume series.
+  await page.locator('label.select select').selectOption(EURC_EURC);
+  await page.getByRole('button', { name: 'Volume' }).click();
+  await page.getByTestId('chart-no-price').waitFor({ timeout: 5_000 });
+  assert.equal(await page.getByTestId('live-chart').count(), 0);
+  // A priced corridor still charts its dollars.
+  await page.locator('label.select select').selectOption(USDC_USDC);
+  assert.equal(await page.getByTestId('chart-last').innerText(), '$10');
+  await screenshot(page, '12-horizon-no-price');
+  assert.deepEqual(problems, []);
+});

@@ -1,4 +1,5 @@
-//! The Horizon HTTP client: request budget, 429 / `Retry-After`, retries, pages.
+//! The Horizon HTTP client: request budget, 429 / `Retry-After`, retries, pages and
+//! the `text/event-stream` of `/payments` (parsed by `sse-stream`).
 
 use std::num::NonZeroU32;
 use std::sync::atomic::Ordering;
@@ -24,6 +25,19 @@ pub const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// Timeout of one request. Value 30 s.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// Events of one `/payments` event stream, as `sse-stream` decodes them.
+pub type Events = sse_stream::SseStream<reqwest::Body>;
+
+/// How one request went, after the budget and any 429 waits.
+enum Answer {
+    /// 2xx.
+    Ok(reqwest::Response),
+    /// Another 4xx: asking again the same way will not help.
+    Refused,
+    /// 5xx or no answer: worth retrying after a backoff.
+    Failed(String),
+}
+
 /// Shutdown began while waiting for Horizon.
 #[derive(Debug)]
 pub struct Stopped;
@@ -42,6 +56,7 @@ pub struct Horizon {
     base: String,
     http: reqwest::Client,
     budget: DefaultDirectRateLimiter,
+    page_limit: usize,
     state: AppState,
 }
 
@@ -60,16 +75,17 @@ impl Horizon {
                 .build()
                 .expect("the HTTP client builds"),
             budget: RateLimiter::direct(quota),
+            page_limit: cfg.page_limit,
             state,
         }
     }
 
-    /// `/payments` from `cursor`, ascending, failed ones included, with their transactions.
+    /// `/payments` from `cursor`, ascending, `HORIZON_PAGE_LIMIT` a page, failed ones
+    /// included, with their transactions. The event stream uses the same URL.
     pub fn payments_url(&self, cursor: &str) -> String {
         format!(
             "{}/payments?cursor={cursor}&order=asc&limit={}&include_failed=true&join=transactions",
-            self.base,
-            super::PAGE_LIMIT
+            self.base, self.page_limit
         )
     }
 
@@ -98,11 +114,10 @@ impl Horizon {
         }
     }
 
-    /// GETs `url` as JSON: waits for the budget, honours 429 `Retry-After`, retries
-    /// failed or cut-off responses with backoff. `Ok(None)` for another 4xx answer.
-    pub async fn get_json(&self, url: &str) -> Result<Option<Value>, Stopped> {
+    /// Sends one GET within the budget (`Accept: text/event-stream` and `Last-Event-ID`
+    /// when `stream_from` is set); a 429 waits `Retry-After` and asks again.
+    async fn request(&self, url: &str, stream_from: Option<&str>) -> Result<Answer, Stopped> {
         let m = Arc::clone(&self.state.metrics);
-        let mut backoff = FIRST_BACKOFF;
         loop {
             {
                 let mut stop = self.state.shutdown_signal();
@@ -112,7 +127,15 @@ impl Horizon {
                 }
             }
             m.ingest_requests.fetch_add(1, Ordering::Relaxed);
-            let failure = match self.http.get(url).send().await {
+            let mut req = self.http.get(url);
+            if let Some(id) = stream_from {
+                // A stream has no overall timeout: it stays open while ledgers close.
+                req = req
+                    .header(reqwest::header::ACCEPT, "text/event-stream")
+                    .header("Last-Event-ID", id)
+                    .timeout(Duration::from_secs(365 * 24 * 3600));
+            }
+            return Ok(match req.send().await {
                 Ok(r) if r.status() == StatusCode::TOO_MANY_REQUESTS => {
                     let secs = r
                         .headers()
@@ -128,22 +151,70 @@ impl Horizon {
                 }
                 Ok(r) if r.status().is_client_error() => {
                     tracing::warn!(url, status = %r.status(), "Horizon refused the request");
-                    return Ok(None);
+                    Answer::Refused
                 }
-                Ok(r) if !r.status().is_success() => format!("status {}", r.status()),
-                Ok(r) => match r.bytes().await {
+                Ok(r) if !r.status().is_success() => {
+                    Answer::Failed(format!("status {}", r.status()))
+                }
+                Ok(r) => Answer::Ok(r),
+                Err(e) => Answer::Failed(format!("request failed: {e}")),
+            });
+        }
+    }
+
+    /// Counts a failed response, logs it and waits `backoff`, which then doubles up to
+    /// [`MAX_BACKOFF`].
+    pub async fn failed(
+        &self,
+        url: &str,
+        failure: &str,
+        backoff: &mut Duration,
+    ) -> Result<(), Stopped> {
+        self.state
+            .metrics
+            .ingest_errors
+            .fetch_add(1, Ordering::Relaxed);
+        tracing::warn!(url, error = %failure, retry_in = ?*backoff, "Horizon request failed");
+        self.sleep(*backoff).await?;
+        *backoff = (*backoff * 2).min(MAX_BACKOFF);
+        Ok(())
+    }
+
+    /// GETs `url` as JSON: waits for the budget, honours 429 `Retry-After`, retries
+    /// failed or cut-off responses with backoff. `Ok(None)` for another 4xx answer.
+    pub async fn get_json(&self, url: &str) -> Result<Option<Value>, Stopped> {
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            let failure = match self.request(url, None).await? {
+                Answer::Refused => return Ok(None),
+                Answer::Failed(f) => f,
+                Answer::Ok(r) => match r.bytes().await {
                     Ok(body) => match serde_json::from_slice(&body) {
                         Ok(v) => return Ok(Some(v)),
                         Err(e) => format!("unreadable body: {e}"),
                     },
                     Err(e) => format!("response cut off: {e}"),
                 },
-                Err(e) => format!("request failed: {e}"),
             };
-            m.ingest_errors.fetch_add(1, Ordering::Relaxed);
-            tracing::warn!(url, error = %failure, retry_in = ?backoff, "Horizon request failed");
-            self.sleep(backoff).await?;
-            backoff = (backoff * 2).min(MAX_BACKOFF);
+            self.failed(url, &failure, &mut backoff).await?;
+        }
+    }
+
+    /// Opens the event stream of `/payments` after `cursor` (in the URL and as
+    /// `Last-Event-ID`): one request of the budget. Failed attempts are retried with
+    /// backoff; `Ok(None)` when Horizon refuses it (4xx other than 429).
+    pub async fn open_stream(&self, cursor: &str) -> Result<Option<Events>, Stopped> {
+        let url = self.payments_url(cursor);
+        let mut backoff = FIRST_BACKOFF;
+        loop {
+            match self.request(&url, Some(cursor)).await? {
+                Answer::Refused => return Ok(None),
+                Answer::Ok(r) => {
+                    let body = axum::http::Response::<reqwest::Body>::from(r).into_body();
+                    return Ok(Some(sse_stream::SseStream::new(body)));
+                }
+                Answer::Failed(f) => self.failed(&url, &f, &mut backoff).await?,
+            }
         }
     }
 

@@ -1,15 +1,20 @@
 //! `INGEST=horizon`: corridor and anchor metrics computed from a Stellar Horizon
 //! server's payment operations, written through the service layer.
 //!
-//! How it reads Horizon: by paging, not by event stream. `INGEST_START=now` is
-//! resolved once to the newest payment's `paging_token` (`order=desc&limit=1`). It asks
-//! `/payments?cursor=C&order=asc&limit=200&include_failed=true&join=transactions`
-//! and follows each page's `_links.next`; a page shorter than 200 records means it
-//! caught up, and it waits `HORIZON_POLL_MS` before the next request. Prices come
-//! from `/trade_aggregations` (see [`horizon::Horizon::usd_price`]). Every request
-//! waits for the `HORIZON_REQUESTS_PER_HOUR` budget; a 429 waits `Retry-After`; a
-//! failed or cut-off response is retried from the same URL with backoff, so
-//! nothing of a partial page is counted.
+//! How it reads Horizon: pages to catch up, then the event stream. `INGEST_START=now`
+//! is resolved once to the newest payment's `paging_token` (`order=desc&limit=1`). It
+//! asks `/payments?cursor=C&order=asc&limit=200&include_failed=true&join=transactions`
+//! and follows each page's `_links.next` while pages are full; the first shorter page
+//! means it caught up, and it opens the same URL with `Accept: text/event-stream`
+//! (and `Last-Event-ID` = the cursor). Each stream event's `id` is a `paging_token`
+//! and its `data` one record; `event: open` / `"hello"` and other named events carry
+//! none. A stream that ends or drops is reopened from the last record counted, after
+//! its `retry:` (else `HORIZON_POLL_MS`), or with backoff when it failed without a
+//! record. Prices come from `/trade_aggregations` (see [`horizon::Horizon::usd_price`]).
+//! Every request, a stream (re)connect included, waits for the
+//! `HORIZON_REQUESTS_PER_HOUR` budget; a 429 waits `Retry-After`; a failed or cut-off
+//! page is retried from the same URL with backoff, so nothing of a partial page is
+//! counted; a partial stream event is never delivered by the parser.
 //!
 //! How it writes: records are added to in-memory one-minute buckets
 //! ([`metrics::Windows`]); every `INGEST_FLUSH_MS` one write transaction stores the
@@ -37,8 +42,6 @@ use metrics::{Asset, Payment, PriceBook, Windows, WINDOW_24H_SECS};
 
 /// Name of the payments cursor in `ingest_cursor`.
 pub const PAYMENTS_STREAM: &str = "payments";
-/// Records per page requested. Value 200 (Horizon's maximum).
-pub const PAGE_LIMIT: usize = 200;
 /// How long a fetched USD price is used before it is asked again. Value 15 min.
 pub const PRICE_TTL: Duration = Duration::from_secs(900);
 
@@ -120,11 +123,12 @@ async fn run_once(state: &AppState, cfg: &IngestConfig) -> Result<(), ApiError> 
     );
     let mut url = ing.horizon.payments_url(&cursor);
     let mut last_flush = Instant::now();
+    // Catch up by pages while they are full.
     loop {
         let Ok(page) = ing.horizon.page(&url).await else {
             return Ok(());
         };
-        let caught_up = page.records.len() < PAGE_LIMIT;
+        let caught_up = page.records.len() < cfg.page_limit;
         for record in &page.records {
             if ing.record(record).await.is_err() {
                 return Ok(());
@@ -132,8 +136,6 @@ async fn run_once(state: &AppState, cfg: &IngestConfig) -> Result<(), ApiError> 
         }
         if let Some(next) = page.next {
             url = next;
-        } else if let Some(c) = &ing.pending_cursor {
-            url = ing.horizon.payments_url(c);
         }
         if caught_up || last_flush.elapsed() >= cfg.flush {
             tokio::time::sleep_until(last_flush + cfg.flush).await;
@@ -141,9 +143,28 @@ async fn run_once(state: &AppState, cfg: &IngestConfig) -> Result<(), ApiError> 
             last_flush = Instant::now();
         }
         if caught_up {
-            tokio::time::sleep(cfg.poll).await;
+            break;
         }
     }
+    ing.stream(cfg, cursor).await
+}
+
+/// How long an open event stream may deliver nothing before it is reopened (a
+/// connection that died silently would otherwise wait forever). Value 5 min.
+pub const STREAM_IDLE_TIMEOUT: Duration = Duration::from_secs(300);
+
+/// Whether `s` can be a `paging_token` (1–20 digits): anything else never becomes the
+/// cursor, so a garbled id cannot make every later request a 400.
+fn is_paging_token(s: &str) -> bool {
+    (1..=20).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// Why one event stream ended.
+enum StreamEnd {
+    /// Horizon closed it, or it was idle for [`STREAM_IDLE_TIMEOUT`]: reopen after `retry:`.
+    Closed,
+    /// The connection dropped or the body could not be decoded.
+    Failed(String),
 }
 
 /// `GET /api/ingest/corridors`: per corridor seen by Horizon ingestion, the 24 h and
@@ -204,6 +225,118 @@ impl Ingest {
         Ok(())
     }
 
+    /// Follows the event stream from the last record counted, reopening it whenever it
+    /// ends, until shutdown. Flushes every `INGEST_FLUSH_MS` meanwhile.
+    async fn stream(&mut self, cfg: &IngestConfig, start: String) -> Result<(), ApiError> {
+        let mut backoff = horizon::FIRST_BACKOFF;
+        let mut retry: Option<Duration> = None;
+        let mut last_flush = Instant::now();
+        loop {
+            let from = self.pending_cursor.clone().unwrap_or_else(|| start.clone());
+            let Ok(opened) = self.horizon.open_stream(&from).await else {
+                return Ok(());
+            };
+            let Some(mut events) = opened else {
+                // Refused (4xx): nothing to read; ask again later.
+                tokio::time::sleep(cfg.poll).await;
+                continue;
+            };
+            tracing::debug!(cursor = %from, "horizon event stream opened");
+            let mut counted_any = false;
+            let mut idle_until = Instant::now() + STREAM_IDLE_TIMEOUT;
+            let end = loop {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(idle_until) => {
+                        tracing::info!(cursor = ?self.pending_cursor, "Horizon event stream idle; reopening");
+                        break StreamEnd::Closed;
+                    }
+                    ev = futures_util::StreamExt::next(&mut events) => match ev {
+                        None => break StreamEnd::Closed,
+                        Some(Err(e)) => break StreamEnd::Failed(e.to_string()),
+                        Some(Ok(sse)) => {
+                            idle_until = Instant::now() + STREAM_IDLE_TIMEOUT;
+                            if let Some(ms) = sse.retry {
+                                retry = Some(Duration::from_millis(ms));
+                            }
+                            match self.event(sse).await {
+                                Ok(true) => counted_any = true,
+                                Ok(false) => {}
+                                Err(Stopped) => return Ok(()),
+                            }
+                        }
+                    },
+                    _ = tokio::time::sleep_until(last_flush + cfg.flush) => {
+                        self.flush().await?;
+                        last_flush = Instant::now();
+                    }
+                }
+            };
+            drop(events);
+            self.flush().await?;
+            last_flush = Instant::now();
+            let url = self.horizon.payments_url(&from);
+            let wait = match end {
+                StreamEnd::Closed => {
+                    backoff = horizon::FIRST_BACKOFF;
+                    retry.unwrap_or(cfg.poll)
+                }
+                StreamEnd::Failed(e) if counted_any => {
+                    // It delivered before dropping: reconnect as EventSource would.
+                    self.state
+                        .metrics
+                        .ingest_errors
+                        .fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(url, error = %e, "Horizon event stream dropped; reopening");
+                    backoff = horizon::FIRST_BACKOFF;
+                    retry.unwrap_or(horizon::FIRST_BACKOFF)
+                }
+                StreamEnd::Failed(e) => {
+                    if self.horizon.failed(&url, &e, &mut backoff).await.is_err() {
+                        return Ok(());
+                    }
+                    Duration::ZERO
+                }
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Handles one stream event: `Ok(true)` when it was a record (counted or malformed).
+    /// `event: open` (`data: "hello"`), other named events and events without data are
+    /// skipped; `data` that is not a JSON object is logged, counted as malformed and
+    /// skipped, and its `id` still advances the cursor.
+    async fn event(&mut self, sse: sse_stream::Sse) -> Result<bool, Stopped> {
+        if sse.event.as_deref().is_some_and(|e| e != "message") {
+            if sse.event.as_deref() != Some("open") {
+                tracing::debug!(event = ?sse.event, data = ?sse.data, "Horizon stream event skipped");
+            }
+            return Ok(false);
+        }
+        let Some(data) = sse.data else {
+            return Ok(false);
+        };
+        match serde_json::from_str::<serde_json::Value>(&data) {
+            Ok(record) if record.is_object() => {
+                self.record(&record).await?;
+            }
+            other => {
+                let error = match other {
+                    Err(e) => e.to_string(),
+                    Ok(_) => "not a JSON object".to_owned(),
+                };
+                tracing::warn!(id = ?sse.id, %error, "skipping malformed Horizon stream event");
+                self.state
+                    .metrics
+                    .ingest_malformed
+                    .fetch_add(1, Ordering::Relaxed);
+                if let Some(id) = sse.id.filter(|i| is_paging_token(i)) {
+                    self.pending_cursor = Some(id);
+                }
+            }
+        }
+        Ok(true)
+    }
+
     /// Counts one record (or counts it as malformed); advances the pending cursor.
     async fn record(&mut self, record: &serde_json::Value) -> Result<(), Stopped> {
         let m = std::sync::Arc::clone(&self.state.metrics);
@@ -223,7 +356,7 @@ impl Ingest {
                 m.ingest_malformed.fetch_add(1, Ordering::Relaxed);
             }
         }
-        if let Some(t) = token {
+        if let Some(t) = token.filter(|t| is_paging_token(t)) {
             self.pending_cursor = Some(t.to_owned());
         }
         Ok(())
@@ -316,5 +449,20 @@ impl Ingest {
             .fetch_add(1, Ordering::Relaxed);
         tracing::debug!(cursor = %cursor, keys = keys.len(), "horizon ingestion flushed");
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_paging_token;
+
+    #[test]
+    fn only_digits_become_the_cursor() {
+        for ok in ["0", "12884905985", "18446744073709551615"] {
+            assert!(is_paging_token(ok), "{ok}");
+        }
+        for bad in ["", "now", "12a", "-1", "1 2", "123456789012345678901"] {
+            assert!(!is_paging_token(bad), "{bad}");
+        }
     }
 }

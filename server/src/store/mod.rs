@@ -6,6 +6,7 @@
 //! Writes take a [`WriteTx`] so the caller can put a record change and its
 //! update-log row in one transaction (see `service`).
 
+pub mod history;
 pub mod ingest;
 pub mod log;
 

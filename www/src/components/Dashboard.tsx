@@ -47,7 +47,7 @@ export function Dashboard() {
             <h2 id="corridors-h">Corridors</h2>
             {horizon && <span className="muted small">last 24 h</span>}
           </div>
-          {state.loaded ? <CorridorsTable rows={state.corridors} selected={corridorKey} onSelect={setSelected} ingest={horizon ? state.ingest : undefined} /> : <p className="muted">Loading…</p>}
+          {state.loaded ? <CorridorsTable rows={state.corridors} selected={corridorKey} onSelect={setSelected} ingest={horizon ? state.ingest : undefined} history={state.history} /> : <p className="muted">Loading…</p>}
         </section>
 
         <section aria-labelledby="chart-h" className="card">

@@ -9,17 +9,30 @@ const W = 600;
 const H = 180;
 const PAD = { left: 8, right: 8, top: 12, bottom: 20 };
 
-/** A plain SVG line of one corridor's metric over the last {@link HISTORY_MS}. */
-export function LiveChart({ points, metric, now }: { points: Point[]; metric: Metric; now: number }) {
+/**
+ * A plain SVG line of one corridor's metric over the last {@link HISTORY_MS}.
+ * Volume points without a USD price (`null`) are left out: an unpriced
+ * corridor has an empty volume series, not a line at $0.
+ */
+export function LiveChart({ points: all, metric, now }: { points: Point[]; metric: Metric; now: number }) {
   const label = metric === 'successRate' ? 'Success rate' : 'Volume';
   const format = (v: number) => (metric === 'successRate' ? `${v.toFixed(2)}%` : formatUsd(v));
+  const points = metric === 'volume' ? all.filter((p): p is Point & { volume: number } => p.volume !== null) : all;
+  if (points.length === 0 && all.length > 0) {
+    return (
+      <p className="muted" data-testid="chart-no-price">
+        No USD price for this corridor: neither asset traded against USDC, so its volume is unknown.
+      </p>
+    );
+  }
   if (points.length === 0) return <p className="muted">No data for this corridor yet.</p>;
   const end = Math.max(now, points[points.length - 1].t);
   // The window grows with the data, from one minute up to HISTORY_MS, so a
   // fresh page does not squeeze its first points against the right edge.
   const span = Math.min(HISTORY_MS, Math.max(MIN_SPAN_MS, (end - points[0].t) * 1.1));
   const start = end - span;
-  const values = points.map((p) => p[metric]);
+  const value = (p: Point) => (metric === 'successRate' ? p.successRate : (p.volume ?? 0));
+  const values = points.map(value);
   let lo = Math.min(...values);
   let hi = Math.max(...values);
   if (metric === 'successRate') {
@@ -32,7 +45,7 @@ export function LiveChart({ points, metric, now }: { points: Point[]; metric: Me
   const x = (t: number) => PAD.left + ((t - start) / (end - start)) * (W - PAD.left - PAD.right);
   const y = (v: number) => PAD.top + (1 - (v - lo) / (hi - lo)) * (H - PAD.top - PAD.bottom);
   // Extend the last value to "now": the metric holds until the next update.
-  const path = points.map((p) => `${x(p.t).toFixed(1)},${y(p[metric]).toFixed(1)}`);
+  const path = points.map((p) => `${x(p.t).toFixed(1)},${y(value(p)).toFixed(1)}`);
   path.push(`${x(end).toFixed(1)},${y(values[values.length - 1]).toFixed(1)}`);
   const last = values[values.length - 1];
   return (
@@ -43,7 +56,7 @@ export function LiveChart({ points, metric, now }: { points: Point[]; metric: Me
         <polyline points={path.join(' ')} className="series" fill="none" vectorEffect="non-scaling-stroke" />
         {points.map((p, i) => (
           // Index keys: two updates can share a millisecond.
-          <circle key={i} cx={x(p.t)} cy={y(p[metric])} r={2.5} className="point" />
+          <circle key={i} cx={x(p.t)} cy={y(value(p))} r={2.5} className="point" />
         ))}
       </svg>
       <figcaption className="chart-axis">

@@ -1,14 +1,16 @@
 import { memo } from 'react';
 import type { IngestCorridor } from '@/lib/api';
-import type { AnchorRow, CorridorRow } from '@/lib/dashboard';
-import { formatUsd, shortAccount, shortKey } from '@/lib/dashboard';
+import type { AnchorRow, CorridorRow, Point } from '@/lib/dashboard';
+import { formatUsd, noUsdPrice, shortAccount, shortKey } from '@/lib/dashboard';
+import { Sparkline } from './Sparkline';
 
 /**
  * Corridors. `ingest` (Horizon ingestion's details by corridor key) is given
  * only when Horizon feeds the data: it adds the top failure reason and tells
  * an unpriced volume from a zero one. REST and demo rows have neither.
+ * `history`: recent points by corridor key, drawn as each row's sparkline.
  */
-export function CorridorsTable({ rows, selected, onSelect, ingest }: { rows: CorridorRow[]; selected?: string; onSelect: (key: string) => void; ingest?: Record<string, IngestCorridor> }) {
+export function CorridorsTable({ rows, selected, onSelect, ingest, history }: { rows: CorridorRow[]; selected?: string; onSelect: (key: string) => void; ingest?: Record<string, IngestCorridor>; history?: Record<string, Point[]> }) {
   if (rows.length === 0) return <p className="muted">No corridors yet.</p>;
   return (
     <div className="table-wrap">
@@ -19,13 +21,14 @@ export function CorridorsTable({ rows, selected, onSelect, ingest }: { rows: Cor
             <th scope="col" className="num">Success rate</th>
             <th scope="col" className="num">Volume (USD)</th>
             <th scope="col" className="num wide-only">Attempts</th>
+            <th scope="col" className="wide-only">Last hour</th>
             {ingest && <th scope="col" className="wide-only">Top failure</th>}
           </tr>
         </thead>
         <tbody>
           {rows.map((c) => (
             // Keyed by the change count so each live change remounts the row and replays the highlight.
-            <CorridorRowView key={`${c.id}:${c.flash}`} row={c} selected={selected === c.corridor_key} onSelect={onSelect} ingested={ingest !== undefined} detail={ingest?.[c.corridor_key]} />
+            <CorridorRowView key={`${c.id}:${c.flash}`} row={c} selected={selected === c.corridor_key} onSelect={onSelect} ingested={ingest !== undefined} detail={ingest?.[c.corridor_key]} spark={history?.[c.corridor_key]} />
           ))}
         </tbody>
       </table>
@@ -39,12 +42,12 @@ export function CorridorsTable({ rows, selected, onSelect, ingest }: { rows: Cor
  * skip rendering when the table re-renders. `ingested`: Horizon feeds the
  * data, so the row has a failure cell; `detail` is its corridor's entry, if any.
  */
-export const CorridorRowView = memo(function CorridorRowView({ row: c, selected, onSelect, ingested = false, detail }: { row: CorridorRow; selected: boolean; onSelect: (key: string) => void; ingested?: boolean; detail?: IngestCorridor }) {
+export const CorridorRowView = memo(function CorridorRowView({ row: c, selected, onSelect, ingested = false, detail, spark }: { row: CorridorRow; selected: boolean; onSelect: (key: string) => void; ingested?: boolean; detail?: IngestCorridor; spark?: Point[] }) {
   const day = detail?.window_24h;
   const hour = detail?.window_1h;
   // "no price" only when every success of the window lacked a USD price: then
   // the volume is unknown, not zero. A partly priced volume says how much is missing.
-  const noPrice = day !== undefined && day.successes > 0 && day.unpriced >= day.successes;
+  const noPrice = noUsdPrice(detail);
   const failures = day ? Object.entries(day.failures).map(([code, n]) => `${code} ${n}`).join(', ') : '';
   return (
     <tr
@@ -73,6 +76,9 @@ export const CorridorRowView = memo(function CorridorRowView({ row: c, selected,
         <span className="sub narrow-only">{c.total_transactions.toLocaleString('en-US')} tx</span>
       </td>
       <td className="num wide-only" data-col="total_transactions">{c.total_transactions.toLocaleString('en-US')}</td>
+      <td className="wide-only" data-col="sparkline">
+        <Sparkline points={spark} />
+      </td>
       {ingested && (
         <td className="mono wide-only" data-col="top_failure_reason" title={failures ? `failures in the last 24 h: ${failures}` : 'no failed payments in the last 24 h'}>
           {detail?.top_failure_reason ?? <span className="muted">—</span>}

@@ -1,4 +1,5 @@
 import { act, fireEvent, render, screen } from '@testing-library/react';
+import { Sparkline } from './Sparkline';
 import { LiveChart } from './LiveChart';
 import type { IngestCorridor } from '@/lib/api';
 import type { CorridorRow } from '@/lib/dashboard';
@@ -46,6 +47,18 @@ describe('AnchorsTable', () => {
   });
 });
 
+describe('Sparkline', () => {
+  it('draws one vertex per point, and a dash when there is no history', () => {
+    const points = [0, 1, 2].map((i) => ({ t: i * 10_000, successRate: 90 + i, volume: 1 }));
+    const { container, rerender } = render(<Sparkline points={points} />);
+    expect(screen.getByTestId('sparkline').getAttribute('data-points')).toBe('3');
+    expect(container.querySelector('polyline')!.getAttribute('points')!.split(' ')).toHaveLength(3);
+    rerender(<Sparkline points={[]} />);
+    expect(container.querySelector('svg')).toBeNull();
+    expect(container.textContent).toBe('—');
+  });
+});
+
 describe('LiveChart', () => {
   it('draws one vertex per point plus the hold to now, and labels the latest value', () => {
     const points = [
@@ -62,6 +75,18 @@ describe('LiveChart', () => {
   it('shows volume in dollars when asked', () => {
     render(<LiveChart points={[{ t: 0, successRate: 90, volume: 1234.4 }]} metric="volume" now={0} />);
     expect(screen.getByTestId('chart-last').textContent).toBe('$1,234');
+  });
+
+  it('leaves the volume series empty for unpriced points and says why, while the success rate is still drawn', () => {
+    const points = [
+      { t: 0, successRate: 90, volume: null },
+      { t: 1000, successRate: 95, volume: null },
+    ];
+    const { container, rerender } = render(<LiveChart points={points} metric="volume" now={2000} />);
+    expect(container.querySelector('polyline')).toBeNull();
+    expect(screen.getByTestId('chart-no-price').textContent).toContain('No USD price');
+    rerender(<LiveChart points={points} metric="successRate" now={2000} />);
+    expect(container.querySelectorAll('circle')).toHaveLength(2);
   });
 });
 

@@ -1,5 +1,5 @@
 import { INGEST_JSON } from '@/test/ingestFixture';
-import { ApiError, getJson, loadDashboard } from './api';
+import { ApiError, getJson, loadDashboard, loadHistory } from './api';
 
 const respond = (status: number, body: string) => (async () => new Response(body, { status })) as unknown as typeof fetch;
 
@@ -58,5 +58,18 @@ describe('REST client', () => {
 
   it('rejects an ingestion answer that is not an array', async () => {
     await expect(loadDashboard('', server('horizon-public', '{"corridors":[]}').fetchImpl)).rejects.toThrow('GET /api/ingest/corridors: expected a JSON array');
+  });
+
+  it('reads the corridors\' history for the last hour, and an unusable answer as no history', async () => {
+    const history = { minutes: 60, step_ms: 10000, corridors: { 'A:GA->B:GB': [{ t: 1, success_rate: 50, volume_usd: 2, total_transactions: 4 }] } };
+    const asked: string[] = [];
+    const fetchImpl = (async (url: string) => {
+      asked.push(url);
+      return new Response(url.startsWith('/api/corridors/history') ? JSON.stringify(history) : url === '/health' ? '{}' : '[]');
+    }) as unknown as typeof fetch;
+    expect((await loadDashboard('', fetchImpl)).history).toEqual(history.corridors);
+    expect(asked).toContain('/api/corridors/history?minutes=60');
+    expect(await loadHistory('', respond(500, '{"error":"internal error"}'))).toEqual({});
+    expect(await loadHistory('', respond(200, '{"corridors":[1]}'))).toEqual({});
   });
 });

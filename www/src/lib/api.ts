@@ -148,6 +148,33 @@ export async function loadIngest(base = apiBase(), fetchImpl: typeof fetch = fet
   return { ticket, corridors: await getArray<IngestCorridor>('/api/ingest/corridors', base, fetchImpl) };
 }
 
+/** One point of `GET /api/corridors/history`; `t` is ms since the epoch. */
+export interface HistoryPoint {
+  t: number;
+  success_rate: number;
+  volume_usd: number;
+  total_transactions: number;
+}
+
+/** Minutes of history the chart opens with and the sparklines show (the server keeps 60). */
+export const HISTORY_MINUTES = 60;
+
+/**
+ * `GET /api/corridors/history?minutes=60`: every corridor's recent values by
+ * key, oldest first. `{}` when the answer is not usable: history is an extra,
+ * the tables do not wait for it.
+ */
+export async function loadHistory(base = apiBase(), fetchImpl: typeof fetch = fetch): Promise<Record<string, HistoryPoint[]>> {
+  try {
+    const body = await getJson<{ corridors?: unknown }>(`/api/corridors/history?minutes=${HISTORY_MINUTES}`, base, fetchImpl);
+    const corridors = body?.corridors;
+    if (corridors === null || typeof corridors !== 'object' || Array.isArray(corridors)) return {};
+    return Object.fromEntries(Object.entries(corridors as Record<string, unknown>).filter(([, points]) => Array.isArray(points))) as Record<string, HistoryPoint[]>;
+  } catch {
+    return {};
+  }
+}
+
 /** Everything the dashboard shows, loaded in parallel. */
 export interface DashboardData {
   anchors: Anchor[];
@@ -156,10 +183,12 @@ export interface DashboardData {
   health: Health;
   /** Asked only when `health.source` is Horizon; absent otherwise. */
   ingest?: IngestResult;
+  /** Recent values by corridor key ({@link loadHistory}); absent when not asked. */
+  history?: Record<string, HistoryPoint[]>;
 }
 
 export async function loadDashboard(base = apiBase(), fetchImpl: typeof fetch = fetch): Promise<DashboardData> {
-  const [anchors, corridors, snapshots, [health, ingest]] = await Promise.all([
+  const [anchors, corridors, snapshots, [health, ingest], history] = await Promise.all([
     getArray<Anchor>('/api/anchors', base, fetchImpl),
     getArray<Corridor>('/api/corridors', base, fetchImpl),
     getArray<Snapshot>('/api/snapshots', base, fetchImpl),
@@ -167,6 +196,7 @@ export async function loadDashboard(base = apiBase(), fetchImpl: typeof fetch = 
       const health = h ?? {};
       return [health, horizonNetwork(health.source) !== undefined ? await loadIngest(base, fetchImpl) : undefined] as const;
     }),
+    loadHistory(base, fetchImpl),
   ]);
-  return { anchors, corridors, snapshots, health, ...(ingest ? { ingest } : {}) };
+  return { anchors, corridors, snapshots, health, history, ...(ingest ? { ingest } : {}) };
 }

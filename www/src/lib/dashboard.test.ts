@@ -108,6 +108,25 @@ describe('dashboard reducer', () => {
   });
 });
 
+describe('recent history from the server', () => {
+  const key = 'USDC:GA->EURC:GB';
+  const hp = (t: number, rate: number, volume = 1000) => ({ t, success_rate: rate, volume_usd: volume, total_transactions: 40 });
+
+  it('opens the chart with the server history; the REST value equal to its last point adds no point', () => {
+    const s = loaded({ history: { [key]: [hp(100, 90), hp(200, 95), hp(300, 97.5)] } });
+    expect(s.history[key].map((p) => [p.t, p.successRate, p.volume])).toEqual([[100, 90, 1000], [200, 95, 1000], [300, 97.5, 1000]]);
+  });
+
+  it('puts only points older than those seen live in front, on a reload too, and drops those older than the span', () => {
+    let s = reduce(loaded(), { type: 'message', message: corridorUpdate(88), at: 2000 });
+    expect(s.history[key].map((p) => p.t)).toEqual([1000, 2000]);
+    s = reduce(s, { type: 'load_start', generation: 2 });
+    const old = 3000 - HISTORY_MS - 1;
+    s = reduce(s, { type: 'load_done', generation: 2, data: data({ history: { [key]: [hp(old, 10), hp(500, 80), hp(1500, 85)] } }), at: 3000 });
+    expect(s.history[key].map((p) => [p.t, p.successRate])).toEqual([[500, 80], [1000, 97.5], [2000, 88], [3000, 97.5]]);
+  });
+});
+
 describe('data source and Horizon ingestion details', () => {
   const horizon = { health: { status: 'ok', demo: false, source: 'horizon-testnet' }, ingest: { ticket: 10, corridors: INGEST } };
 
@@ -138,6 +157,25 @@ describe('data source and Horizon ingestion details', () => {
     s = reduce(s, { type: 'load_start', generation: 2 });
     s = reduce(s, { type: 'load_done', generation: 2, data: data({ ...horizon, ingest: { ticket: 11, corridors: [] } }), at: 2 });
     expect(s.ingest[second.corridor_key].top_failure_reason).toBe('op_no_trust');
+  });
+
+  it('says "no price" in the log and leaves the chart volume empty for an unpriced corridor, also for lines written before the details came', () => {
+    const unpriced = INGEST.find((r) => r.window_24h.unpriced > 0 && r.window_24h.unpriced >= r.window_24h.successes)!;
+    const priced = INGEST.find((r) => r.window_24h.unpriced === 0)!;
+    const frame = (key: string, volume: number, seq: number): WsMessage => ({ type: 'corridor_update', corridor_id: key, corridor_key: key, success_rate: 100, volume_usd: volume, total_transactions: 1, seq });
+    // Before the details are known: the frame's $0 is all there is.
+    let s = reduce(initialDashboard, { type: 'message', message: frame(unpriced.corridor_key, 0, 1), at: 10 });
+    expect(s.log[0].text).toMatch(/, \$0$/);
+    expect(s.history[unpriced.corridor_key][0].volume).toBe(0);
+    s = reduce(s, { type: 'ingest_done', result: { ticket: 1, corridors: INGEST } });
+    expect(s.log[0].text).toMatch(/, no price$/);
+    expect(s.history[unpriced.corridor_key].map((p) => p.volume)).toEqual([null]);
+    // Once known, new frames are described and charted that way at once; a priced corridor keeps its dollars.
+    s = reduce(s, { type: 'message', message: frame(unpriced.corridor_key, 0, 2), at: 20 });
+    s = reduce(s, { type: 'message', message: frame(priced.corridor_key, 10, 3), at: 30 });
+    expect(s.log.map((e) => e.text.split(', ').pop())).toEqual(['$10', 'no price', 'no price']);
+    expect(s.history[unpriced.corridor_key].map((p) => p.volume)).toEqual([null, null]);
+    expect(s.history[priced.corridor_key].map((p) => p.volume)).toEqual([10]);
   });
 
   it('drops the details when a reload finds a source that is not Horizon', () => {

@@ -1,7 +1,7 @@
 // The dashboard's state and the pure reducer that applies REST loads and live
 // messages to it. Kept free of React so every rule here is unit-tested.
 import type { WsMessage } from 'stellar-insights-ws';
-import { horizonNetwork, type Anchor, type DashboardData, type IngestCorridor, type IngestResult, type Snapshot } from './api';
+import { horizonNetwork, type Anchor, type DashboardData, type HistoryPoint, type IngestCorridor, type IngestResult, type Snapshot } from './api';
 
 /** Anchor row. `flash` counts live changes (0 = never changed since load). */
 export interface AnchorRow {
@@ -24,11 +24,15 @@ export interface CorridorRow {
   flash: number;
 }
 
-/** One point of a corridor's live series. `t` is ms since the epoch. */
+/**
+ * One point of a corridor's live series. `t` is ms since the epoch. `volume`
+ * is `null` when the corridor's volume is unpriced (see {@link noUsdPrice}):
+ * the chart leaves it out instead of drawing $0.
+ */
 export interface Point {
   t: number;
   successRate: number;
-  volume: number;
+  volume: number | null;
 }
 
 /** One line of the message log. */
@@ -37,6 +41,8 @@ export interface LogEntry {
   at: number;
   type: string;
   text: string;
+  /** The corridor update described, kept to say "no price" once ingestion's details arrive. */
+  corridorUpdate?: Extract<WsMessage, { type: 'corridor_update' }>;
 }
 
 export interface DashboardState {
@@ -75,8 +81,8 @@ export interface DashboardState {
 export const MAX_SNAPSHOTS = 10;
 /** Log lines kept. */
 export const MAX_LOG = 50;
-/** Span of the live chart's history, ms (10 minutes). */
-export const HISTORY_MS = 10 * 60 * 1000;
+/** Span of the live chart's history and the sparklines, ms (60 minutes, what the server keeps). */
+export const HISTORY_MS = 60 * 60 * 1000;
 /** Points kept per corridor, whatever their age. */
 export const MAX_POINTS = 600;
 /** Messages buffered during one REST load; beyond this the oldest are dropped (the load covers them). */
@@ -142,12 +148,17 @@ export function reduce(state: DashboardState, action: DashboardAction): Dashboar
         history: { ...state.history },
         accounts: { ...state.accounts, ...Object.fromEntries(data.anchors.map((a) => [a.id, a.stellar_account])) },
       };
+      // The server's recent history goes before the points this page saw live.
+      for (const [key, points] of Object.entries(data.history ?? {})) {
+        next.history[key] = withHistory(next.history[key], points, state.ingest, key, at);
+      }
       for (const c of next.corridors) {
         const series = next.history[c.corridor_key];
         const last = series?.[series.length - 1];
         // A reload that found nothing new adds no point to the chart.
-        if (last && last.successRate === c.success_rate && last.volume === c.volume_usd) continue;
-        next.history[c.corridor_key] = addPoint(series, { t: at, successRate: c.success_rate, volume: c.volume_usd });
+        const volume = pointVolume(state.ingest, c.corridor_key, c.volume_usd);
+        if (last && last.successRate === c.success_rate && last.volume === volume) continue;
+        next.history[c.corridor_key] = addPoint(series, { t: at, successRate: c.success_rate, volume });
       }
       // Updates that arrived while the load ran may be newer than what it read;
       // they carry absolute values, so applying them again is harmless.
@@ -159,7 +170,8 @@ export function reduce(state: DashboardState, action: DashboardAction): Dashboar
       if (action.generation !== state.loadGeneration) return state;
       return { ...state, loading: false, loadError: action.message, buffered: [] };
     case 'message': {
-      const entry: LogEntry = { id: state.nextLogId, at: action.at, type: action.message.type, text: describe(action.message) };
+      const m = action.message;
+      const entry: LogEntry = { id: state.nextLogId, at: action.at, type: m.type, text: describe(m, state.ingest), ...(m.type === 'corridor_update' ? { corridorUpdate: m } : {}) };
       let next: DashboardState = { ...state, nextLogId: state.nextLogId + 1, log: [entry, ...state.log].slice(0, MAX_LOG) };
       if (state.loading && isUpdate(action.message)) {
         next.buffered = [...state.buffered, action.message].slice(-MAX_BUFFERED);
@@ -192,7 +204,30 @@ function applyIngest(state: DashboardState, result: IngestResult): DashboardStat
     const old = state.ingest[row.corridor_key];
     ingest[row.corridor_key] = old && JSON.stringify(old) === JSON.stringify(row) ? old : row;
   }
-  return { ...state, ingest, ingestTicket: result.ticket };
+  // Lines and points written before the details said "unpriced" showed $0: now they say so.
+  const log = state.log.map((e) => (e.corridorUpdate && e.corridorUpdate.volume_usd === 0 && noUsdPrice(ingest[e.corridorUpdate.corridor_key]) ? { ...e, text: describe(e.corridorUpdate, ingest) } : e));
+  let history = state.history;
+  for (const [key, series] of Object.entries(state.history)) {
+    if (!noUsdPrice(ingest[key]) || !series.some((p) => p.volume === 0)) continue;
+    if (history === state.history) history = { ...state.history };
+    history[key] = series.map((p) => (p.volume === 0 ? { ...p, volume: null } : p));
+  }
+  return { ...state, ingest, ingestTicket: result.ticket, log, history };
+}
+
+/**
+ * Whether every successful payment of this corridor in the last 24 h lacked a
+ * USD price (Horizon ingestion's details): its volume is unknown, not zero, and
+ * the page says "no price". The v1 frame cannot say it (its `volume_usd` is 0).
+ */
+export function noUsdPrice(detail: IngestCorridor | undefined): boolean {
+  const day = detail?.window_24h;
+  return day !== undefined && day.successes > 0 && day.unpriced >= day.successes;
+}
+
+/** The chart's volume of a corridor: `null` when it is 0 because nothing had a price. */
+function pointVolume(ingest: Record<string, IngestCorridor>, key: string, volume: number): number | null {
+  return volume === 0 && noUsdPrice(ingest[key]) ? null : volume;
 }
 
 function isUpdate(m: WsMessage): boolean {
@@ -205,7 +240,8 @@ function applyUpdate(state: DashboardState, m: WsMessage, at: number): Dashboard
       const fields = { id: m.corridor_id, corridor_key: m.corridor_key, success_rate: m.success_rate, volume_usd: m.volume_usd, total_transactions: m.total_transactions };
       const i = state.corridors.findIndex((c) => c.id === m.corridor_id);
       const corridors = i < 0 ? [...state.corridors, { ...fields, flash: 1 }] : state.corridors.map((c, j) => (j === i ? { ...fields, flash: c.flash + 1 } : c));
-      const history = { ...state.history, [m.corridor_key]: addPoint(state.history[m.corridor_key], { t: at, successRate: m.success_rate, volume: m.volume_usd }) };
+      const point = { t: at, successRate: m.success_rate, volume: pointVolume(state.ingest, m.corridor_key, m.volume_usd) };
+      const history = { ...state.history, [m.corridor_key]: addPoint(state.history[m.corridor_key], point) };
       return { ...state, corridors, history };
     }
     case 'anchor_update': {
@@ -226,6 +262,18 @@ function applyUpdate(state: DashboardState, m: WsMessage, at: number): Dashboard
   }
 }
 
+/**
+ * `series` with the server's points that are older than its first one put in
+ * front (the page's own points stay: they may be newer than the history read).
+ */
+function withHistory(series: Point[] | undefined, points: HistoryPoint[], ingest: Record<string, IngestCorridor>, key: string, at: number): Point[] {
+  const first = series?.[0]?.t ?? Infinity;
+  const older = points
+    .filter((p) => Number.isFinite(p.t) && p.t < first && at - p.t <= HISTORY_MS)
+    .map((p) => ({ t: p.t, successRate: p.success_rate, volume: pointVolume(ingest, key, p.volume_usd) }));
+  return older.length === 0 ? (series ?? []) : [...older, ...(series ?? [])].slice(-MAX_POINTS);
+}
+
 function addPoint(series: Point[] | undefined, point: Point): Point[] {
   const kept = (series ?? []).filter((p) => point.t - p.t <= HISTORY_MS);
   kept.push(point);
@@ -237,13 +285,16 @@ export function anchorsMissingDetails(state: DashboardState): string[] {
   return state.anchors.filter((a) => a.stellar_account === undefined).map((a) => a.id);
 }
 
-/** One-line, plain-text summary of a message for the log. */
-export function describe(m: WsMessage): string {
+/**
+ * One-line, plain-text summary of a message for the log. `ingest`: Horizon
+ * ingestion's details, to say "no price" for a corridor whose $0 is unpriced.
+ */
+export function describe(m: WsMessage, ingest: Record<string, IngestCorridor> = {}): string {
   switch (m.type) {
     case 'connected':
       return `connection ${m.connection_id}${m.resumed ? ' resumed' : ''}${m.seq !== undefined ? ` at seq ${m.seq}` : ''}`;
     case 'corridor_update':
-      return `${shortKey(m.corridor_key)}: ${m.success_rate.toFixed(2)}% of ${m.total_transactions} tx, ${formatUsd(m.volume_usd)}`;
+      return `${shortKey(m.corridor_key)}: ${m.success_rate.toFixed(2)}% of ${m.total_transactions} tx, ${pointVolume(ingest, m.corridor_key, m.volume_usd) === null ? 'no price' : formatUsd(m.volume_usd)}`;
     case 'anchor_update':
       return `${m.name}: score ${m.reliability_score.toFixed(2)}, ${m.status}`;
     case 'snapshot_update':
