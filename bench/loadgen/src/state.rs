@@ -251,39 +251,26 @@ async fn dashboard(http: &reqwest::Client, base: &str) -> Result<Vec<String>, St
             .as_str()
             .to_owned()
     };
+    // POSTs `body` to `/api/<kind>` and returns the new record's metrics path.
+    let create = |kind: &'static str, body: Value| {
+        let http = http.clone();
+        async move {
+            let r = json_of(http.post(format!("{base}/api/{kind}")).json(&body)).await?;
+            let id = r["id"]
+                .as_str()
+                .ok_or_else(|| format!("{kind}: no id in {r}"))?;
+            Ok::<_, String>(format!("{base}/api/{kind}/{id}/metrics"))
+        }
+    };
     let mut paths = Vec::new();
     for n in 0..12u8 {
         let body = json!({"source_asset_code": format!("C{n:02}"), "source_asset_issuer": account(n + 1),
                           "dest_asset_code": "EURC", "dest_asset_issuer": account(n + 101)});
-        let r: Value = http
-            .post(format!("{base}/api/corridors"))
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?
-            .json()
-            .await
-            .map_err(|e| e.to_string())?;
-        paths.push(format!(
-            "{base}/api/corridors/{}/metrics",
-            r["id"].as_str().ok_or("corridor id")?
-        ));
+        paths.push(create("corridors", body).await?);
     }
     for n in 0..8u8 {
         let body = json!({"name": format!("Anchor {n}"), "stellar_account": account(n + 50)});
-        let r: Value = http
-            .post(format!("{base}/api/anchors"))
-            .json(&body)
-            .send()
-            .await
-            .map_err(|e| e.to_string())?
-            .json()
-            .await
-            .map_err(|e| e.to_string())?;
-        paths.push(format!(
-            "{base}/api/anchors/{}/metrics",
-            r["id"].as_str().ok_or("anchor id")?
-        ));
+        paths.push(create("anchors", body).await?);
     }
     Ok(paths)
 }
@@ -347,15 +334,14 @@ async fn write_for(paths: &[String], rate: u32, secs: f64) -> (u64, f64) {
     (n, start.elapsed().as_secs_f64())
 }
 
+/// Sends `request` and decodes its JSON answer.
+async fn json_of(request: reqwest::RequestBuilder) -> Result<Value, String> {
+    let r = request.send().await.map_err(|e| e.to_string())?;
+    r.json().await.map_err(|e| e.to_string())
+}
+
 async fn head(http: &reqwest::Client, base: &str) -> Result<u64, String> {
-    let h: Value = http
-        .get(format!("{base}/health"))
-        .send()
-        .await
-        .map_err(|e| e.to_string())?
-        .json()
-        .await
-        .map_err(|e| e.to_string())?;
+    let h = json_of(http.get(format!("{base}/health"))).await?;
     h["seq"].as_u64().ok_or_else(|| "no seq in /health".into())
 }
 
