@@ -635,7 +635,7 @@ pub fn report(o: &Outcome) -> String {
                 t.state_cutoffs.to_string(),
             ],
             vec![
-                "REST reload bytes".into(),
+                "REST reload bytes after cut-offs".into(),
                 kb(t.v1_reload_bytes),
                 "0".into(),
             ],
@@ -653,7 +653,7 @@ pub fn report(o: &Outcome) -> String {
     );
     format!(
         "Bytes read by the client's socket (WebSocket framing and heartbeats included, no compression), \
-         both clients connected to one release server (SQLite) at once. v1 opens with `GET /api/corridors` + \
+         both clients connected to one server process (`--server-bin`, SQLite) at once. v1 opens with `GET /api/corridors` + \
          `GET /api/anchors` (HTTP response bytes) and subscribes; state subscribes with `\"state\": true` \
          (its open cost is the upgrade, `connected` and the state answer).\n\n{bytes}\n\n\
          Throttled run: each client behind its own fault proxy (`server/tests/fault/proxy.rs`, 20 kB/s \
