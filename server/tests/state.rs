@@ -216,6 +216,42 @@ async fn a_second_change_of_a_key_is_a_delta_with_only_the_changed_fields() {
     assert_eq!(f["type"], "corridor_update");
     assert_eq!(f["seq"], 4);
     assert!(f["ref"].as_u64().unwrap() != r);
+    // A client that lost the base re-requests the key: its full current record, same ref, S = head.
+    let key = c["corridor_key"].as_str().unwrap();
+    send_text(
+        &mut ws,
+        &json!({"type":"subscribe","topics":[format!("corridor:{key}")],"state":true}).to_string(),
+    )
+    .await;
+    let again = next_non_ping(&mut ws).await;
+    assert_eq!(again["type"], "state");
+    assert_eq!(again["seq"], 4);
+    assert_eq!(again["done"], true);
+    assert_eq!(again["corridors"].as_array().unwrap().len(), 1);
+    let record = &again["corridors"][0];
+    assert_eq!(record["ref"], r);
+    assert_eq!(
+        (
+            record["volume_usd"].as_f64(),
+            record["total_transactions"].as_u64()
+        ),
+        (Some(7.5), Some(10))
+    );
+    // And deltas continue against that record.
+    let body = json!({"total_transactions": 11, "successful_transactions": 5, "volume_usd": 7.5});
+    server
+        .put(&format!("/api/corridors/{id}/metrics"), &body)
+        .await;
+    let d = next_non_ping(&mut ws).await;
+    assert_eq!(d["type"], "corridor_delta");
+    assert_eq!(
+        (
+            d["ref"].as_u64(),
+            d["seq"].as_u64(),
+            d["total_transactions"].as_u64()
+        ),
+        (Some(r), Some(5), Some(11))
+    );
 }
 
 #[tokio::test]
