@@ -293,6 +293,8 @@ fn publish(shared: &Shared, body: &[u8]) -> Result<(), String> {
         volume_usd: volume,
         total_transactions: total as u64,
         seq: Some(head.seq),
+        r#ref: None,
+        conflated: None,
     })
     .to_json();
     let frame: Arc<[u8]> = text_frame(json.as_bytes()).into();
