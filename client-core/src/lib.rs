@@ -83,5 +83,6 @@ pub mod machine;
 pub mod options;
 pub mod outgoing;
 pub mod status;
+pub mod tabs;
 pub mod text;
 pub mod url;
