@@ -47,6 +47,9 @@ pub struct Config {
     pub connect_timeout_ms: u64,
     /// Messages kept while not open, count. Default 100.
     pub send_queue_limit: usize,
+    /// Share the leader tab's socket with the other tabs (read by the
+    /// browser glue; see [`crate::tabs`]). Default true.
+    pub share_across_tabs: bool,
 }
 
 impl Default for Config {
@@ -61,6 +64,7 @@ impl Default for Config {
             heartbeat_timeout_factor: 2.5,
             connect_timeout_ms: 10_000,
             send_queue_limit: 100,
+            share_across_tabs: true,
         }
     }
 }

@@ -93,6 +93,9 @@ pub enum TabEvent {
     Unwant,
     /// The local subscriptions changed; this is what they need now.
     Topics(TopicPlan),
+    /// The local machine dropped its relayed socket by itself (heartbeat
+    /// timeout, `disconnect()`): frames are not fed until it attaches again.
+    Detached,
     /// The lock was granted.
     LockGranted,
     /// The lock was taken by another tab (`steal`) or the request failed.
@@ -211,6 +214,9 @@ pub struct Tabs {
     view: Option<LeaderView>,
     heard_at: f64,
     attached: bool,
+    /// Frames of the current leader went by while not attached: the head of
+    /// the last beat is stale; attach only at the next beat.
+    stale: bool,
     asked_at_head: Option<Option<u64>>,
     plan: TopicPlan,
     peers: Vec<Peer>,
@@ -349,12 +355,15 @@ enum Msg<'a> {
     Send { epoch: Epoch, text: &'a str },
 }
 
-fn split_n(text: &str, n: usize) -> Option<(Vec<&str>, &str)> {
-    let mut fields = Vec::new();
+/// The first `N` `\n`-terminated fields and the rest. (An array, not
+/// indexing into a `Vec`: a bounds-check panic would pull `core::fmt` into
+/// the wasm.)
+fn split_n<const N: usize>(text: &str) -> Option<([&str; N], &str)> {
+    let mut fields = [""; N];
     let mut rest = text;
-    for _ in 0..n {
+    for field in fields.iter_mut() {
         let at = rest.find('\n')?;
-        fields.push(rest.get(..at)?);
+        *field = rest.get(..at)?;
         rest = rest.get(at + 1..)?;
     }
     Some((fields, rest))
@@ -369,26 +378,26 @@ fn parse(text: &str) -> Option<Msg<'_>> {
     };
     match text.get(..2)? {
         "B\n" => {
-            let (f, id) = split_n(text.get(2..)?, 5)?;
+            let ([n, tab, open, head, hb], id) = split_n(text.get(2..)?)?;
             Some(Msg::Beat {
-                epoch: epoch(f[0], f[1])?,
-                open: f[2] == "1",
-                head: opt_num(f[3])?,
-                heartbeat_ms: num(f[4])?,
+                epoch: epoch(n, tab)?,
+                open: open == "1",
+                head: opt_num(head)?,
+                heartbeat_ms: num(hb)?,
                 connection_id: id,
             })
         }
         "F\n" => {
-            let (f, text) = split_n(text.get(2..)?, 2)?;
+            let ([n, tab], text) = split_n(text.get(2..)?)?;
             Some(Msg::Frame {
-                epoch: epoch(f[0], f[1])?,
+                epoch: epoch(n, tab)?,
                 text,
             })
         }
         "S\n" => {
-            let (f, text) = split_n(text.get(2..)?, 2)?;
+            let ([n, tab], text) = split_n(text.get(2..)?)?;
             Some(Msg::Send {
-                epoch: epoch(f[0], f[1])?,
+                epoch: epoch(n, tab)?,
                 text,
             })
         }
@@ -431,6 +440,7 @@ impl Tabs {
             view: None,
             heard_at: 0.0,
             attached: false,
+            stale: false,
             asked_at_head: None,
             plan: TopicPlan::Everything,
             peers: Vec::new(),
@@ -511,6 +521,7 @@ impl Tabs {
                     out.push(TabAction::Role(None));
                 }
             }
+            TabEvent::Detached => self.attached = false,
             TabEvent::Topics(plan) => {
                 if plan != self.plan {
                     self.plan = plan;
@@ -731,7 +742,7 @@ impl Tabs {
     /// everything it relayed; else ask the leader to replay from `last`.
     fn try_attach(&mut self, last: Option<u64>, out: &mut Vec<TabAction>) {
         let Some(view) = &self.view else { return };
-        if self.attached || !view.open || self.lead.is_some() {
+        if self.attached || self.stale || !view.open || self.lead.is_some() {
             return;
         }
         if last.is_none() || last >= view.head {
@@ -772,6 +783,7 @@ impl Tabs {
                 let new_leader = epoch > self.max;
                 self.max = epoch;
                 self.heard_at = now;
+                self.stale = false;
                 let view = LeaderView {
                     epoch,
                     open,
@@ -820,6 +832,8 @@ impl Tabs {
                 self.heard_at = now;
                 if self.attached {
                     out.push(TabAction::Feed(text.into()));
+                } else {
+                    self.stale = true;
                 }
             }
             Msg::Report {
@@ -836,7 +850,14 @@ impl Tabs {
                 };
                 match self.peers.iter_mut().find(|p| p.tab == tab) {
                     Some(p) => *p = peer,
-                    None => self.peers.push(peer),
+                    None => {
+                        self.peers.push(peer);
+                        if self.lead.is_some() {
+                            // A tab joined: tell it about the socket now
+                            // rather than at the next beat.
+                            out.push(TabAction::Post(self.beat_message()));
+                        }
+                    }
                 }
                 self.push_topics(out);
                 let since = self.since(last);
@@ -928,10 +949,21 @@ impl Shared {
         }
     }
 
+    /// Whether the local machine's socket is the leader's relay (follower).
+    pub fn is_follower(&self) -> bool {
+        !self.tabs.is_leader()
+    }
+
     /// Feed `event` at `now` (ms since the epoch) to `machine` or the election.
     pub fn handle(&mut self, machine: &mut Machine, now: f64, event: SharedEvent) -> Out {
         let mut out = Out::default();
         match event {
+            SharedEvent::Machine(e @ Event::Closed { .. }) if self.real => {
+                // The real socket closed by itself: followers hear it.
+                self.real = false;
+                self.machine_event(machine, now, e, &mut out);
+                self.tab_event(machine, now, TabEvent::SocketClosed, &mut out);
+            }
             SharedEvent::Machine(e) => self.machine_event(machine, now, e, &mut out),
             SharedEvent::SocketFrame(text) => {
                 let had_id = machine.status().connection_id.is_some();
@@ -1012,6 +1044,8 @@ impl Shared {
                         self.real = false;
                         out.machine.push(Action::Close { code, reason });
                         self.tab_event(machine, now, TabEvent::SocketClosed, out);
+                    } else {
+                        self.tab_event(machine, now, TabEvent::Detached, out);
                     }
                 }
                 Action::Send(text) if !self.real => {

@@ -91,7 +91,7 @@ fn connected_frame_is_read_by_the_frame_reader() {
 
 // ---- simulated browser ----------------------------------------------------
 
-const HEARTBEAT_MS: u64 = 10_000;
+const HEARTBEAT_MS: u64 = 1_000;
 
 #[derive(Debug)]
 enum In {
@@ -105,6 +105,7 @@ enum In {
 enum SockIn {
     Opened,
     Text(String),
+    Closed,
 }
 
 struct SimSocket {
@@ -161,6 +162,8 @@ struct Sim {
     opened: u32,
     max_open: usize,
     retention: usize,
+    /// When the server pings every socket next (every `HEARTBEAT_MS`).
+    next_ping: f64,
 }
 
 fn since_of(url: &str) -> Option<u64> {
@@ -184,6 +187,7 @@ impl Sim {
             opened: 0,
             max_open: 0,
             retention: usize::MAX,
+            next_ping: 1_000.0 + HEARTBEAT_MS as f64,
         }
     }
 
@@ -255,6 +259,15 @@ impl Sim {
                     .inbox
                     .push_back(In::Socket(s.id, SockIn::Text(text.clone())));
             }
+        }
+    }
+
+    /// The server restarts: every socket closes.
+    fn restart(&mut self) {
+        for s in std::mem::take(&mut self.sockets) {
+            self.tabs[s.tab]
+                .inbox
+                .push_back(In::Socket(s.id, SockIn::Closed));
         }
     }
 
@@ -446,6 +459,13 @@ impl Sim {
             In::Socket(id, _) if t.socket != Some(id) => return true,
             In::Socket(_, SockIn::Opened) => SharedEvent::Machine(Event::Opened),
             In::Socket(_, SockIn::Text(text)) => SharedEvent::SocketFrame(text),
+            In::Socket(_, SockIn::Closed) => {
+                t.socket = None;
+                SharedEvent::Machine(Event::Closed {
+                    code: 1012,
+                    reason: "restart".into(),
+                })
+            }
             In::Channel(text) => SharedEvent::Tab(TabEvent::Message(text)),
             In::Granted(g) if g == t.lock_gen => SharedEvent::Tab(TabEvent::LockGranted),
             In::Granted(g) => {
@@ -498,6 +518,13 @@ impl Sim {
                         next = Some((at, i, None));
                     }
                 }
+            }
+            if self.next_ping <= end && next.is_none_or(|(n, _, _)| self.next_ping < n) {
+                self.now = self.now.max(self.next_ping);
+                self.next_ping += HEARTBEAT_MS as f64;
+                self.ping_all();
+                self.drain();
+                continue;
             }
             let Some((at, i, slot)) = next else { break };
             self.now = self.now.max(at);
@@ -557,9 +584,6 @@ impl Sim {
             self.drain();
             self.advance(100.0);
             t += 100.0;
-            if (t as u64) % HEARTBEAT_MS == 0 {
-                self.ping_all();
-            }
         }
         self.drain();
     }
@@ -579,9 +603,12 @@ impl Sim {
                 .collect();
             let got: Vec<u64> = t.delivered.iter().copied().filter(|s| *s > start).collect();
             assert_eq!(
-                got, expected,
-                "tab {i} (start {start}, resyncs {})",
-                t.resyncs
+                got,
+                expected,
+                "tab {i} (start {start}, resyncs {}) {:?} {:?}",
+                t.resyncs,
+                t.machine.status(),
+                t.shared
             );
         }
     }
@@ -749,6 +776,33 @@ fn bfcache_hide_releases_everything_and_show_rejoins_from_its_own_seq() {
     // A missed five updates while in the cache: the leader replays them.
     assert_eq!(sim.tabs[a].delivered.len(), 6);
     sim.assert_exact();
+}
+
+#[test]
+fn followers_follow_the_shared_socket_through_a_server_restart() {
+    let mut sim = Sim::new();
+    for _ in 0..3 {
+        sim.spawn(&[]);
+    }
+    sim.settle(2_000.0);
+    sim.write("A");
+    sim.drain();
+    sim.restart();
+    sim.drain();
+    // Followers see the shared socket close (their status is honest).
+    for t in &sim.tabs {
+        assert!(!t.machine.is_connected());
+    }
+    sim.write("A");
+    sim.settle(5_000.0);
+    assert_eq!(sim.open_sockets(), 1);
+    for t in &sim.tabs {
+        assert!(t.machine.is_connected());
+    }
+    sim.write("A");
+    sim.settle(500.0);
+    sim.assert_exact();
+    assert!(sim.tabs.iter().all(|t| t.delivered.len() == 3));
 }
 
 #[test]
