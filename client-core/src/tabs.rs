@@ -1,7 +1,7 @@
 //! One socket per browser: the cross-tab election and relay, sans-IO.
 //!
 //! Every tab of one origin that uses the same URL and token runs a [`Tabs`]
-//! next to its own connection [`Machine`](crate::machine::Machine). The tab
+//! next to its own connection [`Machine`]. The tab
 //! holding a Web Lock (named by [`channel_name`]) is the *leader*: its
 //! machine owns the real WebSocket, and it relays every server frame over a
 //! `BroadcastChannel` of the same name, tagged with its fencing [`Epoch`].
@@ -16,8 +16,10 @@
 //!   The holder leads with epoch `max seen + 1` (ties broken by tab id). A
 //!   leader beats every [`BEAT_MS`] (and each relayed frame counts as a
 //!   beat); a follower that hears nothing from its leader for
-//!   [`LEADER_TIMEOUT_MS`] takes the lock with `steal`. A leader that sees a
-//!   higher epoch, or loses its lock, closes its socket and follows.
+//!   [`LEADER_TIMEOUT_MS`] takes the lock with `steal`, unless its own beat
+//!   timer fired late (a throttled hidden tab: the leader's timer is likely
+//!   throttled too). A leader that sees a higher epoch, or loses its lock,
+//!   closes its socket and follows.
 //! - **Fencing.** Frames and beats below the highest epoch seen are ignored.
 //! - **Exactness.** Followers answer each beat with their last `seq` and
 //!   their topics. A new leader opens its socket with `?since=` the lowest
@@ -213,6 +215,8 @@ pub struct Tabs {
     lead: Option<Lead>,
     view: Option<LeaderView>,
     heard_at: f64,
+    /// When the beat timer last fired (ms).
+    ticked_at: f64,
     attached: bool,
     /// Frames of the current leader went by while not attached: the head of
     /// the last beat is stale; attach only at the next beat.
@@ -439,6 +443,7 @@ impl Tabs {
             lead: None,
             view: None,
             heard_at: 0.0,
+            ticked_at: 0.0,
             attached: false,
             stale: false,
             asked_at_head: None,
@@ -601,6 +606,7 @@ impl Tabs {
 
     fn join(&mut self, now: f64, last: Option<u64>, out: &mut Vec<TabAction>) {
         self.heard_at = now;
+        self.ticked_at = now;
         self.lock = Lock::Asked;
         out.push(TabAction::Role(Some(false)));
         out.push(TabAction::RequestLock { steal: false });
@@ -723,12 +729,17 @@ impl Tabs {
             return;
         }
         self.expire(now);
+        // A beat timer that fires late means this tab's timers are
+        // throttled (hidden tab, intensive throttling after 5 minutes), and
+        // the leader's beat timer likely is too: no takeover on this tick.
+        let late = now - self.ticked_at > (2 * BEAT_MS) as f64;
+        self.ticked_at = now;
         if self.lead.is_some() {
             out.push(TabAction::Post(self.beat_message()));
             self.push_topics(out);
             return;
         }
-        if now - self.heard_at > LEADER_TIMEOUT_MS as f64 && self.lock != Lock::Held {
+        if !late && now - self.heard_at > LEADER_TIMEOUT_MS as f64 && self.lock != Lock::Held {
             // The leader (or whoever holds the lock without beating) is
             // frozen, stuck or gone without a word: take the lock over.
             self.heard_at = now;

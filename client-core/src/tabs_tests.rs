@@ -709,6 +709,27 @@ fn frozen_leader_is_replaced_after_the_timeout_and_steps_down_on_thaw() {
 }
 
 #[test]
+fn a_throttled_follower_does_not_take_over_on_a_late_tick() {
+    let mut t = Tabs::new(1);
+    let out = t.handle(0.0, None, TabEvent::Want);
+    assert!(out.contains(&TabAction::RequestLock { steal: false }));
+    // On time, silent leader: steal after the timeout.
+    let mut tb = Tabs::new(2);
+    tb.handle(0.0, None, TabEvent::Want);
+    let mut stole = false;
+    for k in 1..=5 {
+        let out = tb.handle((k * BEAT_MS) as f64, None, TabEvent::Beat);
+        stole |= out.contains(&TabAction::RequestLock { steal: true });
+    }
+    assert!(stole);
+    // Throttled: one tick a minute never steals.
+    for k in 1..=5 {
+        let out = t.handle((k * 60_000) as f64, None, TabEvent::Beat);
+        assert!(!out.contains(&TabAction::RequestLock { steal: true }));
+    }
+}
+
+#[test]
 fn leader_subscribes_the_union_and_drops_topics_of_a_closed_tab() {
     let mut sim = Sim::new();
     let a = sim.spawn(&["A"]);
