@@ -709,6 +709,33 @@ fn frozen_leader_is_replaced_after_the_timeout_and_steps_down_on_thaw() {
 }
 
 #[test]
+fn of_two_leaders_the_lower_epoch_steps_down_and_its_frames_are_ignored() {
+    let mut sim = Sim::new();
+    let a = sim.spawn(&[]);
+    let b = sim.spawn(&[]);
+    let c = sim.spawn(&[]);
+    sim.settle(2_000.0);
+    assert_eq!(sim.leaders(), vec![a]);
+    // B takes the lock while A still leads (as a steal by a tab that missed
+    // A's beats would): for a moment both lead.
+    sim.feed(b, SharedEvent::Tab(TabEvent::LockGranted));
+    assert_eq!(sim.leaders(), vec![a, b]);
+    assert!(sim.tabs[b].shared.tabs.epoch() > sim.tabs[a].shared.tabs.epoch());
+    sim.write("A");
+    sim.settle(2_000.0);
+    assert_eq!(
+        sim.leaders(),
+        vec![b],
+        "A saw the higher epoch and stepped down"
+    );
+    assert_eq!(sim.open_sockets(), 1);
+    sim.write("A");
+    sim.settle(500.0);
+    sim.assert_exact();
+    assert_eq!(sim.tabs[c].delivered.len(), 2);
+}
+
+#[test]
 fn a_throttled_follower_does_not_take_over_on_a_late_tick() {
     let mut t = Tabs::new(1);
     let out = t.handle(0.0, None, TabEvent::Want);
