@@ -175,21 +175,38 @@ fn perform_local(actions: Vec<Action>, topics: bool) {
 /// Lock, channel and timer actions first (a relayed frame is posted before
 /// this tab's own callbacks run), then the machine's.
 fn perform_out(out: Out) {
-    for action in out.tabs {
-        CLIENT.with(|c| {
-            if let Some((_, io)) = c.tab_io.borrow_mut().as_mut() {
+    tab_io(out.tabs, None);
+    perform(out.machine);
+}
+
+/// Lock, channel and timer actions; then `hidden`: the channel closed
+/// (after `pagehide`'s goodbye) or reopened (before `pageshow`'s hello).
+fn tab_io(actions: Vec<crate::tabs::TabAction>, hidden: Option<bool>) {
+    CLIENT.with(|c| {
+        if let Some((_, io)) = c.tab_io.borrow_mut().as_mut() {
+            for action in actions {
                 io.perform(action);
             }
-        });
-    }
-    perform(out.machine);
+            if let Some(hidden) = hidden {
+                io.set_hidden(hidden);
+            }
+        }
+    });
+}
+
+/// Stop sharing: the channel, the lock request and the listeners go.
+fn stop_sharing() {
+    let old = CLIENT.with(|c| (c.shared.borrow_mut().take(), c.tab_io.borrow_mut().take()));
+    drop(old);
+    let actions = CLIENT.with(|c| c.machine.borrow_mut().set_role(None));
+    perform(actions);
 }
 
 /// Before a connection starts: share when `shareAcrossTabs` (default true)
 /// and the browser can, on a channel named after the URL and token; a
 /// change of either takes effect here, never under an open socket.
 fn set_up_sharing() {
-    let (name, busy) = CLIENT.with(|c| {
+    let (name, busy, current) = CLIENT.with(|c| {
         let machine = c.machine.borrow();
         let config = machine.config();
         let name = (config.share_across_tabs && TabIo::supported())
@@ -198,16 +215,17 @@ fn set_up_sharing() {
             machine.status().state,
             ConnectionState::Idle | ConnectionState::Closed | ConnectionState::GaveUp
         );
-        (name, busy)
+        let current = c
+            .tab_io
+            .borrow()
+            .as_ref()
+            .map(|(n, _)| n == name.as_deref().unwrap_or_default());
+        (name, busy, current)
     });
-    let current = CLIENT.with(|c| c.tab_io.borrow().as_ref().map(|(n, _)| n.clone()));
-    if busy || current == name {
+    if busy || current.unwrap_or(name.is_none()) {
         return;
     }
-    let old = CLIENT.with(|c| (c.shared.borrow_mut().take(), c.tab_io.borrow_mut().take()));
-    drop(old);
-    let actions = CLIENT.with(|c| c.machine.borrow_mut().set_role(None));
-    perform(actions);
+    stop_sharing();
     let Some(name) = name else { return };
     if let Some(io) = TabIo::new(name.clone(), on_tab) {
         // Tab id: random, 53 bits (exact as a JS number).
@@ -226,20 +244,12 @@ fn on_tab(event: TabEvent) {
         _ => None,
     };
     if hide == Some(false) {
-        CLIENT.with(|c| {
-            if let Some((_, io)) = c.tab_io.borrow_mut().as_mut() {
-                io.set_hidden(false);
-            }
-        });
+        tab_io(Vec::new(), hide);
     }
     feed(SharedEvent::Tab(event), js_sys::Date::now());
     if hide == Some(true) {
         // After the goodbye went out.
-        CLIENT.with(|c| {
-            if let Some((_, io)) = c.tab_io.borrow_mut().as_mut() {
-                io.set_hidden(true);
-            }
-        });
+        tab_io(Vec::new(), hide);
     }
 }
 
@@ -679,9 +689,6 @@ pub fn reset() {
         actions
     });
     perform_local(actions, false);
-    // Leaves the other tabs (goodbye, lock released) and stops sharing.
-    let old = CLIENT.with(|c| (c.shared.borrow_mut().take(), c.tab_io.borrow_mut().take()));
-    drop(old);
-    let actions = CLIENT.with(|c| c.machine.borrow_mut().set_role(None));
-    perform(actions);
+    // The goodbye went out with the actions above (the machine went idle).
+    stop_sharing();
 }
