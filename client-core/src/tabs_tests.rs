@@ -112,6 +112,10 @@ struct SimSocket {
     id: u32,
     tab: usize,
     topics: Option<TopicSet>,
+    /// Client frames other than subscribe/unsubscribe, as received.
+    sent: Vec<String>,
+    /// Pings the server sent on this socket (count).
+    pings: usize,
 }
 
 struct Tab {
@@ -272,7 +276,8 @@ impl Sim {
     }
 
     fn ping_all(&mut self) {
-        for s in &self.sockets {
+        for s in &mut self.sockets {
+            s.pings += 1;
             self.tabs[s.tab].inbox.push_back(In::Socket(
                 s.id,
                 SockIn::Text(r#"{"type":"ping","timestamp":1}"#.into()),
@@ -351,6 +356,8 @@ impl Sim {
                         id,
                         tab: i,
                         topics: None,
+                        sent: Vec::new(),
+                        pings: 0,
                     });
                     self.max_open = self.max_open.max(self.sockets.len());
                     let head = self.head();
@@ -407,7 +414,7 @@ impl Sim {
                                     set.retain(|t| !gone.contains(t));
                                 }
                             }
-                            _ => {}
+                            _ => s.sent.push(text),
                         }
                     }
                 }
@@ -733,6 +740,40 @@ fn of_two_leaders_the_lower_epoch_steps_down_and_its_frames_are_ignored() {
     sim.settle(500.0);
     sim.assert_exact();
     assert_eq!(sim.tabs[c].delivered.len(), 2);
+}
+
+#[test]
+fn a_follower_sends_through_the_leader_socket_and_answers_no_ping() {
+    let mut sim = Sim::new();
+    let a = sim.spawn(&[]);
+    let b = sim.spawn(&[]);
+    sim.settle(2_000.0);
+    assert_eq!(sim.leaders(), vec![a]);
+    let before = sim.sockets[0].sent.len();
+    // Only the leader answers the server's pings.
+    let pongs = sim.sockets[0]
+        .sent
+        .iter()
+        .filter(|t| t.contains("pong"))
+        .count();
+    // One answer per ping (the followers relay nothing back), bar the last
+    // ping, which may still be queued.
+    let pings = sim.sockets[0].pings;
+    assert!(
+        pongs > 0 && (pongs == pings || pongs + 1 == pings),
+        "{pongs} pongs, {pings} pings"
+    );
+    sim.feed(
+        b,
+        SharedEvent::Machine(Event::Send("{\"type\":\"hello\"}".into())),
+    );
+    sim.settle(200.0);
+    let sent = &sim.sockets[0].sent[before..];
+    assert!(sent.iter().any(|t| t == "{\"type\":\"hello\"}"), "{sent:?}");
+    assert_eq!(
+        sim.tabs[b].socket, None,
+        "the follower has no socket of its own"
+    );
 }
 
 #[test]
