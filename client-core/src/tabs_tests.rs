@@ -201,8 +201,15 @@ impl Sim {
 
     /// A tab subscribed to corridor updates of `keys` (all when empty).
     fn spawn(&mut self, keys: &[&str]) -> usize {
+        // Unlimited attempts (as the browser suite's page): a frozen leader
+        // costs its followers failed attempts, and giving up after five is a
+        // policy of its own, not what these tests are about.
         let config = Config {
             url: "ws://h/ws".into(),
+            backoff: crate::backoff::Backoff {
+                max_attempts: None,
+                ..crate::backoff::Backoff::default()
+            },
             ..Config::default()
         };
         let mut machine = Machine::new(config, Box::new(|| 0.5));
@@ -942,7 +949,7 @@ fn op() -> impl Strategy<Value = Op> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
 
     /// Any interleaving of leader deaths, freezes, thaws, channel and socket
     /// messages and timers: every tab delivers each `seq` at most once and
