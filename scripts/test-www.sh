@@ -12,16 +12,8 @@ cd "$root"
 
 # Processes started by the e2e suite record their pids here; whatever still
 # runs when this script exits (test crash, Ctrl-C) is stopped.
-export E2E_PID_DIR="$(mktemp -d)"
-cleanup() {
-  local f
-  for f in "$E2E_PID_DIR"/*.pid; do
-    [ -e "$f" ] || continue
-    kill -TERM -- "-$(cat "$f")" 2>/dev/null || true
-  done
-  rm -rf "$E2E_PID_DIR"
-}
-trap cleanup EXIT INT TERM
+# shellcheck source=scripts/e2e-pids.sh
+source "$root/scripts/e2e-pids.sh"
 
 # 1. The npm package (pkg/), when missing or older than its sources (the
 #    client crate and js/).

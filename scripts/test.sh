@@ -57,6 +57,7 @@ stage "bench smoke: client dispatch and renders in Chromium (fails on delivery, 
   bash -c 'cd "$1" && npm run --silent dispatch:smoke && npm run --silent renders:smoke' _ "$ROOT/bench"
 stage "browser tests (wasm client in Chromium)" "$ROOT/scripts/test-browser.sh"
 stage "dashboard tests (vitest + Playwright e2e)" "$ROOT/scripts/test-www.sh"
+stage "cross-tab sharing (one socket per browser) in Chromium" "$ROOT/scripts/test-tabs.sh"
 
 echo
 [ ${#failures[@]} -eq 0 ] || printf 'failed stages: %s\n' "${failures[*]}"

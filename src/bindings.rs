@@ -7,11 +7,13 @@
 
 use crate::browser::page::{PageEvent, PageListeners};
 use crate::browser::socket::{current_text, Socket, SocketEvent};
+use crate::browser::tabs::TabIo;
 use crate::browser::timers::Timers;
 use crate::browser::{read, write};
 use crate::machine::{Action, Delivery, Event, Machine, Timer};
 use crate::options;
-use crate::status::{ClientError, ErrorCode, Status};
+use crate::status::{ClientError, ConnectionState, ErrorCode, Status};
+use crate::tabs::{channel_name, Out, Shared, SharedEvent, TabEvent};
 use crate::text::cat;
 use crate::url::PageLocation;
 use gloo_timers::callback::Timeout;
@@ -64,6 +66,9 @@ struct Client {
     callbacks: RefCell<Callbacks>,
     status_cache: RefCell<Option<(Status, JsValue)>>,
     message_cache: RefCell<Option<(Rc<String>, JsValue)>>,
+    /// Sharing the socket across tabs (`shareAcrossTabs`), when on.
+    shared: RefCell<Option<Shared>>,
+    tab_io: RefCell<Option<(String, TabIo)>>,
 }
 
 thread_local! {
@@ -103,6 +108,8 @@ impl Client {
             callbacks: RefCell::new(Callbacks::default()),
             status_cache: RefCell::new(None),
             message_cache: RefCell::new(None),
+            shared: RefCell::new(None),
+            tab_io: RefCell::new(None),
         }
     }
 }
@@ -113,8 +120,137 @@ fn dispatch(event: Event) {
 
 /// [`dispatch`] of an event that happened at `now` (ms since the epoch).
 fn dispatch_at(event: Event, now: f64) {
-    let actions = CLIENT.with(|c| c.machine.borrow_mut().handle(now, event));
+    if matches!(event, Event::Acquire | Event::Connect) {
+        set_up_sharing();
+    }
+    feed(SharedEvent::Machine(event), now);
+}
+
+/// An event for the machine, through the cross-tab layer when sharing.
+fn feed(event: SharedEvent, now: f64) {
+    let out = CLIENT.with(|c| {
+        let mut machine = c.machine.borrow_mut();
+        match (c.shared.borrow_mut().as_mut(), event) {
+            (Some(shared), event) => shared.handle(&mut machine, now, event),
+            (None, SharedEvent::Machine(e)) => Out {
+                machine: machine.handle(now, e),
+                tabs: Vec::new(),
+            },
+            (None, SharedEvent::SocketFrame(text)) => Out {
+                machine: machine.handle(now, Event::Frame(text)),
+                tabs: Vec::new(),
+            },
+            (None, SharedEvent::Tab(_)) => Out::default(),
+        }
+    });
+    perform_out(out);
+}
+
+/// Machine actions produced outside `handle` (subscribe, unsubscribe,
+/// reset), routed through the cross-tab layer when sharing; `topics`: the
+/// subscriptions changed.
+fn perform_local(actions: Vec<Action>, topics: bool) {
+    let now = js_sys::Date::now();
+    let out = CLIENT.with(|c| {
+        let mut machine = c.machine.borrow_mut();
+        match c.shared.borrow_mut().as_mut() {
+            Some(shared) => {
+                let mut out = shared.route_actions(&mut machine, now, actions);
+                if topics {
+                    let more = shared.topics_changed(&mut machine, now);
+                    out.machine.extend(more.machine);
+                    out.tabs.extend(more.tabs);
+                }
+                out
+            }
+            None => Out {
+                machine: actions,
+                tabs: Vec::new(),
+            },
+        }
+    });
+    perform_out(out);
+}
+
+/// Lock, channel and timer actions first (a relayed frame is posted before
+/// this tab's own callbacks run), then the machine's.
+fn perform_out(out: Out) {
+    tab_io(out.tabs, None);
+    perform(out.machine);
+}
+
+/// Lock, channel and timer actions; then `hidden`: the channel closed
+/// (after `pagehide`'s goodbye) or reopened (before `pageshow`'s hello).
+fn tab_io(actions: Vec<crate::tabs::TabAction>, hidden: Option<bool>) {
+    CLIENT.with(|c| {
+        if let Some((_, io)) = c.tab_io.borrow_mut().as_mut() {
+            for action in actions {
+                io.perform(action);
+            }
+            if let Some(hidden) = hidden {
+                io.set_hidden(hidden);
+            }
+        }
+    });
+}
+
+/// Stop sharing: the channel, the lock request and the listeners go.
+fn stop_sharing() {
+    let old = CLIENT.with(|c| (c.shared.borrow_mut().take(), c.tab_io.borrow_mut().take()));
+    drop(old);
+    let actions = CLIENT.with(|c| c.machine.borrow_mut().set_role(None));
     perform(actions);
+}
+
+/// Before a connection starts: share when `shareAcrossTabs` (default true)
+/// and the browser can, on a channel named after the URL and token; a
+/// change of either takes effect here, never under an open socket.
+fn set_up_sharing() {
+    let (name, busy, current) = CLIENT.with(|c| {
+        let machine = c.machine.borrow();
+        let config = machine.config();
+        let name = (config.share_across_tabs && TabIo::supported())
+            .then(|| channel_name(&config.url, config.token.as_deref()));
+        let busy = !matches!(
+            machine.status().state,
+            ConnectionState::Idle | ConnectionState::Closed | ConnectionState::GaveUp
+        );
+        let current = c
+            .tab_io
+            .borrow()
+            .as_ref()
+            .map(|(n, _)| n == name.as_deref().unwrap_or_default());
+        (name, busy, current)
+    });
+    if busy || current.unwrap_or(name.is_none()) {
+        return;
+    }
+    stop_sharing();
+    let Some(name) = name else { return };
+    if let Some(io) = TabIo::new(name.clone(), on_tab) {
+        // Tab id: random, 53 bits (exact as a JS number).
+        let id = (js_sys::Math::random() * 9_007_199_254_740_992.0) as u64;
+        CLIENT.with(|c| {
+            *c.tab_io.borrow_mut() = Some((name, io));
+            *c.shared.borrow_mut() = Some(Shared::new(id));
+        });
+    }
+}
+
+fn on_tab(event: TabEvent) {
+    let hide = match event {
+        TabEvent::Hide => Some(true),
+        TabEvent::Show => Some(false),
+        _ => None,
+    };
+    if hide == Some(false) {
+        tab_io(Vec::new(), hide);
+    }
+    feed(SharedEvent::Tab(event), js_sys::Date::now());
+    if hide == Some(true) {
+        // After the goodbye went out.
+        tab_io(Vec::new(), hide);
+    }
 }
 
 /// Socket and timer actions first, then the JS callbacks, so a callback that
@@ -203,7 +339,7 @@ fn on_socket(generation: u32, event: SocketEvent) {
     }
     match event {
         SocketEvent::Opened => dispatch(Event::Opened),
-        SocketEvent::Text { text, at } => dispatch_at(Event::Frame(text), at),
+        SocketEvent::Text { text, at } => feed(SharedEvent::SocketFrame(text), at),
         SocketEvent::Binary => report(ClientError::new(
             ErrorCode::MalformedFrame,
             "ignored a binary frame: the protocol uses text frames only",
@@ -226,9 +362,12 @@ fn on_page(event: PageEvent) {
     let event = match event {
         PageEvent::Online => Event::Online,
         PageEvent::Offline => Event::Offline,
+        // A follower's socket is the relay: alive while attached.
         PageEvent::Visible => Event::Visible {
-            socket_open: CLIENT
-                .with(|c| c.io.borrow().socket.as_ref().is_some_and(Socket::is_open)),
+            socket_open: CLIENT.with(|c| {
+                c.io.borrow().socket.as_ref().is_some_and(Socket::is_open)
+                    || c.shared.borrow().as_ref().is_some_and(Shared::is_follower)
+            }),
         },
     };
     dispatch(event);
@@ -349,7 +488,7 @@ impl Subscription {
                 .retain(|(i, _, _)| *i != id)
         });
         let actions = CLIENT.with(|c| c.machine.borrow_mut().unsubscribe(id));
-        perform(actions);
+        perform_local(actions, true);
     }
 }
 
@@ -435,7 +574,7 @@ pub fn subscribe(
     let result = CLIENT.with(|c| c.machine.borrow_mut().subscribe(id, &filter));
     match result {
         Ok(actions) => {
-            perform(actions);
+            perform_local(actions, true);
             Ok(Subscription { id })
         }
         Err(e) => {
@@ -549,5 +688,7 @@ pub fn reset() {
         machine.configure(default_config());
         actions
     });
-    perform(actions);
+    perform_local(actions, false);
+    // The goodbye went out with the actions above (the machine went idle).
+    stop_sharing();
 }

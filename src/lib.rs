@@ -44,7 +44,7 @@
 )]
 
 #[cfg(target_arch = "wasm32")]
-use stellar_insights_client_core::{filter, machine, options, status, text, url};
+use stellar_insights_client_core::{filter, machine, options, status, tabs, text, url};
 
 #[cfg(target_arch = "wasm32")]
 pub mod bindings;

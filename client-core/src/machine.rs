@@ -47,6 +47,9 @@ pub struct Config {
     pub connect_timeout_ms: u64,
     /// Messages kept while not open, count. Default 100.
     pub send_queue_limit: usize,
+    /// Share the leader tab's socket with the other tabs (read by the
+    /// browser glue; see [`crate::tabs`]). Default true.
+    pub share_across_tabs: bool,
 }
 
 impl Default for Config {
@@ -61,6 +64,7 @@ impl Default for Config {
             heartbeat_timeout_factor: 2.5,
             connect_timeout_ms: 10_000,
             send_queue_limit: 100,
+            share_across_tabs: true,
         }
     }
 }
@@ -187,6 +191,15 @@ pub struct Machine {
     reported: Status,
     /// Schema differences already reported, per kind (see [`Machine::warn_schema`]).
     warned: SchemaWarnings,
+    /// Cross-tab sharing (see [`crate::tabs`]): what this tab is, shown in the status.
+    role: Option<bool>,
+    /// A follower tab: its socket is the leader's, so it never answers pings
+    /// nor sends topics itself (the leader does both for every tab).
+    follower: bool,
+    /// Topics other tabs need on the shared socket (leader only).
+    shared: Option<TopicPlan>,
+    /// Updates dropped because their `seq` was at or below the last delivered one (count).
+    duplicates: u64,
 }
 
 /// Schema differences already reported: protocol fields per kind as bits, and
@@ -227,6 +240,10 @@ impl Machine {
             sent_topics: None,
             last_message: None,
             warned: SchemaWarnings::default(),
+            role: None,
+            follower: false,
+            shared: None,
+            duplicates: 0,
             reported: Status {
                 state: ConnectionState::Idle,
                 attempt: 0,
@@ -234,6 +251,7 @@ impl Machine {
                 next_attempt_at: None,
                 connection_id: None,
                 last_seq: None,
+                leader: None,
             },
         };
         m.reported = m.status();
@@ -262,6 +280,7 @@ impl Machine {
             next_attempt_at: self.next_attempt_at,
             connection_id: self.connection_id.clone(),
             last_seq: self.last_seq,
+            leader: self.role,
         }
     }
 
@@ -283,6 +302,43 @@ impl Machine {
     /// Consumers currently holding the connection (count).
     pub fn refs(&self) -> u32 {
         self.refs
+    }
+
+    /// Updates dropped as already delivered (`seq` at or below the last
+    /// delivered one, e.g. the overlap of a replay after a tab handover), count.
+    pub fn duplicates(&self) -> u64 {
+        self.duplicates
+    }
+
+    /// What this page's subscribers need from the server.
+    pub fn topic_plan(&self) -> TopicPlan {
+        self.registry.plan()
+    }
+
+    /// The server's heartbeat interval as last announced, ms. Default [`DEFAULT_HEARTBEAT_MS`].
+    pub fn heartbeat_ms(&self) -> u64 {
+        self.heartbeat_ms
+    }
+
+    /// Cross-tab role: `None` when not sharing, `Some(true)` for the tab that
+    /// owns the socket, `Some(false)` for a follower, whose socket is the
+    /// leader's relay: it answers no pings and sends no topics. Reported in
+    /// the status (`leader`).
+    pub fn set_role(&mut self, role: Option<bool>) -> Vec<Action> {
+        self.role = role;
+        self.follower = role == Some(false);
+        let mut out = Vec::new();
+        self.report(&mut out);
+        out
+    }
+
+    /// Leader only: the topics the other tabs need (`None`: none); the
+    /// server is asked for the union with this page's own.
+    pub fn set_shared_topics(&mut self, others: Option<TopicPlan>) -> Vec<Action> {
+        self.shared = others;
+        let mut out = Vec::new();
+        self.sync_topics(&mut out);
+        out
     }
 
     /// Messages waiting for the socket to open (count).
@@ -460,6 +516,7 @@ impl Machine {
     fn report(&mut self, out: &mut Vec<Action>) {
         let now = self.status();
         let changed = now.state != self.reported.state
+            || now.leader != self.reported.leader
             || now.attempt != self.reported.attempt
             || now.delay_ms != self.reported.delay_ms
             || now.connection_id != self.reported.connection_id;
@@ -537,10 +594,20 @@ impl Machine {
 
     /// Bring the server's topic set of this connection in line with the subscribers.
     fn sync_topics(&mut self, out: &mut Vec<Action>) {
-        if self.state != ConnectionState::Open {
+        if self.state != ConnectionState::Open || self.follower {
             return;
         }
-        let target = match (self.registry.plan(), &self.sent_topics) {
+        let plan = match (self.registry.plan(), &self.shared) {
+            (TopicPlan::Only(mut own), Some(TopicPlan::Only(others))) => {
+                for t in others.iter() {
+                    own.insert(t.clone());
+                }
+                TopicPlan::Only(own)
+            }
+            (_, Some(TopicPlan::Everything)) => TopicPlan::Everything,
+            (own, _) => own,
+        };
+        let target = match (plan, &self.sent_topics) {
             // Never subscribed on this connection: the server already sends everything.
             (TopicPlan::Everything, None) => return,
             (TopicPlan::Everything, Some(_)) => {
@@ -595,6 +662,7 @@ impl Machine {
             self.warn_schema(kind, &frame.mismatch, out);
         }
         match kind {
+            Kind::Ping if self.follower => {}
             Kind::Ping => {
                 let pong = outgoing::pong(frame.timestamp.unwrap_or_default());
                 out.push(Action::Send(pong));
@@ -650,7 +718,9 @@ impl Machine {
             Kind::SnapshotUpdate | Kind::CorridorUpdate | Kind::AnchorUpdate => {
                 if let Some(seq) = frame.seq {
                     if self.last_seq.is_some_and(|last| seq <= last) {
-                        return; // Already delivered (replay overlap): never twice.
+                        // Already delivered (replay overlap): never twice.
+                        self.duplicates += 1;
+                        return;
                     }
                     self.last_seq = Some(seq);
                 }

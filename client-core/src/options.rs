@@ -63,6 +63,12 @@ pub struct ClientOptions {
     /// Messages queued while disconnected, count. Default: 100.
     #[cfg_attr(feature = "ts", tsify(optional))]
     pub send_queue_limit: Option<f64>,
+    /// Share one socket among the tabs of this origin that use the same URL
+    /// and token (the leader tab's; see the README, "One socket per
+    /// browser"). `false`: one socket per tab. Browsers without Web Locks or
+    /// `BroadcastChannel` always use one per tab. Default: true.
+    #[cfg_attr(feature = "ts", tsify(optional))]
+    pub share_across_tabs: Option<bool>,
 }
 
 /// Tell "field absent" (outer `None`) from "field is null" (`Some(None)`).
@@ -143,6 +149,7 @@ pub fn to_config(o: ClientOptions, page: Option<&PageLocation>) -> Result<Config
             Some(n) => count("sendQueueLimit", n, 1_000_000.0)? as usize,
             None => d.send_queue_limit,
         },
+        share_across_tabs: o.share_across_tabs.unwrap_or(d.share_across_tabs),
     })
 }
 
@@ -181,7 +188,8 @@ mod tests {
         let c = parse(
             r#"{"url":"wss://x/ws","token":"t","autoConnect":false,"autoReconnect":false,
                 "maxReconnectAttempts":9,"reconnectInterval":10,"maxReconnectDelay":20,
-                "stableAfter":30,"heartbeatTimeoutFactor":3,"connectTimeout":40,"sendQueueLimit":2}"#,
+                "stableAfter":30,"heartbeatTimeoutFactor":3,"connectTimeout":40,"sendQueueLimit":2,
+                "shareAcrossTabs":false}"#,
             None,
         )
         .unwrap();
@@ -201,6 +209,7 @@ mod tests {
                 heartbeat_timeout_factor: 3.0,
                 connect_timeout_ms: 40,
                 send_queue_limit: 2,
+                share_across_tabs: false,
             }
         );
     }

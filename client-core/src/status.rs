@@ -63,6 +63,12 @@ pub struct ConnectionStatus {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", tsify(optional))]
     pub last_seq: Option<u64>,
+    /// Sharing one socket across tabs (`shareAcrossTabs`): `true` in the tab
+    /// that owns the socket, `false` in a tab receiving through it ("live via
+    /// another tab"); absent when not sharing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", tsify(optional))]
+    pub leader: Option<bool>,
 }
 
 /// Stable code of a [`WsError`].

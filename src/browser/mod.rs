@@ -8,5 +8,6 @@
 pub(crate) mod page;
 pub(crate) mod read;
 pub(crate) mod socket;
+pub(crate) mod tabs;
 pub(crate) mod timers;
 pub(crate) mod write;

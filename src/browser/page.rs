@@ -11,15 +11,43 @@ pub(crate) enum PageEvent {
     Visible,
 }
 
-struct Listener {
+/// One event listener; dropping it removes it.
+pub(crate) struct Listener {
     target: EventTarget,
     name: &'static str,
     closure: Closure<dyn FnMut(Event)>,
 }
 
+impl Listener {
+    /// Listen to `name` on `target` with `f`; `None` when the browser refuses.
+    pub(crate) fn new(
+        target: EventTarget,
+        name: &'static str,
+        f: Box<dyn FnMut(Event)>,
+    ) -> Option<Listener> {
+        let closure = Closure::wrap(f);
+        target
+            .add_event_listener_with_callback(name, closure.as_ref().unchecked_ref())
+            .ok()?;
+        Some(Listener {
+            target,
+            name,
+            closure,
+        })
+    }
+}
+
+impl Drop for Listener {
+    fn drop(&mut self) {
+        let _ = self
+            .target
+            .remove_event_listener_with_callback(self.name, self.closure.as_ref().unchecked_ref());
+    }
+}
+
 /// The registered listeners; dropping this removes them.
 pub(crate) struct PageListeners {
-    listeners: Vec<Listener>,
+    _listeners: Vec<Listener>,
 }
 
 impl PageListeners {
@@ -29,17 +57,7 @@ impl PageListeners {
         let document = window.document()?;
         let mut listeners = Vec::new();
         let mut add = |target: EventTarget, name: &'static str, f: Box<dyn FnMut(Event)>| {
-            let closure = Closure::wrap(f);
-            if target
-                .add_event_listener_with_callback(name, closure.as_ref().unchecked_ref())
-                .is_ok()
-            {
-                listeners.push(Listener {
-                    target,
-                    name,
-                    closure,
-                });
-            }
+            listeners.extend(Listener::new(target, name, f));
         };
         add(
             window.clone().into(),
@@ -73,21 +91,13 @@ impl PageListeners {
                 }
             }),
         );
-        Some(PageListeners { listeners })
+        Some(PageListeners {
+            _listeners: listeners,
+        })
     }
 
     /// Whether the browser says it is online (`navigator.onLine`); true when unknown.
     pub(crate) fn browser_online() -> bool {
         web_sys::window().is_none_or(|w| w.navigator().on_line())
-    }
-}
-
-impl Drop for PageListeners {
-    fn drop(&mut self) {
-        for l in &self.listeners {
-            let _ = l
-                .target
-                .remove_event_listener_with_callback(l.name, l.closure.as_ref().unchecked_ref());
-        }
     }
 }

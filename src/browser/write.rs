@@ -35,6 +35,7 @@ pub(crate) fn status(s: &ConnectionStatus) -> JsValue {
         s.connection_id.as_deref().map(JsValue::from_str),
     );
     set_opt(&o, "lastSeq", s.last_seq.map(|v| (v as f64).into()));
+    set_opt(&o, "leader", s.leader.map(JsValue::from_bool));
     o.into()
 }
 

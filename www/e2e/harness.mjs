@@ -165,9 +165,10 @@ export async function startNext({ command = 'dev', dir = WWW, port, env }) {
 /** `next dev` for www/ (see startNext). */
 export const startNextDev = ({ port, env }) => startNext({ command: 'dev', port, env });
 
-/** Debian's Chromium, headless, never a downloaded browser. */
-export function launchBrowser() {
+/** Debian's Chromium, headless, never a downloaded browser; `extra`: more launch options. */
+export function launchBrowser(extra = {}) {
   return chromium.launch({
+    ...extra,
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     headless: true,
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-dev-shm-usage'],

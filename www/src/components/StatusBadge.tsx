@@ -54,6 +54,11 @@ export function StatusBadge({ status, loadError, onReconnect }: { status: Connec
         <span className="dot" aria-hidden="true" />
         {label}
       </span>
+      {status.state === 'open' && status.leader === false && (
+        <span className="muted small" data-testid="shared-via">
+          live via another tab
+        </span>
+      )}
       {status.state === 'reconnecting' && status.attempt > 0 && <span className="muted">attempt {status.attempt}</span>}
       {loadError && <span className="muted small">{loadError}</span>}
       {showButton && (

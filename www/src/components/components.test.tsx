@@ -30,6 +30,13 @@ describe('StatusBadge', () => {
     expect(onReconnect).toHaveBeenCalledTimes(1);
   });
 
+  it('says discreetly when the socket is another tab\'s (shareAcrossTabs)', () => {
+    const { rerender } = render(<StatusBadge status={{ state: 'open', attempt: 0, connectionId: 'x', leader: false }} onReconnect={() => undefined} />);
+    expect(screen.getByTestId('shared-via').textContent).toBe('live via another tab');
+    rerender(<StatusBadge status={{ state: 'open', attempt: 0, connectionId: 'x', leader: true }} onReconnect={() => undefined} />);
+    expect(screen.queryByTestId('shared-via')).toBeNull();
+  });
+
   it('says Connected with no button while open', () => {
     render(<StatusBadge status={{ state: 'open', attempt: 0, connectionId: 'x' }} onReconnect={() => undefined} />);
     expect(screen.getByTestId('connection-status').textContent).toBe('Connected');

@@ -1,0 +1,42 @@
+// End-to-end: the dashboard open in three tabs of one browser (one
+// context) shares one WebSocket (shareAcrossTabs, the default); the tabs
+// that receive through another one say so discreetly, and a live update
+// reaches all three.
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { join } from 'node:path';
+import { api, freePort, launchBrowser, metric, randomAccount, screenshot, startServer, tempDir, waitFor, waitForState } from './harness.mjs';
+
+let server;
+let browser;
+
+before(async () => {
+  server = await startServer({ port: await freePort(), dbPath: join(tempDir('www-tabs-'), 'e2e.db') });
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await server?.stop();
+});
+
+test('three dashboard tabs share one socket; followers show "live via another tab"; updates reach all', async (t) => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  t.after(() => context.close());
+  const pages = [];
+  for (let i = 0; i < 3; i++) {
+    const page = await context.newPage();
+    await page.goto(`${server.base}/`);
+    await waitForState(page, 'open');
+    pages.push(page);
+  }
+  await waitFor(async () => (await metric(server.base, 'stellar_ws_connections_open')) === 1, 5_000, 'one connection for three tabs');
+  const shared = await Promise.all(pages.map((p) => p.getByTestId('shared-via').count()));
+  assert.deepEqual(shared, [0, 1, 1], 'the first tab leads, the two others say they are live via another tab');
+  const anchor = await api(server.base, 'POST', '/api/anchors', { name: 'Shared Tab Anchor', stellar_account: randomAccount(), home_domain: 'tabs.example' });
+  for (const page of pages) {
+    await page.locator('[data-testid="anchor-row"]', { hasText: 'Shared Tab Anchor' }).first().waitFor({ timeout: 5_000 });
+  }
+  void anchor;
+  await screenshot(pages[1], '09-live-via-another-tab');
+});
