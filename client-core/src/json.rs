@@ -156,6 +156,76 @@ pub fn members<'a>(
     Ok(true)
 }
 
+/// The top-level members of an object with each value's source text (a
+/// nested object or array whole), in source order; `None` when `text` is
+/// JSON but not an object. For the state store, which keeps and re-emits
+/// records exactly as the server wrote their values.
+pub fn raw_members(text: &str) -> Result<Option<Vec<(Cow<'_, str>, &str)>>, JsonError> {
+    let mut p = Parser::new(text, false);
+    p.skip_ws();
+    if p.peek() != Some(b'{') {
+        p.value(0)?;
+        p.end()?;
+        return Ok(None);
+    }
+    p.at += 1;
+    let mut out = Vec::new();
+    if !p.eat(b'}') {
+        loop {
+            p.skip_ws();
+            if p.peek() != Some(b'"') {
+                return Err(p.error("expected a string key"));
+            }
+            let key = p.string()?;
+            if !p.eat(b':') {
+                return Err(p.error("expected `:`"));
+            }
+            p.skip_ws();
+            let start = p.at;
+            p.value(1)?;
+            out.push((key, p.text(start)));
+            if p.eat(b'}') {
+                break;
+            }
+            if !p.eat(b',') {
+                return Err(p.error("expected `,` or `}`"));
+            }
+        }
+    }
+    p.end()?;
+    Ok(Some(out))
+}
+
+/// The items of an array, each as its source text; `None` when `text` is
+/// JSON but not an array.
+pub fn raw_items(text: &str) -> Result<Option<Vec<&str>>, JsonError> {
+    let mut p = Parser::new(text, false);
+    p.skip_ws();
+    if p.peek() != Some(b'[') {
+        p.value(0)?;
+        p.end()?;
+        return Ok(None);
+    }
+    p.at += 1;
+    let mut out = Vec::new();
+    if !p.eat(b']') {
+        loop {
+            p.skip_ws();
+            let start = p.at;
+            p.value(1)?;
+            out.push(p.text(start));
+            if p.eat(b']') {
+                break;
+            }
+            if !p.eat(b',') {
+                return Err(p.error("expected `,` or `]`"));
+            }
+        }
+    }
+    p.end()?;
+    Ok(Some(out))
+}
+
 struct Parser<'a> {
     src: &'a str,
     bytes: &'a [u8],
@@ -507,6 +577,42 @@ mod tests {
             members(&deep, |_, _| {}).map_err(|e| e.what),
             Err("nesting too deep")
         );
+    }
+
+    #[test]
+    fn raw_members_and_items_keep_each_values_source_text() {
+        let text = r#" {"a" : 1.50e2, "b":{"c":[1, 2]},"d\u0041":"x\"y", "e":[ {"k":1} , 2 ]} "#;
+        let members = raw_members(text).unwrap().unwrap();
+        assert_eq!(
+            members,
+            [
+                ("a".into(), "1.50e2"),
+                ("b".into(), r#"{"c":[1, 2]}"#),
+                ("dA".into(), r#""x\"y""#),
+                ("e".into(), r#"[ {"k":1} , 2 ]"#),
+            ]
+        );
+        assert_eq!(
+            raw_items(members[3].1).unwrap().unwrap(),
+            [r#"{"k":1}"#, "2"]
+        );
+        assert_eq!(raw_items("[]").unwrap().unwrap(), Vec::<&str>::new());
+        assert_eq!(raw_members("{}").unwrap().unwrap(), []);
+        assert_eq!(raw_members("[1]").unwrap(), None);
+        assert_eq!(raw_items("{}").unwrap(), None);
+        for bad in [
+            r#"{"a":1,}"#,
+            r#"{"a":[1,}]}"#,
+            "[1,]",
+            "[1] x",
+            r#"{"a" 1}"#,
+        ] {
+            assert!(
+                raw_members(bad).is_err() || raw_items(bad).is_err(),
+                "{bad}"
+            );
+            assert!(parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

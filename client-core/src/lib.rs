@@ -18,6 +18,7 @@
 //! | [`url`] | which URL to open |
 //! | [`options`] | the JS options, checked |
 //! | [`status`] | the status and error values the JS API reports |
+//! | [`store`] | the latest record per key of a state connection (versions, refs, deltas) |
 //!
 //! The wire types come from [`protocol`] (`stellar-insights-protocol`,
 //! re-exported), which the server uses too.
@@ -83,5 +84,6 @@ pub mod machine;
 pub mod options;
 pub mod outgoing;
 pub mod status;
+pub mod store;
 pub mod text;
 pub mod url;

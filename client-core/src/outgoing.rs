@@ -9,7 +9,7 @@ use crate::text::{cat, int};
 
 /// Append `s` as the inside of a JSON string literal, escaped exactly as
 /// serde_json does.
-fn push_escaped(out: &mut String, s: &str) {
+pub(crate) fn push_escaped(out: &mut String, s: &str) {
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
