@@ -405,7 +405,8 @@ mod tests {
         assert_eq!(
             FilterError("x".into()).to_string(),
             "unknown message type \"x\" in filter; expected one of connected ping pong \
-             snapshot_update corridor_update anchor_update error resync_required"
+             snapshot_update corridor_update anchor_update error resync_required state \
+             corridor_delta anchor_delta"
         );
     }
 

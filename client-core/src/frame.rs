@@ -81,10 +81,13 @@ pub fn fits(v: &Json, shape: Shape) -> bool {
     match shape {
         Shape::Str => v.as_str().is_some(),
         Shape::U64 => v.as_u64().is_some(),
+        Shape::U32 => v.as_u64().is_some_and(|n| n <= u64::from(u32::MAX)),
         Shape::I64 => v.as_i64().is_some(),
         Shape::Num => v.is_number(),
         Shape::Bool => matches!(v, Json::Bool(_)),
         Shape::Status => matches!(v.as_str(), Some("green" | "yellow" | "red")),
+        Shape::Array => matches!(v, Json::Arr(_)),
+        Shape::Object => matches!(v, Json::Obj(_)),
     }
 }
 

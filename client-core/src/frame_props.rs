@@ -51,6 +51,7 @@ fn message() -> impl Strategy<Value = ServerMessage> {
                     timestamp,
                     hash,
                     seq,
+                    conflated: None,
                 })
             }
         ),
@@ -71,6 +72,8 @@ fn message() -> impl Strategy<Value = ServerMessage> {
                         volume_usd,
                         total_transactions,
                         seq,
+                        r#ref: None,
+                        conflated: None,
                     })
                 }
             ),
@@ -92,6 +95,8 @@ fn message() -> impl Strategy<Value = ServerMessage> {
                     reliability_score,
                     status,
                     seq,
+                    r#ref: None,
+                    conflated: None,
                 })
             }),
         (text(), proptest::option::of(text())).prop_map(|(message, code)| ServerMessage::Error {

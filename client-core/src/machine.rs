@@ -655,7 +655,10 @@ impl Machine {
                     self.last_seq = Some(seq);
                 }
             }
-            Kind::Pong => {}
+            // State frames and deltas come only to connections that asked
+            // for state (`subscribe` with `state: true`), which this machine
+            // does not send yet; delivered as they came.
+            Kind::Pong | Kind::State | Kind::CorridorDelta | Kind::AnchorDelta => {}
         }
         let to = self.registry.route(kind, frame.key.as_deref());
         let seq = frame.seq;

@@ -106,7 +106,8 @@ mod tests {
         assert_eq!(
             subscribe(&list),
             ClientMessage::Subscribe {
-                topics: list.clone()
+                topics: list.clone(),
+                state: None,
             }
             .to_json()
         );
@@ -116,7 +117,11 @@ mod tests {
         );
         assert_eq!(
             subscribe(&[]),
-            ClientMessage::Subscribe { topics: vec![] }.to_json()
+            ClientMessage::Subscribe {
+                topics: vec![],
+                state: None
+            }
+            .to_json()
         );
         for t in [0, -1, i64::MIN, i64::MAX] {
             assert_eq!(

@@ -78,6 +78,15 @@ pub enum ServerMessage {
     CorridorUpdate(CorridorUpdate),
     /// An anchor was created or its metrics changed.
     AnchorUpdate(AnchorUpdate),
+    /// One chunk of the answer to a `subscribe` with `state: true` (state
+    /// connections only): the current records as of `seq`.
+    State(StateChunk),
+    /// The changed fields of a corridor whose full record this connection
+    /// already got (state connections only).
+    CorridorDelta(CorridorDelta),
+    /// The changed fields of an anchor whose full record this connection
+    /// already got (state connections only).
+    AnchorDelta(AnchorDelta),
     /// Something the client sent, or the connection, is in error.
     Error {
         /// Human-readable description.
@@ -111,10 +120,17 @@ pub struct SnapshotUpdate {
     pub timestamp: String,
     /// SHA-256 of the snapshot's canonical JSON, lowercase hex.
     pub hash: String,
-    /// Deployment-wide sequence number of this update.
+    /// Deployment-wide sequence number of this update (absent in a
+    /// [`StateChunk`] record).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", tsify(optional))]
     pub seq: Option<u64>,
+    /// `true` when the server skipped older snapshots to catch a slow state
+    /// connection up ([conflation](StateChunk#conflation)); absent otherwise
+    /// and always absent on v1 connections.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", tsify(optional))]
+    pub conflated: Option<bool>,
 }
 
 /// Payload of a `corridor_update` frame.
@@ -131,10 +147,22 @@ pub struct CorridorUpdate {
     pub volume_usd: f64,
     /// Number of transactions.
     pub total_transactions: u64,
-    /// Deployment-wide sequence number of this update.
+    /// Deployment-wide sequence number of this update (absent in a
+    /// [`StateChunk`] record).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", tsify(optional))]
     pub seq: Option<u64>,
+    /// Connection-local number of this corridor, the base later
+    /// [`CorridorDelta`]s name (state connections only; absent on v1
+    /// connections).
+    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", tsify(optional))]
+    pub r#ref: Option<u32>,
+    /// `true` when intermediate values of this corridor were skipped
+    /// ([conflation](StateChunk#conflation)); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", tsify(optional))]
+    pub conflated: Option<bool>,
 }
 
 /// Payload of an `anchor_update` frame.
@@ -149,10 +177,139 @@ pub struct AnchorUpdate {
     pub reliability_score: f64,
     /// Traffic-light status derived from the score.
     pub status: AnchorStatus,
-    /// Deployment-wide sequence number of this update.
+    /// Deployment-wide sequence number of this update (absent in a
+    /// [`StateChunk`] record).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", tsify(optional))]
     pub seq: Option<u64>,
+    /// Connection-local number of this anchor, the base later
+    /// [`AnchorDelta`]s name (state connections only; absent on v1
+    /// connections).
+    #[serde(rename = "ref", default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", tsify(optional))]
+    pub r#ref: Option<u32>,
+    /// `true` when intermediate values of this anchor were skipped
+    /// ([conflation](StateChunk#conflation)); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", tsify(optional))]
+    pub conflated: Option<bool>,
+}
+
+/// Records per [`StateChunk`] at most (corridors, anchors and the snapshot
+/// together). Value 256.
+pub const STATE_CHUNK: usize = 256;
+
+/// Payload of a `state` frame: one chunk of the server's answer to a
+/// `subscribe` with `"state": true`.
+///
+/// The records are the database's values with every update `seq <= S`
+/// applied and none above, read in one transaction (`S` = [`StateChunk::seq`],
+/// the same in every chunk of one answer). A chunk holds at most
+/// [`STATE_CHUNK`] records; the last one has `done: true` (an empty state is
+/// one chunk with empty arrays and `done: true`). Records carry no `seq` of
+/// their own; corridor and anchor records carry their connection-local `ref`.
+///
+/// After the answer the connection sends no update with `seq <= S` for the
+/// topics the answer covered; other topics are not affected. A client applies
+/// an update or delta to a key only when its `seq` is above the key's version
+/// (the `S` of the state that delivered the key, or the `seq` of the update
+/// that last set it), which makes replays and repeated state requests
+/// idempotent.
+///
+/// # Conflation
+///
+/// A state connection that falls behind is not closed (v1 connections get
+/// `resync_required` `slow_consumer` and close 4001): the server re-reads the
+/// current records of the connection's topics and sends each key whose value
+/// changed since it last sent it, as a full update or a delta with
+/// `"conflated": true` and the `seq` of that key's newest update, then
+/// continues live. Intermediate values were skipped; the value is the newest.
+///
+/// ```
+/// use stellar_insights_protocol::{ServerMessage, StateChunk};
+///
+/// let text = r#"{"type":"state","seq":9,"corridors":[],"anchors":[],"done":true}"#;
+/// let msg = ServerMessage::from_json(text).unwrap();
+/// assert!(matches!(&msg, ServerMessage::State(StateChunk { seq: 9, done: true, .. })));
+/// assert_eq!(msg.to_json(), text);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
+pub struct StateChunk {
+    /// `S`: the update log's highest `seq` in the read transaction the records
+    /// come from.
+    pub seq: u64,
+    /// Corridor records (no `seq`, with `ref`), by `corridor_key`.
+    pub corridors: Vec<CorridorUpdate>,
+    /// Anchor records (no `seq`, with `ref`), by `anchor_id`.
+    pub anchors: Vec<AnchorUpdate>,
+    /// The latest snapshot (no `seq`), in one chunk of the answer when the
+    /// `snapshots` topic was asked for and a snapshot exists.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", tsify(optional))]
+    pub snapshot: Option<SnapshotUpdate>,
+    /// `true` on the last chunk of the answer.
+    pub done: bool,
+}
+
+/// Payload of a `corridor_delta` frame: the fields of a corridor that changed
+/// since the record this connection last got for its `ref`. The client
+/// rebuilds the full [`CorridorUpdate`] (`corridor_id`, `corridor_key` from
+/// the base, `seq` from the delta) before any callback sees it; a delta whose
+/// `ref` it does not know is dropped and the client asks for state again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
+pub struct CorridorDelta {
+    /// Connection-local number of the corridor (from its full record).
+    #[serde(rename = "ref")]
+    pub r#ref: u32,
+    /// Deployment-wide sequence number of this update.
+    pub seq: u64,
+    /// New success rate, percent, when it changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", tsify(optional))]
+    pub success_rate: Option<f64>,
+    /// New volume in US dollars, when it changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", tsify(optional))]
+    pub volume_usd: Option<f64>,
+    /// New number of transactions, when it changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", tsify(optional))]
+    pub total_transactions: Option<u64>,
+    /// `true` when intermediate values were skipped ([conflation](StateChunk#conflation)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", tsify(optional))]
+    pub conflated: Option<bool>,
+}
+
+/// Payload of an `anchor_delta` frame: the fields of an anchor that changed
+/// since the record this connection last got for its `ref` (see
+/// [`CorridorDelta`] for the rules).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ts", derive(tsify::Tsify))]
+pub struct AnchorDelta {
+    /// Connection-local number of the anchor (from its full record).
+    #[serde(rename = "ref")]
+    pub r#ref: u32,
+    /// Deployment-wide sequence number of this update.
+    pub seq: u64,
+    /// New display name, when it changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", tsify(optional))]
+    pub name: Option<String>,
+    /// New reliability score, 0–100, when it changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", tsify(optional))]
+    pub reliability_score: Option<f64>,
+    /// New status, when it changed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", tsify(optional))]
+    pub status: Option<AnchorStatus>,
+    /// `true` when intermediate values were skipped ([conflation](StateChunk#conflation)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", tsify(optional))]
+    pub conflated: Option<bool>,
 }
 
 /// Anchor health as a traffic light.
@@ -202,6 +359,13 @@ pub enum ClientMessage {
     Subscribe {
         /// Topics to add.
         topics: Vec<Topic>,
+        /// `true`: also send the current records of these topics
+        /// ([`ServerMessage::State`]) and make this a state connection for the
+        /// rest of its life (deltas, `ref`, conflation instead of close 4001).
+        /// Default (absent) false: a v1 subscription.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        #[cfg_attr(feature = "ts", tsify(optional))]
+        state: Option<bool>,
     },
     /// Remove topics from this connection's subscription.
     Unsubscribe {
@@ -223,6 +387,9 @@ impl ServerMessage {
             ServerMessage::SnapshotUpdate(_) => Kind::SnapshotUpdate,
             ServerMessage::CorridorUpdate(_) => Kind::CorridorUpdate,
             ServerMessage::AnchorUpdate(_) => Kind::AnchorUpdate,
+            ServerMessage::State(_) => Kind::State,
+            ServerMessage::CorridorDelta(_) => Kind::CorridorDelta,
+            ServerMessage::AnchorDelta(_) => Kind::AnchorDelta,
             ServerMessage::Error { .. } => Kind::Error,
             ServerMessage::ResyncRequired { .. } => Kind::ResyncRequired,
             ServerMessage::Unknown => return None,
@@ -234,12 +401,16 @@ impl ServerMessage {
         self.kind().map_or("unknown", Kind::name)
     }
 
-    /// Sequence number of an update frame, `None` for other frames.
+    /// Sequence number of an update or delta frame (`S` of a `state` chunk),
+    /// `None` for other frames.
     pub fn seq(&self) -> Option<u64> {
         match self {
             ServerMessage::SnapshotUpdate(u) => u.seq,
             ServerMessage::CorridorUpdate(u) => u.seq,
             ServerMessage::AnchorUpdate(u) => u.seq,
+            ServerMessage::State(s) => Some(s.seq),
+            ServerMessage::CorridorDelta(d) => Some(d.seq),
+            ServerMessage::AnchorDelta(d) => Some(d.seq),
             _ => None,
         }
     }
@@ -567,7 +738,8 @@ mod tests {
         assert_eq!(
             msg,
             ClientMessage::Subscribe {
-                topics: vec![Topic::Anchors]
+                topics: vec![Topic::Anchors],
+                state: None,
             }
         );
     }
@@ -640,6 +812,7 @@ mod tests {
                 Topic::Corridor("USDC:GA->EURC:GB".into()),
                 Topic::Anchor("id-1".into()),
             ],
+            state: None,
         };
         assert_eq!(
             sub.to_json(),
@@ -650,6 +823,79 @@ mod tests {
             ClientMessage::Pong { timestamp: Some(7) }.to_json(),
             r#"{"type":"pong","timestamp":7}"#
         );
+    }
+
+    #[test]
+    fn subscribe_with_state_is_opt_in_and_checked() {
+        let text = r#"{"type":"subscribe","topics":["corridors","anchors"],"state":true}"#;
+        let msg = ClientMessage::from_json(text).unwrap();
+        assert_eq!(
+            msg,
+            ClientMessage::Subscribe {
+                topics: vec![Topic::Corridors, Topic::Anchors],
+                state: Some(true),
+            }
+        );
+        assert_eq!(msg.to_json(), text);
+        // A v1 subscribe has no `state` and re-serialises without it.
+        let v1 = ClientMessage::from_json(r#"{"type":"subscribe","topics":[]}"#).unwrap();
+        assert_eq!(v1.to_json(), r#"{"type":"subscribe","topics":[]}"#);
+        for bad in [r#""yes""#, "1", "[]"] {
+            let text = ["{\"type\":\"subscribe\",\"topics\":[],\"state\":", bad, "}"].concat();
+            assert!(ClientMessage::from_json(&text).is_err(), "{text}");
+        }
+    }
+
+    #[test]
+    fn state_frames_and_deltas_have_the_documented_json() {
+        let chunk = ServerMessage::State(StateChunk {
+            seq: 12,
+            corridors: vec![CorridorUpdate {
+                corridor_id: "i".into(),
+                corridor_key: "A:G->B:G".into(),
+                success_rate: 90.0,
+                volume_usd: 1.5,
+                total_transactions: 4,
+                seq: None,
+                r#ref: Some(1),
+                conflated: None,
+            }],
+            anchors: vec![],
+            snapshot: None,
+            done: true,
+        });
+        assert_eq!(
+            chunk.to_json(),
+            r#"{"type":"state","seq":12,"corridors":[{"corridor_id":"i","corridor_key":"A:G->B:G","success_rate":90.0,"volume_usd":1.5,"total_transactions":4,"ref":1}],"anchors":[],"done":true}"#
+        );
+        assert_eq!(chunk.seq(), Some(12));
+        let delta = ServerMessage::CorridorDelta(CorridorDelta {
+            r#ref: 1,
+            seq: 13,
+            success_rate: None,
+            volume_usd: Some(2.0),
+            total_transactions: None,
+            conflated: Some(true),
+        });
+        assert_eq!(
+            delta.to_json(),
+            r#"{"type":"corridor_delta","ref":1,"seq":13,"volume_usd":2.0,"conflated":true}"#
+        );
+        assert_eq!(ServerMessage::from_json(&delta.to_json()).unwrap(), delta);
+        // A delta with no changed field is still a frame: it moves the key's version.
+        let empty = ServerMessage::AnchorDelta(AnchorDelta {
+            r#ref: 2,
+            seq: 14,
+            name: None,
+            reliability_score: None,
+            status: None,
+            conflated: None,
+        });
+        assert_eq!(
+            empty.to_json(),
+            r#"{"type":"anchor_delta","ref":2,"seq":14}"#
+        );
+        assert_eq!(empty.seq(), Some(14));
     }
 
     #[test]
@@ -689,6 +935,8 @@ mod tests {
             volume_usd: 2.0,
             total_transactions: 3,
             seq: Some(9),
+            r#ref: None,
+            conflated: None,
         });
         assert!(Topic::Corridors.matches(&c));
         assert!(Topic::Corridor("A:B->C:D".into()).matches(&c));

@@ -26,6 +26,12 @@ pub enum Kind {
     Error,
     /// `resync_required`
     ResyncRequired,
+    /// `state`: a chunk of current records (state connections only)
+    State,
+    /// `corridor_delta`: changed corridor fields (state connections only)
+    CorridorDelta,
+    /// `anchor_delta`: changed anchor fields (state connections only)
+    AnchorDelta,
 }
 
 /// Every top-level field of any server frame. The discriminant is the
@@ -76,6 +82,19 @@ pub enum Field {
     Code,
     /// `reason` of `resync_required` ([`ResyncReason`](crate::ResyncReason)).
     Reason,
+    /// `ref`: connection-local number of a corridor or anchor (full updates
+    /// and deltas on state connections).
+    Ref,
+    /// `conflated`: intermediate values of the key were skipped.
+    Conflated,
+    /// `corridors`: corridor records of a `state` chunk.
+    Corridors,
+    /// `anchors`: anchor records of a `state` chunk.
+    Anchors,
+    /// `snapshot`: the latest snapshot record of a `state` chunk.
+    Snapshot,
+    /// `done`: last chunk of a `state` answer.
+    Done,
 }
 
 /// How a field's JSON value must look.
@@ -85,6 +104,8 @@ pub enum Shape {
     Str,
     /// A non-negative integer that fits `u64`.
     U64,
+    /// A non-negative integer that fits `u32`.
+    U32,
     /// An integer that fits `i64`.
     I64,
     /// Any JSON number.
@@ -93,6 +114,10 @@ pub enum Shape {
     Bool,
     /// One of the [`AnchorStatus`](crate::AnchorStatus) spellings.
     Status,
+    /// A JSON array (its items are records the reader does not check).
+    Array,
+    /// A JSON object (a record the reader does not check).
+    Object,
 }
 
 /// One field of one kind.
@@ -127,7 +152,7 @@ const fn opt(field: Field, shape: Shape) -> FieldSpec {
 
 impl Kind {
     /// Every kind, in bit order.
-    pub const ALL: [Kind; 8] = [
+    pub const ALL: [Kind; 11] = [
         Kind::Connected,
         Kind::Ping,
         Kind::Pong,
@@ -136,6 +161,9 @@ impl Kind {
         Kind::AnchorUpdate,
         Kind::Error,
         Kind::ResyncRequired,
+        Kind::State,
+        Kind::CorridorDelta,
+        Kind::AnchorDelta,
     ];
 
     /// The wire name (`"corridor_update"`, ...).
@@ -149,6 +177,9 @@ impl Kind {
             Kind::AnchorUpdate => "anchor_update",
             Kind::Error => "error",
             Kind::ResyncRequired => "resync_required",
+            Kind::State => "state",
+            Kind::CorridorDelta => "corridor_delta",
+            Kind::AnchorDelta => "anchor_delta",
         }
     }
 
@@ -170,12 +201,28 @@ impl Kind {
     }
 
     /// Whether frames of this kind are updates (carry `seq` and, but for
-    /// snapshots, a routing key).
+    /// snapshots, a routing key). Deltas are not: they carry `seq` but name
+    /// their key by `ref` ([`Kind::is_delta`]).
     pub const fn is_update(self) -> bool {
         matches!(
             self,
             Kind::SnapshotUpdate | Kind::CorridorUpdate | Kind::AnchorUpdate
         )
+    }
+
+    /// Whether frames of this kind are field deltas (`corridor_delta`,
+    /// `anchor_delta`): `ref`, `seq` and only the changed fields.
+    pub const fn is_delta(self) -> bool {
+        matches!(self, Kind::CorridorDelta | Kind::AnchorDelta)
+    }
+
+    /// The update kind a delta rebuilds (`corridor_delta` → `corridor_update`).
+    pub const fn delta_of(self) -> Option<Kind> {
+        match self {
+            Kind::CorridorDelta => Some(Kind::CorridorUpdate),
+            Kind::AnchorDelta => Some(Kind::AnchorUpdate),
+            _ => None,
+        }
     }
 
     /// The field that key filters and keyed topics route on.
@@ -205,6 +252,7 @@ impl Kind {
             req(F::Timestamp, S::Str),
             req(F::Hash, S::Str),
             opt(F::Seq, S::U64),
+            opt(F::Conflated, S::Bool),
         ];
         const CORRIDOR: &[FieldSpec] = &[
             req(F::CorridorId, S::Str),
@@ -213,6 +261,8 @@ impl Kind {
             req(F::VolumeUsd, S::Num),
             req(F::TotalTransactions, S::U64),
             opt(F::Seq, S::U64),
+            opt(F::Ref, S::U32),
+            opt(F::Conflated, S::Bool),
         ];
         const ANCHOR: &[FieldSpec] = &[
             req(F::AnchorId, S::Str),
@@ -220,9 +270,34 @@ impl Kind {
             req(F::ReliabilityScore, S::Num),
             req(F::Status, S::Status),
             opt(F::Seq, S::U64),
+            opt(F::Ref, S::U32),
+            opt(F::Conflated, S::Bool),
         ];
         const ERROR: &[FieldSpec] = &[req(F::Message, S::Str), opt(F::Code, S::Str)];
         const RESYNC: &[FieldSpec] = &[opt(F::Reason, S::Str)];
+        const STATE: &[FieldSpec] = &[
+            req(F::Seq, S::U64),
+            req(F::Corridors, S::Array),
+            req(F::Anchors, S::Array),
+            req(F::Done, S::Bool),
+            opt(F::Snapshot, S::Object),
+        ];
+        const CORRIDOR_DELTA: &[FieldSpec] = &[
+            req(F::Ref, S::U32),
+            req(F::Seq, S::U64),
+            opt(F::SuccessRate, S::Num),
+            opt(F::VolumeUsd, S::Num),
+            opt(F::TotalTransactions, S::U64),
+            opt(F::Conflated, S::Bool),
+        ];
+        const ANCHOR_DELTA: &[FieldSpec] = &[
+            req(F::Ref, S::U32),
+            req(F::Seq, S::U64),
+            opt(F::Name, S::Str),
+            opt(F::ReliabilityScore, S::Num),
+            opt(F::Status, S::Status),
+            opt(F::Conflated, S::Bool),
+        ];
         match self {
             Kind::Connected => CONNECTED,
             Kind::Ping | Kind::Pong => PING_PONG,
@@ -231,6 +306,9 @@ impl Kind {
             Kind::AnchorUpdate => ANCHOR,
             Kind::Error => ERROR,
             Kind::ResyncRequired => RESYNC,
+            Kind::State => STATE,
+            Kind::CorridorDelta => CORRIDOR_DELTA,
+            Kind::AnchorDelta => ANCHOR_DELTA,
         }
     }
 
@@ -249,7 +327,7 @@ impl Kind {
 
 impl Field {
     /// Every field, in bit order.
-    pub const ALL: [Field; 22] = [
+    pub const ALL: [Field; 28] = [
         Field::Type,
         Field::Seq,
         Field::CorridorKey,
@@ -272,6 +350,12 @@ impl Field {
         Field::Message,
         Field::Code,
         Field::Reason,
+        Field::Ref,
+        Field::Conflated,
+        Field::Corridors,
+        Field::Anchors,
+        Field::Snapshot,
+        Field::Done,
     ];
 
     /// The wire name (`"corridor_key"`, ...).
@@ -299,6 +383,12 @@ impl Field {
             Field::Message => "message",
             Field::Code => "code",
             Field::Reason => "reason",
+            Field::Ref => "ref",
+            Field::Conflated => "conflated",
+            Field::Corridors => "corridors",
+            Field::Anchors => "anchors",
+            Field::Snapshot => "snapshot",
+            Field::Done => "done",
         }
     }
 
@@ -308,17 +398,21 @@ impl Field {
     }
 
     /// The field named `name`. Runs for every top-level member of every frame
-    /// the client reads: no two fields share their length and first byte (a
-    /// test checks), so that pair finds the one candidate and one comparison
-    /// confirms it.
+    /// the client reads: no two fields share their length, first and last
+    /// byte (a test checks), so that triple finds the one candidate and one
+    /// comparison confirms it.
     #[inline]
     pub fn from_name(name: &str) -> Option<Field> {
-        let first = *name.as_bytes().first()?;
+        let bytes = name.as_bytes();
+        let (first, last) = (*bytes.first()?, bytes[bytes.len() - 1]);
         let mut i = 0;
         while i < Field::ALL.len() {
-            let candidate = Field::ALL[i].name();
-            if candidate.len() == name.len() && candidate.as_bytes()[0] == first {
-                return (candidate == name).then_some(Field::ALL[i]);
+            let candidate = Field::ALL[i].name().as_bytes();
+            if candidate.len() == bytes.len()
+                && candidate[0] == first
+                && candidate[candidate.len() - 1] == last
+            {
+                return (candidate == bytes).then_some(Field::ALL[i]);
             }
             i += 1;
         }
@@ -336,16 +430,25 @@ pub const fn example(kind: Kind) -> &'static str {
         Kind::Ping => r#"{"type":"ping","timestamp":1234567890}"#,
         Kind::Pong => r#"{"type":"pong","timestamp":-3}"#,
         Kind::SnapshotUpdate => {
-            r#"{"type":"snapshot_update","snapshot_id":"s","epoch":2,"timestamp":"2026-01-01T00:00:00Z","hash":"ab","seq":5}"#
+            r#"{"type":"snapshot_update","snapshot_id":"s","epoch":2,"timestamp":"2026-01-01T00:00:00Z","hash":"ab","seq":5,"conflated":true}"#
         }
         Kind::CorridorUpdate => {
-            r#"{"type":"corridor_update","corridor_id":"i","corridor_key":"A:G->B:G","success_rate":95.5,"volume_usd":10.25,"total_transactions":7,"seq":6}"#
+            r#"{"type":"corridor_update","corridor_id":"i","corridor_key":"A:G->B:G","success_rate":95.5,"volume_usd":10.25,"total_transactions":7,"seq":6,"ref":3,"conflated":true}"#
         }
         Kind::AnchorUpdate => {
-            r#"{"type":"anchor_update","anchor_id":"a","name":"n","reliability_score":98.5,"status":"yellow","seq":7}"#
+            r#"{"type":"anchor_update","anchor_id":"a","name":"n","reliability_score":98.5,"status":"yellow","seq":7,"ref":4,"conflated":false}"#
         }
         Kind::Error => r#"{"type":"error","message":"m","code":"rate_limited"}"#,
         Kind::ResyncRequired => r#"{"type":"resync_required","reason":"gap"}"#,
+        Kind::State => {
+            r#"{"type":"state","seq":9,"corridors":[{"corridor_id":"i","corridor_key":"A:G->B:G","success_rate":95.5,"volume_usd":10.25,"total_transactions":7,"ref":1}],"anchors":[{"anchor_id":"a","name":"n","reliability_score":98.5,"status":"yellow","ref":2}],"snapshot":{"snapshot_id":"s","epoch":2,"timestamp":"2026-01-01T00:00:00Z","hash":"ab"},"done":true}"#
+        }
+        Kind::CorridorDelta => {
+            r#"{"type":"corridor_delta","ref":1,"seq":10,"success_rate":96.0,"volume_usd":11.5,"total_transactions":8,"conflated":true}"#
+        }
+        Kind::AnchorDelta => {
+            r#"{"type":"anchor_delta","ref":2,"seq":11,"name":"m","reliability_score":99.0,"status":"green","conflated":true}"#
+        }
     }
 }
 
@@ -355,10 +458,13 @@ pub const fn counterexamples(shape: Shape) -> &'static [&'static str] {
     match shape {
         Shape::Str => &["5", "true", "[]"],
         Shape::U64 => &["-1", "1.5", "\"1\""],
+        Shape::U32 => &["-1", "1.5", "\"1\"", "4294967296"],
         Shape::I64 => &["1.5", "\"1\"", "9.3e18"],
         Shape::Num => &["\"1\"", "false"],
         Shape::Bool => &["1", "\"true\""],
         Shape::Status => &["\"blue\"", "1"],
+        Shape::Array => &["{}", "\"[]\"", "1"],
+        Shape::Object => &["[]", "\"{}\"", "1"],
     }
 }
 
@@ -466,30 +572,34 @@ mod tests {
                 );
             }
             assert_eq!(
-                kind.is_update(),
-                kind.fields().iter().any(|s| s.field == Field::Seq) && kind != Kind::Connected
+                kind.is_update() || kind.is_delta(),
+                kind.fields().iter().any(|s| s.field == Field::Seq)
+                    && !matches!(kind, Kind::Connected | Kind::State)
             );
+            if let Some(update) = kind.delta_of() {
+                // A delta carries only fields of the update it rebuilds.
+                let theirs = update.field_set();
+                assert_eq!(kind.field_set() & !theirs, 0, "{}", kind.name());
+            }
         }
     }
 
     #[test]
-    fn names_round_trip_and_fields_are_unique_by_length_and_first_byte() {
+    fn names_round_trip_and_fields_are_unique_by_length_first_and_last_byte() {
+        let triple = |s: &str| (s.len(), s.as_bytes()[0], s.as_bytes()[s.len() - 1]);
         for (i, field) in Field::ALL.iter().enumerate() {
             assert_eq!(*field as usize, i);
             assert_eq!(Field::from_name(field.name()), Some(*field));
             for other in &Field::ALL[i + 1..] {
                 let (a, b) = (field.name(), other.name());
-                assert!(
-                    (a.len(), a.as_bytes()[0]) != (b.len(), b.as_bytes()[0]),
-                    "{a} and {b}"
-                );
+                assert!(triple(a) != triple(b), "{a} and {b}");
             }
         }
         for (i, kind) in Kind::ALL.iter().enumerate() {
             assert_eq!(*kind as usize, i);
             assert_eq!(Kind::from_name(kind.name()), Some(*kind));
         }
-        for name in ["", "typf", "corridor_kex", "unknown"] {
+        for name in ["", "typf", "corridor_kex", "unknown", "conflates", "r"] {
             assert_eq!(Field::from_name(name), None);
             assert_eq!(Kind::from_name(name), None);
         }

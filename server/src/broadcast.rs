@@ -42,6 +42,8 @@ pub async fn broadcast_anchor_update(
             reliability_score: anchor.reliability_score,
             status,
             seq,
+            r#ref: None,
+            conflated: None,
         })
     };
     log(
@@ -67,6 +69,8 @@ pub async fn broadcast_corridor_update(
             volume_usd: corridor.volume_usd,
             total_transactions: corridor.total_transactions.max(0) as u64,
             seq,
+            r#ref: None,
+            conflated: None,
         })
     };
     log(
@@ -91,6 +95,7 @@ pub async fn broadcast_snapshot_update(
             timestamp: snapshot.timestamp.clone(),
             hash: snapshot.hash.clone(),
             seq,
+            conflated: None,
         })
     };
     log(

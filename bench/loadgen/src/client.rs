@@ -323,6 +323,8 @@ mod tests {
             volume_usd: 1_764_106_000_123.456,
             total_transactions: 7,
             seq: Some(42),
+            r#ref: None,
+            conflated: None,
         })
         .to_json();
         assert_eq!(fast_update(&frame), Some((42, Some(1_764_106_000_123.456))));

@@ -403,7 +403,7 @@ impl Conn {
             Ok(ClientMessage::Ping { timestamp }) => {
                 self.send(frame(&ServerMessage::Pong { timestamp })).await
             }
-            Ok(ClientMessage::Subscribe { topics }) => match self.subs.subscribe(&topics) {
+            Ok(ClientMessage::Subscribe { topics, .. }) => match self.subs.subscribe(&topics) {
                 Ok(()) => Ok(()),
                 Err(e) => {
                     self.send(error(
