@@ -156,11 +156,14 @@ pub fn members<'a>(
     Ok(true)
 }
 
+/// An object's members: each name (unescaped) with its value's source text.
+pub type RawMembers<'a> = Vec<(Cow<'a, str>, &'a str)>;
+
 /// The top-level members of an object with each value's source text (a
 /// nested object or array whole), in source order; `None` when `text` is
 /// JSON but not an object. For the state store, which keeps and re-emits
 /// records exactly as the server wrote their values.
-pub fn raw_members(text: &str) -> Result<Option<Vec<(Cow<'_, str>, &str)>>, JsonError> {
+pub fn raw_members(text: &str) -> Result<Option<RawMembers<'_>>, JsonError> {
     let mut p = Parser::new(text, false);
     p.skip_ws();
     if p.peek() != Some(b'{') {

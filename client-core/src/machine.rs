@@ -15,6 +15,7 @@ use crate::outgoing;
 use crate::protocol::ResyncReason;
 use crate::protocol::Topic;
 use crate::status::{ClientError, ConnectionState, ErrorCode, ResyncEvent, Status};
+use crate::store::Store;
 use crate::text::{cat, uint};
 use crate::url;
 use std::rc::Rc;
@@ -47,6 +48,12 @@ pub struct Config {
     pub connect_timeout_ms: u64,
     /// Messages kept while not open, count. Default 100.
     pub send_queue_limit: usize,
+    /// State mode: after every `connected`, ask for the current records of
+    /// the subscribed topics (`subscribe` with `state: true`), keep the latest
+    /// record per key ([`crate::store`]), complete field deltas before
+    /// delivery, and deliver an update only when it is newer than its key's
+    /// version. Default false (protocol v1 frames only).
+    pub state: bool,
 }
 
 impl Default for Config {
@@ -61,6 +68,7 @@ impl Default for Config {
             heartbeat_timeout_factor: 2.5,
             connect_timeout_ms: 10_000,
             send_queue_limit: 100,
+            state: false,
         }
     }
 }
@@ -131,6 +139,9 @@ pub struct Delivery {
     pub seq: Option<u64>,
     /// Subscribers to call, in registration order (never empty).
     pub to: Vec<SubscriberId>,
+    /// The text was rebuilt by the client (a field delta completed), so it
+    /// is not the socket's frame.
+    pub rebuilt: bool,
 }
 
 /// Something the glue must do.
@@ -159,6 +170,8 @@ pub enum Action {
     Error(ClientError),
     /// Call `onResync` callbacks.
     Resync(ResyncEvent),
+    /// The keyed state changed (state mode): call `onState` callbacks.
+    StateChanged,
 }
 
 /// The connection state machine of the page's one socket.
@@ -187,6 +200,8 @@ pub struct Machine {
     reported: Status,
     /// Schema differences already reported, per kind (see [`Machine::warn_schema`]).
     warned: SchemaWarnings,
+    /// State mode's store and requests.
+    live: state::Live,
 }
 
 /// Schema differences already reported: protocol fields per kind as bits, and
@@ -227,6 +242,7 @@ impl Machine {
             sent_topics: None,
             last_message: None,
             warned: SchemaWarnings::default(),
+            live: state::Live::default(),
             reported: Status {
                 state: ConnectionState::Idle,
                 attempt: 0,
@@ -299,6 +315,8 @@ impl Machine {
         self.registry.add(id, filter)?;
         let mut out = Vec::new();
         self.sync_topics(&mut out);
+        self.live_trim();
+        self.live_announce(&mut out);
         Ok(out)
     }
 
@@ -307,6 +325,8 @@ impl Machine {
         let mut out = Vec::new();
         if self.registry.remove(id) {
             self.sync_topics(&mut out);
+            self.live_trim();
+            self.live_announce(&mut out);
         }
         out
     }
@@ -327,6 +347,7 @@ impl Machine {
         self.last_seq = None;
         self.server_head = None;
         self.last_message = None;
+        self.live.store.clear();
         // `online` stays: it is the browser's state, not the client's.
         self.report(&mut out);
         out
@@ -458,6 +479,7 @@ impl Machine {
     }
 
     fn report(&mut self, out: &mut Vec<Action>) {
+        self.live_announce(out);
         let now = self.status();
         let changed = now.state != self.reported.state
             || now.attempt != self.reported.attempt
@@ -506,6 +528,7 @@ impl Machine {
         }
         self.state = ConnectionState::Open;
         self.last_frame_at = now;
+        self.live_opened();
         out.push(Action::CancelTimer(Timer::ConnectTimeout));
         out.push(Action::SetTimer(
             Timer::Heartbeat,
@@ -558,6 +581,7 @@ impl Machine {
         };
         if !add.is_empty() {
             out.push(Action::Send(outgoing::subscribe(&add)));
+            self.live_added(&add, out);
         }
         if !remove.is_empty() {
             out.push(Action::Send(outgoing::unsubscribe(&remove)));
@@ -617,6 +641,7 @@ impl Machine {
                         self.heartbeat_timeout_ms().ceil() as u64,
                     ));
                 }
+                self.live_connected(out);
             }
             Kind::Error => {
                 // The server's own words, as the old layer's `onError(message)`
@@ -647,6 +672,19 @@ impl Machine {
                     reason: frame.reason.clone(),
                 }));
             }
+            Kind::SnapshotUpdate | Kind::CorridorUpdate | Kind::AnchorUpdate
+                if self.config.state =>
+            {
+                // Each key's version decides (conflated frames come in key
+                // order, not `seq` order).
+                if !self.live_update(kind, &text, frame.seq) {
+                    return;
+                }
+            }
+            Kind::State if self.config.state => return self.live_state(&text, out),
+            Kind::CorridorDelta | Kind::AnchorDelta if self.config.state => {
+                return self.live_delta(kind, &text, out)
+            }
             Kind::SnapshotUpdate | Kind::CorridorUpdate | Kind::AnchorUpdate => {
                 if let Some(seq) = frame.seq {
                     if self.last_seq.is_some_and(|last| seq <= last) {
@@ -656,8 +694,8 @@ impl Machine {
                 }
             }
             // State frames and deltas come only to connections that asked
-            // for state (`subscribe` with `state: true`), which this machine
-            // does not send yet; delivered as they came.
+            // for state (`subscribe` with `state: true`); without state mode
+            // they are delivered as they came.
             Kind::Pong | Kind::State | Kind::CorridorDelta | Kind::AnchorDelta => {}
         }
         let to = self.registry.route(kind, frame.key.as_deref());
@@ -679,6 +717,7 @@ impl Machine {
                 kind,
                 seq,
                 to,
+                rebuilt: false,
             }));
         }
     }
@@ -828,6 +867,9 @@ impl Machine {
         self.connection_id = None;
     }
 }
+
+#[path = "machine_state.rs"]
+mod state;
 
 #[cfg(test)]
 #[path = "machine_tests.rs"]

@@ -63,6 +63,11 @@ pub struct ClientOptions {
     /// Messages queued while disconnected, count. Default: 100.
     #[cfg_attr(feature = "ts", tsify(optional))]
     pub send_queue_limit: Option<f64>,
+    /// State mode: ask for the current records after every connect, keep the
+    /// latest record per subscribed key (`state()`, `onState`), complete
+    /// field deltas before delivery. Default: false.
+    #[cfg_attr(feature = "ts", tsify(optional))]
+    pub state: Option<bool>,
 }
 
 /// Tell "field absent" (outer `None`) from "field is null" (`Some(None)`).
@@ -143,6 +148,7 @@ pub fn to_config(o: ClientOptions, page: Option<&PageLocation>) -> Result<Config
             Some(n) => count("sendQueueLimit", n, 1_000_000.0)? as usize,
             None => d.send_queue_limit,
         },
+        state: o.state.unwrap_or(d.state),
     })
 }
 
@@ -181,7 +187,7 @@ mod tests {
         let c = parse(
             r#"{"url":"wss://x/ws","token":"t","autoConnect":false,"autoReconnect":false,
                 "maxReconnectAttempts":9,"reconnectInterval":10,"maxReconnectDelay":20,
-                "stableAfter":30,"heartbeatTimeoutFactor":3,"connectTimeout":40,"sendQueueLimit":2}"#,
+                "stableAfter":30,"heartbeatTimeoutFactor":3,"connectTimeout":40,"sendQueueLimit":2,"state":true}"#,
             None,
         )
         .unwrap();
@@ -201,6 +207,7 @@ mod tests {
                 heartbeat_timeout_factor: 3.0,
                 connect_timeout_ms: 40,
                 send_queue_limit: 2,
+                state: true,
             }
         );
     }

@@ -97,6 +97,18 @@ impl StoreError {
     }
 }
 
+/// A delta completed into the full update frame callbacks receive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rebuilt {
+    /// The key (`corridor_key` / `anchor_id`).
+    pub key: String,
+    /// The delta's `seq`, now the key's version.
+    pub seq: u64,
+    /// The complete `corridor_update` / `anchor_update` JSON text (with
+    /// `"conflated":true` when the delta had it).
+    pub text: String,
+}
+
 /// What one `state` frame did.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct StateChunk {
@@ -327,11 +339,11 @@ impl Store {
         Ok(self.put(map, key, r.seq, r.members))
     }
 
-    /// Apply a `corridor_delta` / `anchor_delta` frame of `map`. `Ok(Some(text))`:
-    /// applied, `text` is the complete update frame to deliver; `Ok(None)`:
+    /// Apply a `corridor_delta` / `anchor_delta` frame of `map`. `Ok(Some(_))`:
+    /// applied, with the complete update frame to deliver; `Ok(None)`:
     /// stale (the key is already at or past its `seq`); an unknown `ref` is
     /// [`StoreError::UnknownRef`] and changes nothing.
-    pub fn delta(&mut self, map: Map, text: &str) -> Result<Option<String>, StoreError> {
+    pub fn delta(&mut self, map: Map, text: &str) -> Result<Option<Rebuilt>, StoreError> {
         let what = match map {
             Map::Corridors => "corridor_delta",
             _ => "anchor_delta",
@@ -363,7 +375,11 @@ impl Store {
         }
         entry.version = seq;
         self.revision += 1;
-        Ok(Some(frame_text(map, entry, r.conflated)))
+        Ok(Some(Rebuilt {
+            key: entry.key.clone(),
+            seq,
+            text: frame_text(map, entry, r.conflated),
+        }))
     }
 
     /// Apply one `state` frame: every record of every map it carries, each

@@ -246,7 +246,8 @@ impl Client {
                 }
             }
             Frame::Delta(map, text) => match self.store.delta(*map, text) {
-                Ok(Some(full)) => {
+                Ok(Some(rebuilt)) => {
+                    let full = rebuilt.text;
                     let v: serde_json::Value = serde_json::from_str(&full).unwrap();
                     let key = v[map.key_field().unwrap().name()]
                         .as_str()

@@ -68,7 +68,8 @@ fn a_delta_is_completed_from_the_record_its_ref_names() {
             r#"{"type":"corridor_delta","ref":7,"seq":9,"success_rate":80.5}"#,
         )
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .text;
     assert_eq!(
         full,
         r#"{"type":"corridor_update","corridor_id":"id-A","corridor_key":"A","success_rate":80.5,"volume_usd":1.50,"total_transactions":3,"seq":9}"#
@@ -81,7 +82,8 @@ fn a_delta_is_completed_from_the_record_its_ref_names() {
             r#"{"type":"corridor_delta","ref":7,"seq":11,"conflated":true}"#,
         )
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .text;
     assert_eq!(value(&full)["seq"], 11);
     assert_eq!(value(&full)["conflated"], true);
     assert_eq!(value(&full)["success_rate"], 80.5);
@@ -187,7 +189,8 @@ fn state_sets_every_record_at_s_unless_the_key_is_newer() {
             r#"{"type":"corridor_delta","ref":2,"seq":21,"volume_usd":9}"#,
         )
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .text;
     assert_eq!(value(&full)["success_rate"], 1);
     assert_eq!(value(&full)["volume_usd"], 9);
     let all = value(&s.to_json());

@@ -109,6 +109,7 @@ pub(crate) fn options(v: &JsValue) -> Result<ClientOptions, String> {
         heartbeat_timeout_factor: number(o, "heartbeatTimeoutFactor")?,
         connect_timeout: number(o, "connectTimeout")?,
         send_queue_limit: number(o, "sendQueueLimit")?,
+        state: boolean(o, "state")?,
     })
 }
 
