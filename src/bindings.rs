@@ -381,7 +381,21 @@ pub fn configure(
     let options = read::options(&options).map_err(invalid)?;
     let config =
         options::to_config(options, page_location().as_ref()).map_err(|e| invalid(e.message))?;
-    CLIENT.with(|c| c.machine.borrow_mut().configure(config));
+    // State mode, once on, stays on for the page (a state connection is one
+    // for its life); turned on while connected it asks for the state at once.
+    let mut config = config;
+    let actions = CLIENT.with(|c| {
+        let mut machine = c.machine.borrow_mut();
+        let on = config.state;
+        config.state = machine.config().state;
+        machine.configure(config);
+        if on {
+            machine.enable_state()
+        } else {
+            Vec::new()
+        }
+    });
+    perform(actions);
     Ok(())
 }
 

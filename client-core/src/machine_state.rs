@@ -183,6 +183,20 @@ impl Machine {
         self.request_state(&topics, false, out);
     }
 
+    /// Turn state mode on (or keep it on): when connected, ask for the state
+    /// at once rather than after the next `connected`. The server keeps a
+    /// connection in state mode for its life, so it is never turned off.
+    pub fn enable_state(&mut self) -> Vec<Action> {
+        let mut out = Vec::new();
+        if !self.config.state {
+            self.config.state = true;
+            if self.connection_id.is_some() {
+                self.live_connected(&mut out);
+            }
+        }
+        out
+    }
+
     /// The current records as one JSON object (see [`Store::to_json`]).
     pub fn state_json(&self) -> String {
         self.live.store.to_json()

@@ -322,3 +322,16 @@ fn keys_no_subscriber_covers_are_dropped_and_new_topics_get_their_state() {
     assert_eq!(all["anchors"]["x"]["status"], "green");
     assert_eq!(all["snapshot"], serde_json::Value::Null);
 }
+
+#[test]
+fn state_mode_turned_on_while_connected_asks_at_once_and_only_once() {
+    let mut m = machine(false);
+    connect(&mut m, 4);
+    let a = m.enable_state();
+    assert_eq!(
+        sends(&a),
+        [r#"{"type":"subscribe","topics":["snapshots","corridors","anchors"],"state":true}"#]
+    );
+    assert!(m.enable_state().is_empty());
+    assert!(m.config().state);
+}

@@ -15,10 +15,9 @@
 //! needed in the wasm module. Memory is bounded by keys: the machine drops
 //! the keys no subscriber covers ([`Store::retain`]).
 
-use crate::json::{self, Json};
+use crate::json::{self, Json, Top};
 use crate::protocol::schema::{Field, Kind};
 use crate::text::{cat, uint};
-use std::borrow::Cow;
 
 /// One of the store's maps.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -128,6 +127,8 @@ struct Entry {
     /// The key's JSON string literal as the server wrote it (`""` for the snapshot).
     key_raw: String,
     version: u64,
+    /// The key's `ref` on the current connection.
+    reference: Option<u32>,
     /// Name and JSON source text of each member but `type`, `seq`, `ref`, `conflated`.
     members: Vec<(String, String)>,
 }
@@ -136,10 +137,10 @@ struct Entry {
 /// connection's `ref` bindings.
 #[derive(Debug, Clone, Default)]
 pub struct Store {
-    /// Per map, sorted by key (a `Vec`: see `clippy.toml` on maps in the client).
+    /// Per map, sorted by key (a `Vec`: see `clippy.toml` on maps in the
+    /// client). A delta finds its key's `ref` by a linear scan: bounded by
+    /// keys, and smaller in the wasm than a second index.
     maps: [Vec<Entry>; 3],
-    /// `ref` → key, for the current connection only.
-    refs: Vec<(u32, Map, String)>,
     revision: u64,
 }
 
@@ -154,17 +155,18 @@ fn malformed(what: &str, why: &str) -> StoreError {
 
 /// A parsed record or frame: its members and the fields the store reads.
 struct Read<'a> {
-    members: Vec<(Cow<'a, str>, &'a str)>,
+    members: Vec<(String, String)>,
     key: Option<(String, &'a str)>,
     seq: Option<u64>,
     reference: Option<u32>,
     conflated: bool,
 }
 
+fn not_json(what: &str, e: json::JsonError) -> StoreError {
+    malformed(what, &cat(&["not JSON: ", &e.message()]))
+}
+
 fn read<'a>(text: &'a str, map: Map, what: &str) -> Result<Read<'a>, StoreError> {
-    let members = json::raw_members(text)
-        .map_err(|e| malformed(what, &cat(&["not JSON: ", &e.message()])))?
-        .ok_or_else(|| malformed(what, "not a JSON object"))?;
     let key_name = map.key_field().map(Field::name);
     let mut out = Read {
         members: Vec::new(),
@@ -173,13 +175,12 @@ fn read<'a>(text: &'a str, map: Map, what: &str) -> Result<Read<'a>, StoreError>
         reference: None,
         conflated: false,
     };
-    for (name, raw) in members {
-        // Every value here is valid JSON already: `parse` only reads it.
-        let value = json::parse(raw).unwrap_or(Json::Null);
+    let top = json::entries(text, &mut |name, value, raw| {
+        let Some(name) = name else { return };
         match &*name {
             "seq" => out.seq = value.as_u64(),
             "ref" => out.reference = value.as_u64().and_then(|r| u32::try_from(r).ok()),
-            "conflated" => out.conflated = value == Json::Bool(true),
+            "conflated" => out.conflated = matches!(value, Json::Bool(true)),
             n if Some(n) == key_name => {
                 if let Some(key) = value.as_str() {
                     out.key = Some((String::from(key), raw));
@@ -187,24 +188,20 @@ fn read<'a>(text: &'a str, map: Map, what: &str) -> Result<Read<'a>, StoreError>
             }
             _ => {}
         }
+        // A repeated name is kept twice; `JSON.parse` of the record then
+        // takes the last, as it did of the frame.
         if kept(&name) {
-            // A repeated name keeps the last value, as `JSON.parse` does.
-            out.members.retain(|(n, _)| *n != name);
-            out.members.push((name, raw));
+            out.members.push((name.into_owned(), String::from(raw)));
         }
+    })
+    .map_err(|e| not_json(what, e))?;
+    if top != Top::Object {
+        return Err(malformed(what, "not a JSON object"));
     }
     if map == Map::Snapshot {
         out.key = Some((String::new(), "\"\""));
     }
     Ok(out)
-}
-
-fn owned(members: Vec<(Cow<'_, str>, &str)>) -> Vec<(String, String)> {
-    let mut out = Vec::with_capacity(members.len());
-    for (name, raw) in members {
-        out.push((name.into_owned(), String::from(raw)));
-    }
-    out
 }
 
 impl Store {
@@ -230,7 +227,11 @@ impl Store {
 
     /// `ref` bindings of the current connection, count.
     pub fn refs(&self) -> usize {
-        self.refs.len()
+        let mut n = 0;
+        for entries in &self.maps {
+            n += entries.iter().filter(|e| e.reference.is_some()).count();
+        }
+        n
     }
 
     /// The version of `key` in `map` (`None` when absent).
@@ -246,7 +247,11 @@ impl Store {
 
     /// A new connection: its `ref`s start afresh (records and versions stay).
     pub fn new_connection(&mut self) {
-        self.refs.clear();
+        for entries in &mut self.maps {
+            for e in entries {
+                e.reference = None;
+            }
+        }
     }
 
     /// Forget everything (records, versions, refs).
@@ -254,10 +259,7 @@ impl Store {
         if !self.is_empty() {
             self.revision += 1;
         }
-        *self = Store {
-            revision: self.revision,
-            ..Store::default()
-        };
+        self.maps = Default::default();
     }
 
     /// Keep only the keys for which `keep(map, key)` is true (with their refs).
@@ -271,42 +273,42 @@ impl Store {
         }
         if removed {
             self.revision += 1;
-            let maps = &self.maps;
-            self.refs.retain(|(_, map, key)| {
-                maps[*map as usize]
-                    .binary_search_by(|e| e.key.as_str().cmp(key))
-                    .is_ok()
-            });
-        }
-    }
-
-    fn bind(&mut self, reference: u32, map: Map, key: &str) {
-        match self.refs.binary_search_by_key(&reference, |(r, _, _)| *r) {
-            Ok(i) => self.refs[i] = (reference, map, String::from(key)),
-            Err(i) => self.refs.insert(i, (reference, map, String::from(key))),
         }
     }
 
     /// Set `key` to `members` at `version` unless its version is already at
     /// least that; whether it was set.
-    fn put(
-        &mut self,
-        map: Map,
-        key: (String, &str),
-        version: Option<u64>,
-        members: Vec<(Cow<'_, str>, &str)>,
-    ) -> bool {
+    /// A `ref` given is bound to the key even when the record is stale (the
+    /// server's deltas name the key by it from now on); a `ref` that named
+    /// another key of the map before is unbound there.
+    fn put(&mut self, map: Map, r: Read<'_>, version: Option<u64>) -> bool {
+        let Read {
+            members,
+            key,
+            reference,
+            ..
+        } = r;
+        let Some((key, key_raw)) = key else {
+            return false;
+        };
         let entries = &mut self.maps[map as usize];
-        let (key, key_raw) = key;
+        if reference.is_some() {
+            for e in entries.iter_mut() {
+                if e.reference == reference {
+                    e.reference = None;
+                }
+            }
+        }
         match entries.binary_search_by(|e| e.key.as_str().cmp(&key)) {
             Ok(i) => {
                 let entry = &mut entries[i];
+                entry.reference = reference.or(entry.reference);
                 // An update without `seq` (not from our server) always applies.
                 if version.is_some_and(|v| v <= entry.version) {
                     return false;
                 }
                 entry.version = version.unwrap_or(entry.version);
-                entry.members = owned(members);
+                entry.members = members;
             }
             Err(i) => entries.insert(
                 i,
@@ -314,7 +316,8 @@ impl Store {
                     key,
                     key_raw: String::from(key_raw),
                     version: version.unwrap_or(0),
-                    members: owned(members),
+                    reference,
+                    members,
                 },
             ),
         }
@@ -328,15 +331,13 @@ impl Store {
     /// (deliver it), `Ok(false)` when stale (do not).
     pub fn update(&mut self, map: Map, text: &str) -> Result<bool, StoreError> {
         let r = read(text, map, map.update_kind().name())?;
-        let Some(key) = r.key else {
+        if r.key.is_none() {
             // Unroutable: delivered as it came (the frame reader reports it),
             // not kept.
             return Ok(true);
-        };
-        if let Some(reference) = r.reference {
-            self.bind(reference, map, &key.0);
         }
-        Ok(self.put(map, key, r.seq, r.members))
+        let seq = r.seq;
+        Ok(self.put(map, r, seq))
     }
 
     /// Apply a `corridor_delta` / `anchor_delta` frame of `map`. `Ok(Some(_))`:
@@ -352,25 +353,23 @@ impl Store {
         let (Some(reference), Some(seq)) = (r.reference, r.seq) else {
             return Err(malformed(what, "needs an integer `ref` and `seq`"));
         };
-        let at = match self.refs.binary_search_by_key(&reference, |(r, _, _)| *r) {
-            Ok(i) if self.refs[i].1 == map => self.find(map, &self.refs[i].2).ok(),
-            _ => None,
-        };
-        let Some(at) = at else {
+        let Some(entry) = self.maps[map as usize]
+            .iter_mut()
+            .find(|e| e.reference == Some(reference))
+        else {
             return Err(StoreError::UnknownRef(map, reference));
         };
-        let entry = &mut self.maps[map as usize][at];
         if seq <= entry.version {
             return Ok(None);
         }
         for (name, raw) in r.members {
             // The key is the record's own; a delta never moves it.
-            if Some(&*name) == map.key_field().map(Field::name) {
+            if Some(name.as_str()) == map.key_field().map(Field::name) {
                 continue;
             }
             match entry.members.iter_mut().find(|(n, _)| *n == name) {
-                Some(member) => member.1 = String::from(raw),
-                None => entry.members.push((name.into_owned(), String::from(raw))),
+                Some(member) => member.1 = raw,
+                None => entry.members.push((name, raw)),
             }
         }
         entry.version = seq;
@@ -387,52 +386,51 @@ impl Store {
     /// read are skipped and reported in [`StateChunk::errors`]; a frame that
     /// is not an object with an integer `seq` is an error and changes nothing.
     pub fn state(&mut self, text: &str) -> Result<StateChunk, StoreError> {
-        let members = json::raw_members(text)
-            .map_err(|e| malformed("state", &cat(&["not JSON: ", &e.message()])))?
-            .ok_or_else(|| malformed("state", "not a JSON object"))?;
         let mut chunk = StateChunk::default();
         let mut seq = None;
-        let mut lists: Vec<(Map, &str)> = Vec::new();
-        for (name, raw) in &members {
-            match &**name {
-                "seq" => seq = json::parse(raw).ok().and_then(|v| v.as_u64()),
-                "done" => chunk.done = json::parse(raw).is_ok_and(|v| v == Json::Bool(true)),
-                n => {
-                    if let Some(map) = Map::ALL.into_iter().find(|m| m.member() == n) {
-                        lists.push((map, *raw));
-                    }
+        let mut lists: Vec<(Map, &str, Top)> = Vec::new();
+        let top = json::entries(text, &mut |name, value, raw| match name.as_deref() {
+            Some("seq") => seq = value.as_u64(),
+            Some("done") => chunk.done = matches!(value, Json::Bool(true)),
+            Some(n) => {
+                if let Some(map) = Map::ALL.into_iter().find(|m| m.member() == n) {
+                    let shape = match value {
+                        Json::Arr(_) => Top::Array,
+                        Json::Obj(_) => Top::Object,
+                        _ => Top::Scalar,
+                    };
+                    lists.push((map, raw, shape));
                 }
             }
+            None => {}
+        })
+        .map_err(|e| not_json("state", e))?;
+        if top != Top::Object {
+            return Err(malformed("state", "not a JSON object"));
         }
         chunk.seq = seq.ok_or_else(|| malformed("state", "needs an integer `seq`"))?;
-        for (map, raw) in lists {
-            let items = if map == Map::Snapshot {
-                match json::parse(raw) {
-                    Ok(Json::Null) => Vec::new(),
-                    _ => vec![raw],
+        for (map, raw, shape) in lists {
+            let mut items = Vec::new();
+            match (map, shape) {
+                (Map::Snapshot, Top::Object) => items.push(raw),
+                (Map::Snapshot, _) => {} // absent or null: no snapshot
+                (_, Top::Array) => {
+                    // Checked as JSON with the frame already.
+                    let _ = json::entries(raw, &mut |_, _, item| items.push(item));
                 }
-            } else {
-                match json::raw_items(raw) {
-                    Ok(Some(items)) => items,
-                    _ => {
-                        chunk.errors.push(malformed(
-                            "state",
-                            &cat(&["`", map.member(), "` is not an array"]),
-                        ));
-                        continue;
-                    }
-                }
-            };
+                _ => chunk.errors.push(malformed(
+                    "state",
+                    &cat(&["`", map.member(), "` is not an array"]),
+                )),
+            }
             for item in items {
-                let r = match read(item, map, "state record") {
-                    Ok(r) => r,
-                    Err(e) => {
-                        chunk.errors.push(e);
-                        continue;
+                match read(item, map, "state record") {
+                    Ok(r) if r.key.is_some() => {
+                        if self.put(map, r, Some(chunk.seq)) {
+                            chunk.applied += 1;
+                        }
                     }
-                };
-                let Some(key) = r.key else {
-                    chunk.errors.push(malformed(
+                    Ok(_) => chunk.errors.push(malformed(
                         "state record",
                         &cat(&[
                             "a ",
@@ -441,14 +439,8 @@ impl Store {
                             map.key_field().map_or("", Field::name),
                             "` was skipped",
                         ]),
-                    ));
-                    continue;
-                };
-                if let Some(reference) = r.reference {
-                    self.bind(reference, map, &key.0);
-                }
-                if self.put(map, key, Some(chunk.seq), r.members) {
-                    chunk.applied += 1;
+                    )),
+                    Err(e) => chunk.errors.push(e),
                 }
             }
         }
