@@ -105,9 +105,20 @@ export class ConfigError extends Error {
   }
 }
 
+// State mode (the state hooks): once on, on for the page.
+let stateMode = false;
+
+/** Turns the client's state mode on for the page (see `ClientOptions.state`); the state hooks call it. */
+export function enableStateMode(): void {
+  if (stateMode) return;
+  stateMode = true;
+  client?.configure(clientOptions());
+}
+
 /** What `configure()` gets: environment, then page options, then consumers' claims. */
 function clientOptions(): ClientOptions {
   const options: ClientOptions = { ...readEnv(), ...pageOptions };
+  if (stateMode) options.state = true;
   for (const [name, claim] of claims) (options as Record<string, unknown>)[name] = claim.value;
   return options;
 }
