@@ -36,6 +36,8 @@ export interface LiveState {
   corridors: Record<string, { type: "corridor_update" } & CorridorUpdate>;
   anchors: Record<string, { type: "anchor_update" } & AnchorUpdate>;
   snapshot: ({ type: "snapshot_update" } & SnapshotUpdate) | null;
+  /** A complete state answer has arrived: empty maps then mean there is nothing. */
+  synced: boolean;
 }
 "#;
 

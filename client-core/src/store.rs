@@ -142,6 +142,8 @@ pub struct Store {
     /// keys, and smaller in the wasm than a second index.
     maps: [Vec<Entry>; 3],
     revision: u64,
+    /// Whether a complete `state` answer has been applied since the store was made or cleared.
+    synced: bool,
 }
 
 /// Members a record keeps from a frame (the rest describe the frame).
@@ -260,6 +262,7 @@ impl Store {
             self.revision += 1;
         }
         self.maps = Default::default();
+        self.synced = false;
     }
 
     /// Keep only the keys for which `keep(map, key)` is true (with their refs).
@@ -409,6 +412,10 @@ impl Store {
             return Err(malformed("state", "not a JSON object"));
         }
         chunk.seq = seq.ok_or_else(|| malformed("state", "needs an integer `seq`"))?;
+        if chunk.done && !self.synced {
+            self.synced = true;
+            self.revision += 1;
+        }
         for (map, raw, shape) in lists {
             let mut items = Vec::new();
             match (map, shape) {
@@ -454,9 +461,15 @@ impl Store {
         Some(frame_text(map, &self.maps[map as usize][i], false))
     }
 
+    /// Whether a complete `state` answer has been applied (since [`Store::clear`]).
+    pub fn synced(&self) -> bool {
+        self.synced
+    }
+
     /// The whole state as one JSON object for JS:
-    /// `{"corridors":{<key>:<corridor_update>},"anchors":{<id>:<anchor_update>},"snapshot":<snapshot_update>|null}`,
-    /// each record a complete update frame whose `seq` is the key's version.
+    /// `{"corridors":{<key>:<corridor_update>},"anchors":{<id>:<anchor_update>},"snapshot":<snapshot_update>|null,"synced":<bool>}`,
+    /// each record a complete update frame whose `seq` is the key's version;
+    /// `synced`: a complete state answer has arrived (so empty maps mean none).
     pub fn to_json(&self) -> String {
         let mut out = String::from("{");
         for map in Map::ALL {
@@ -485,7 +498,11 @@ impl Store {
             }
             out.push('}');
         }
-        out.push('}');
+        out.push_str(if self.synced {
+            r#","synced":true}"#
+        } else {
+            r#","synced":false}"#
+        });
         out
     }
 }

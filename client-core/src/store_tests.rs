@@ -200,6 +200,7 @@ fn state_sets_every_record_at_s_unless_the_key_is_newer() {
     assert_eq!(all["anchors"]["x"]["status"], "green");
     assert_eq!(all["snapshot"]["epoch"], 4);
     assert_eq!(all["snapshot"]["type"], "snapshot_update");
+    assert_eq!(all["synced"], true);
 }
 
 #[test]
@@ -268,6 +269,6 @@ fn retain_drops_keys_and_their_refs() {
 fn empty_state_is_three_empty_maps() {
     assert_eq!(
         Store::new().to_json(),
-        r#"{"corridors":{},"anchors":{},"snapshot":null}"#
+        r#"{"corridors":{},"anchors":{},"snapshot":null,"synced":false}"#
     );
 }

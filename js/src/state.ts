@@ -8,7 +8,7 @@ import { attach, enableStateMode, filterKey, lease, loadClient, type Client } fr
 import type { LiveState, MessageType } from './stellar_insights_ws.js';
 
 /** The state before the client has loaded, and during server rendering. */
-export const EMPTY_STATE: LiveState = Object.freeze({ corridors: {}, anchors: {}, snapshot: null }) as LiveState;
+export const EMPTY_STATE: LiveState = Object.freeze({ corridors: {}, anchors: {}, snapshot: null, synced: false }) as LiveState;
 
 let shown: LiveState = EMPTY_STATE;
 let source: Client | undefined;

@@ -26,7 +26,7 @@ export class FakeClient {
   private errorSubs: Sub<WsError>[] = [];
   private resyncSubs: Sub<ResyncEvent>[] = [];
   private stateSubs: Sub<void>[] = [];
-  private live: LiveState = { corridors: {}, anchors: {}, snapshot: null };
+  private live: LiveState = { corridors: {}, anchors: {}, snapshot: null, synced: false };
   /** How often state() was read. */
   stateReads = 0;
 

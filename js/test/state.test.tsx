@@ -17,6 +17,7 @@ const state = (n: number): LiveState => ({
   corridors: { A: corridor('A', n), B: corridor('B', n) },
   anchors: { x: { type: 'anchor_update', anchor_id: 'x', name: 'X', reliability_score: n, status: 'green', seq: n } },
   snapshot: null,
+  synced: true,
 });
 
 beforeEach(async () => {
@@ -76,6 +77,6 @@ describe('state hooks', () => {
 
   it('give the empty state before the client loads and during server rendering', () => {
     const { result } = renderHook(() => hooks.useLiveState());
-    expect(result.current).toEqual({ corridors: {}, anchors: {}, snapshot: null });
+    expect(result.current).toEqual({ corridors: {}, anchors: {}, snapshot: null, synced: false });
   });
 });
