@@ -14,6 +14,45 @@ use crate::hub::{Update, UpdateKind};
 use crate::model::{Anchor, Corridor, Snapshot};
 use crate::store::{self, WriteTx};
 
+/// The `anchor_update` payload of `anchor` (a `state` record when `seq` is `None`).
+pub fn anchor_record(anchor: &Anchor, seq: Option<u64>) -> AnchorUpdate {
+    AnchorUpdate {
+        anchor_id: anchor.id.clone(),
+        name: anchor.name.clone(),
+        reliability_score: anchor.reliability_score,
+        status: crate::model::status_for(anchor.reliability_score),
+        seq,
+        r#ref: None,
+        conflated: None,
+    }
+}
+
+/// The `corridor_update` payload of `corridor` (a `state` record when `seq` is `None`).
+pub fn corridor_record(corridor: &Corridor, seq: Option<u64>) -> CorridorUpdate {
+    CorridorUpdate {
+        corridor_id: corridor.id.clone(),
+        corridor_key: corridor.corridor_key.clone(),
+        success_rate: corridor.success_rate,
+        volume_usd: corridor.volume_usd,
+        total_transactions: corridor.total_transactions.max(0) as u64,
+        seq,
+        r#ref: None,
+        conflated: None,
+    }
+}
+
+/// The `snapshot_update` payload of `snapshot` (a `state` record when `seq` is `None`).
+pub fn snapshot_record(snapshot: &Snapshot, seq: Option<u64>) -> SnapshotUpdate {
+    SnapshotUpdate {
+        snapshot_id: snapshot.id.clone(),
+        epoch: snapshot.epoch.max(0) as u64,
+        timestamp: snapshot.timestamp.clone(),
+        hash: snapshot.hash.clone(),
+        seq,
+        conflated: None,
+    }
+}
+
 /// Logs the update `frame(None)` and returns it as `frame(Some(seq))` (the frame
 /// `Update::from_logged` builds from the row).
 async fn log(
@@ -34,18 +73,7 @@ pub async fn broadcast_anchor_update(
     tx: &mut WriteTx,
     anchor: &Anchor,
 ) -> Result<Update, sqlx::Error> {
-    let status = crate::model::status_for(anchor.reliability_score);
-    let frame = |seq| {
-        ServerMessage::AnchorUpdate(AnchorUpdate {
-            anchor_id: anchor.id.clone(),
-            name: anchor.name.clone(),
-            reliability_score: anchor.reliability_score,
-            status,
-            seq,
-            r#ref: None,
-            conflated: None,
-        })
-    };
+    let frame = |seq| ServerMessage::AnchorUpdate(anchor_record(anchor, seq));
     log(
         tx,
         UpdateKind::Anchor,
@@ -61,18 +89,7 @@ pub async fn broadcast_corridor_update(
     tx: &mut WriteTx,
     corridor: &Corridor,
 ) -> Result<Update, sqlx::Error> {
-    let frame = |seq| {
-        ServerMessage::CorridorUpdate(CorridorUpdate {
-            corridor_id: corridor.id.clone(),
-            corridor_key: corridor.corridor_key.clone(),
-            success_rate: corridor.success_rate,
-            volume_usd: corridor.volume_usd,
-            total_transactions: corridor.total_transactions.max(0) as u64,
-            seq,
-            r#ref: None,
-            conflated: None,
-        })
-    };
+    let frame = |seq| ServerMessage::CorridorUpdate(corridor_record(corridor, seq));
     log(
         tx,
         UpdateKind::Corridor,
@@ -88,16 +105,7 @@ pub async fn broadcast_snapshot_update(
     tx: &mut WriteTx,
     snapshot: &Snapshot,
 ) -> Result<Update, sqlx::Error> {
-    let frame = |seq| {
-        ServerMessage::SnapshotUpdate(SnapshotUpdate {
-            snapshot_id: snapshot.id.clone(),
-            epoch: snapshot.epoch.max(0) as u64,
-            timestamp: snapshot.timestamp.clone(),
-            hash: snapshot.hash.clone(),
-            seq,
-            conflated: None,
-        })
-    };
+    let frame = |seq| ServerMessage::SnapshotUpdate(snapshot_record(snapshot, seq));
     log(
         tx,
         UpdateKind::Snapshot,

@@ -5,6 +5,7 @@ use std::collections::HashSet;
 use stellar_insights_protocol::Topic;
 
 use crate::hub::{Update, UpdateKind};
+use crate::state::Want;
 
 /// Keyed topics (`corridor:<key>` plus `anchor:<id>`) one connection may hold,
 /// count. Value 1024. Without a cap a client could grow server memory by
@@ -104,6 +105,41 @@ impl Subscriptions {
             Topic::Anchor(id) => {
                 self.anchor_ids.remove(id);
             }
+        }
+    }
+
+    /// Whether the subscription holds `t` itself (a keyed topic refused over
+    /// [`MAX_KEYS`] is not held; `corridors` does not hold `corridor:<key>`).
+    pub fn holds(&self, t: &Topic) -> bool {
+        if !self.explicit {
+            return true;
+        }
+        match t {
+            Topic::Snapshots => self.snapshots,
+            Topic::Corridors => self.corridors,
+            Topic::Anchors => self.anchors,
+            _ => self.has(t),
+        }
+    }
+
+    /// The records this subscription covers, for a conflated catch-up.
+    pub fn want(&self) -> Want {
+        if !self.explicit {
+            return Want {
+                snapshot: true,
+                corridors: Some(None),
+                anchors: Some(None),
+            };
+        }
+        let sel = |all: bool, keys: &HashSet<String>| match (all, keys.is_empty()) {
+            (true, _) => Some(None),
+            (false, true) => None,
+            (false, false) => Some(Some(keys.iter().cloned().collect())),
+        };
+        Want {
+            snapshot: self.snapshots,
+            corridors: sel(self.corridors, &self.corridor_keys),
+            anchors: sel(self.anchors, &self.anchor_ids),
         }
     }
 

@@ -17,7 +17,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use axum::extract::ws::Utf8Bytes;
@@ -34,7 +34,7 @@ const RELAY_BATCH: i64 = 512;
 const RELAY_POLL: Duration = Duration::from_secs(1);
 
 /// Which record an update is about; decides the topics it matches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum UpdateKind {
     /// `anchor_update`; key = anchor id.
     Anchor,
@@ -82,6 +82,8 @@ pub struct Update {
     pub published_at: Option<Instant>,
     /// Whether a connection has sent it yet (the fan-out start is recorded once).
     first_sent: AtomicBool,
+    /// The frame parsed, once, for the state connections that send it as a delta.
+    parsed: OnceLock<Option<ServerMessage>>,
 }
 
 impl Update {
@@ -95,7 +97,16 @@ impl Update {
             committed_at: None,
             published_at: None,
             first_sent: AtomicBool::new(false),
+            parsed: OnceLock::new(),
         }
+    }
+
+    /// The frame as a typed message, parsed on the first call (by the first
+    /// state connection that sends it) and shared by every later one.
+    pub fn message(&self) -> Option<&ServerMessage> {
+        self.parsed
+            .get_or_init(|| ServerMessage::from_json(&self.json).ok())
+            .as_ref()
     }
 
     /// Builds the frame for a log row (sets `seq` in the stored payload).

@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod model;
 pub mod redis_bus;
 pub mod service;
+pub mod state;
 pub mod static_files;
 pub mod store;
 pub mod validate;

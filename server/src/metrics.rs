@@ -128,6 +128,9 @@ pub struct Metrics {
     /// `stellar_ws_json_pongs_total`: JSON `pong` frames received (answers to
     /// the server's JSON `ping`; protocol-level pongs are not counted).
     pub json_pongs: AtomicU64,
+    /// `stellar_ws_conflations_total`: conflated catch-ups of state connections that
+    /// fell behind (a v1 connection gets `resync_required` `slow_consumer` instead).
+    pub conflations: AtomicU64,
     /// `stellar_ingest_requests_total`: requests sent to Horizon (`INGEST=horizon`).
     pub ingest_requests: AtomicU64,
     /// `stellar_ingest_rate_limited_total`: Horizon answers 429 (each waited `Retry-After`).
@@ -192,6 +195,11 @@ impl Metrics {
                 "stellar_ws_json_pongs_total",
                 "JSON pong frames received (protocol-level pongs not counted).",
                 g(&self.json_pongs),
+            ),
+            (
+                "stellar_ws_conflations_total",
+                "Conflated catch-ups of state connections that fell behind.",
+                g(&self.conflations),
             ),
             (
                 "stellar_ingest_requests_total",

@@ -230,3 +230,32 @@ pub async fn prune_relayed(db: &Db, keep: i64) -> Result<u64, sqlx::Error> {
     .await
     .map(|d| d.rows_affected()))
 }
+
+/// The global seq the relay gave outbox row `id`: `Ok(None)` while it is not relayed
+/// (or the row is gone) (Redis mode).
+pub async fn relayed_seq_of(db: &Db, id: i64) -> Result<Option<i64>, sqlx::Error> {
+    let row: Option<(Option<i64>,)> = on_db!(db, p =>
+        sqlx::query_as("SELECT relayed_seq FROM update_log WHERE seq = $1")
+            .bind(id)
+            .fetch_optional(p)
+            .await)?;
+    Ok(row.and_then(|(s,)| s))
+}
+
+/// `(kind, topic_key, newest global seq)` of every key with an update relayed above
+/// `after` among the outbox rows up to `upto` (Redis mode; rows up to `upto` are what a
+/// `state` read saw).
+pub async fn newest_relayed(
+    db: &Db,
+    upto: i64,
+    after: i64,
+) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
+    on_db!(db, p => sqlx::query_as(
+        "SELECT kind, topic_key, MAX(relayed_seq) FROM update_log \
+         WHERE seq <= $1 AND relayed_seq > $2 GROUP BY kind, topic_key",
+    )
+    .bind(upto)
+    .bind(after)
+    .fetch_all(p)
+    .await)
+}

@@ -292,6 +292,91 @@ pub async fn all_records(tx: &mut WriteTx) -> Result<(Vec<Anchor>, Vec<Corridor>
     })
 }
 
+/// What one `state` read transaction saw (see [`read_state`]).
+#[derive(Debug, Default)]
+pub struct StateRows {
+    /// Every anchor, when asked for, by id.
+    pub anchors: Vec<Anchor>,
+    /// Every corridor, when asked for, by key.
+    pub corridors: Vec<Corridor>,
+    /// The snapshot with the highest epoch, when asked for.
+    pub snapshot: Option<Snapshot>,
+    /// Highest `update_log.seq` (the outbox row id in Redis mode); `None` when the log is empty.
+    pub log_max: Option<i64>,
+    /// `(kind, topic_key, newest seq)` of every key with an update above `newest_after`
+    /// (local mode only; empty when not asked for).
+    pub newest: Vec<(String, String, i64)>,
+}
+
+/// Reads the records a `state` answer needs and the update log's highest `seq` in ONE read
+/// transaction (SQLite: one WAL read snapshot; PostgreSQL: `REPEATABLE READ, READ ONLY`),
+/// so the records hold every update up to that seq and none above (writes append their
+/// log row in the transaction that changes the record). With `newest_after`, also each
+/// key's newest `seq` above it (local mode: `seq` is the global number).
+pub async fn read_state(
+    db: &Db,
+    anchors: bool,
+    corridors: bool,
+    snapshot: bool,
+    newest_after: Option<i64>,
+) -> Result<StateRows, sqlx::Error> {
+    macro_rules! read {
+        ($c:expr) => {{
+            let c = $c;
+            let mut rows = StateRows::default();
+            if anchors {
+                rows.anchors = sqlx::query_as("SELECT * FROM anchors ORDER BY id")
+                    .fetch_all(&mut *c)
+                    .await?;
+            }
+            if corridors {
+                rows.corridors = sqlx::query_as("SELECT * FROM corridors ORDER BY corridor_key")
+                    .fetch_all(&mut *c)
+                    .await?;
+            }
+            if snapshot {
+                rows.snapshot =
+                    sqlx::query_as("SELECT * FROM snapshots ORDER BY epoch DESC LIMIT 1")
+                        .fetch_optional(&mut *c)
+                        .await?;
+            }
+            let (max,): (Option<i64>,) = sqlx::query_as("SELECT MAX(seq) FROM update_log")
+                .fetch_one(&mut *c)
+                .await?;
+            rows.log_max = max;
+            if let Some(after) = newest_after {
+                rows.newest = sqlx::query_as(
+                    "SELECT kind, topic_key, MAX(seq) FROM update_log WHERE seq > $1 \
+                     GROUP BY kind, topic_key",
+                )
+                .bind(after)
+                .fetch_all(&mut *c)
+                .await?;
+            }
+            rows
+        }};
+    }
+    match db {
+        Db::Sqlite(p) => {
+            // A deferred transaction: its first SELECT takes the WAL read snapshot every
+            // later statement sees; it never takes the write lock.
+            let mut tx = p.begin().await?;
+            let rows = read!(&mut *tx);
+            tx.rollback().await?;
+            Ok(rows)
+        }
+        Db::Postgres(p) => {
+            let mut tx = p.begin().await?;
+            sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
+                .execute(&mut *tx)
+                .await?;
+            let rows = read!(&mut *tx);
+            tx.rollback().await?;
+            Ok(rows)
+        }
+    }
+}
+
 /// Snapshots, newest first, at most `limit`.
 pub async fn list_snapshots(db: &Db, limit: i64) -> Result<Vec<Snapshot>, sqlx::Error> {
     on_db!(db, p => sqlx::query_as("SELECT * FROM snapshots ORDER BY epoch DESC LIMIT $1")

@@ -20,6 +20,7 @@ use tracing::Instrument;
 use crate::filter::Subscriptions;
 use crate::hub::Update;
 use crate::limits::IpGuard;
+use crate::state::{KeyedState, Want};
 use crate::AppState;
 
 /// `resync_required` reason when updates were lost before reaching this instance.
@@ -50,6 +51,9 @@ struct Conn {
     /// Highest seq delivered (or skipped by filter); live updates at or below it are duplicates.
     last_seq: u64,
     send_timeout: Duration,
+    /// `Some` once the client sent `subscribe` with `"state": true` (for the
+    /// connection's life): refs, last records, covered answers (see `state`).
+    keyed: Option<KeyedState>,
 }
 
 /// Keeps `stellar_ws_connections_open` and the shutdown wait in step with live tasks.
@@ -92,6 +96,7 @@ pub async fn run(socket: WebSocket, state: AppState, params: Params) {
             subs,
             last_seq: 0,
             send_timeout,
+            keyed: None,
         };
         let close = match conn.start(id, params.since).await {
             Ok(rx) => conn.serve(rx).await,
@@ -154,6 +159,18 @@ fn invalid_topic(text: &str) -> Option<TopicError> {
     topics.iter().find_map(|t| t.parse::<Topic>().err())
 }
 
+/// The complaint about a `subscribe` frame's `state` when that member is
+/// present but not a boolean (or `null`, which means absent).
+fn invalid_state(text: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    match v.get("state")? {
+        serde_json::Value::Bool(_) | serde_json::Value::Null => None,
+        other => Some(format!(
+            "subscribe: state must be a boolean (true asks for the current records), not {other}"
+        )),
+    }
+}
+
 impl Conn {
     /// Sends a frame; `Err` when the client is gone or has not taken it within the timeout.
     async fn send(&mut self, msg: Message) -> Result<(), Option<Close>> {
@@ -195,11 +212,73 @@ impl Conn {
             );
             self.resync(ResyncReason::Gap).await?;
         }
-        self.last_seq = update.seq;
-        if self.subs.matches(update) {
-            self.send(Message::Text(update.json.clone())).await?;
-            update.sent(&self.state.metrics);
+        let delivered = std::mem::replace(&mut self.last_seq, update.seq);
+        if !self.subs.matches(update) {
+            return Ok(());
         }
+        let msg = match &mut self.keyed {
+            None => Message::Text(update.json.clone()),
+            Some(keyed) => {
+                if keyed.covers(update.kind, &update.key, update.seq, delivered) {
+                    // Already in a `state` answer this client got.
+                    return Ok(());
+                }
+                match update.message() {
+                    Some(parsed) => frame(&keyed.outgoing(parsed, false)),
+                    // Not reachable: the hub's frames are the server's own serialisation.
+                    None => Message::Text(update.json.clone()),
+                }
+            }
+        };
+        self.send(msg).await?;
+        update.sent(&self.state.metrics);
+        Ok(())
+    }
+
+    /// Answers `subscribe` with `"state": true`: the current records of the
+    /// topics it named (those the subscription holds) as of one `S`, in chunks.
+    async fn send_state(&mut self, topics: &[Topic]) -> Result<(), Option<Close>> {
+        let held: Vec<Topic> = topics
+            .iter()
+            .filter(|t| self.subs.holds(t))
+            .cloned()
+            .collect();
+        let want = Want::of_topics(&held);
+        let read = super::state_read::read_state(&self.state, &want, None)
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "state read failed");
+                Some(Close(1011, "internal error"))
+            })?;
+        let chunks = self.keyed.get_or_insert_default().answer(read, want);
+        for chunk in &chunks {
+            self.send(frame(chunk)).await?;
+        }
+        Ok(())
+    }
+
+    /// A state connection fell behind the live stream: instead of close 4001,
+    /// re-read the current records of its subscription (bounded by keys) and
+    /// send each key that changed, flagged `conflated`; live updates continue
+    /// above the read's `S`.
+    async fn conflate(&mut self) -> Result<(), Option<Close>> {
+        let want = self.subs.want();
+        let read = super::state_read::read_state(&self.state, &want, Some(self.last_seq))
+            .await
+            .map_err(|e| {
+                tracing::error!(error = %e, "conflation read failed");
+                Some(Close(1011, "internal error"))
+            })?;
+        let seq = read.seq;
+        let frames = self.keyed.get_or_insert_default().conflate(read);
+        self.state
+            .metrics
+            .conflations
+            .fetch_add(1, Ordering::Relaxed);
+        for msg in &frames {
+            self.send(frame(msg)).await?;
+        }
+        self.last_seq = self.last_seq.max(seq);
         Ok(())
     }
 
@@ -329,6 +408,10 @@ impl Conn {
                 // Last, so a steady stream of updates cannot starve the heartbeat timers.
                 update = rx.recv() => match update {
                     Ok(update) => self.deliver(&update).await,
+                    Err(RecvError::Lagged(missed)) if self.keyed.is_some() => {
+                        tracing::debug!(missed, "slow state consumer: conflating");
+                        self.conflate().await
+                    }
                     Err(RecvError::Lagged(missed)) => {
                         tracing::info!(missed, "slow consumer");
                         let _ = self.resync(ResyncReason::SlowConsumer).await;
@@ -403,9 +486,8 @@ impl Conn {
             Ok(ClientMessage::Ping { timestamp }) => {
                 self.send(frame(&ServerMessage::Pong { timestamp })).await
             }
-            Ok(ClientMessage::Subscribe { topics, .. }) => match self.subs.subscribe(&topics) {
-                Ok(()) => Ok(()),
-                Err(e) => {
+            Ok(ClientMessage::Subscribe { topics, state }) => {
+                if let Err(e) = self.subs.subscribe(&topics) {
                     self.send(error(
                         ErrorCode::TooManyTopics,
                         format!(
@@ -414,9 +496,13 @@ impl Conn {
                             crate::filter::MAX_KEYS
                         ),
                     ))
-                    .await
+                    .await?;
                 }
-            },
+                if state == Some(true) {
+                    self.send_state(&topics).await?;
+                }
+                Ok(())
+            }
             Ok(ClientMessage::Unsubscribe { topics }) => {
                 self.subs.unsubscribe(&topics);
                 Ok(())
@@ -430,13 +516,19 @@ impl Conn {
                 .await
             }
             Err(e) => {
-                let topic_error = match peek_type(&text).as_deref() {
+                let kind = peek_type(&text);
+                let topic_error = match kind.as_deref() {
                     Some("subscribe" | "unsubscribe") => invalid_topic(&text),
                     _ => None,
                 };
-                let reply = match topic_error {
-                    Some(bad) => error(ErrorCode::InvalidTopic, bad.to_string()),
-                    None => error(
+                let state_error = match kind.as_deref() {
+                    Some("subscribe") => invalid_state(&text),
+                    _ => None,
+                };
+                let reply = match (topic_error, state_error) {
+                    (Some(bad), _) => error(ErrorCode::InvalidTopic, bad.to_string()),
+                    (None, Some(why)) => error(ErrorCode::InvalidMessage, why),
+                    (None, None) => error(
                         ErrorCode::InvalidMessage,
                         format!("cannot parse frame: {e}"),
                     ),
@@ -500,6 +592,19 @@ mod tests {
             tungstenite::Error::ConnectionClosed,
         ] {
             assert!(!is_frame_too_large(&axum::Error::new(other)));
+        }
+    }
+
+    #[test]
+    fn a_state_that_is_not_a_boolean_is_named() {
+        let why = invalid_state(r#"{"type":"subscribe","topics":[],"state":"yes"}"#).unwrap();
+        assert!(why.contains("state must be a boolean"), "{why}");
+        for ok in [
+            r#"{"type":"subscribe","topics":[],"state":true}"#,
+            r#"{"type":"subscribe","topics":[],"state":null}"#,
+            r#"{"type":"subscribe","topics":[]}"#,
+        ] {
+            assert_eq!(invalid_state(ok), None, "{ok}");
         }
     }
 

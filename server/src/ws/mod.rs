@@ -2,6 +2,7 @@
 //! then one task per connection (see [`connection`]).
 
 pub mod connection;
+pub mod state_read;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
