@@ -7,6 +7,8 @@
 //! twice.
 
 use super::*;
+use crate::filter::Filter;
+use crate::machine::{Action, Config, Event, Machine, Timer};
 use proptest::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -218,47 +220,68 @@ impl Conn {
     }
 }
 
-/// The client: the store plus what the machine keeps around it.
-#[derive(Default)]
+/// One side of the connection as the test drives it: the bare store with
+/// what the machine keeps around it, or the machine itself.
+trait Side {
+    /// A frame from the server.
+    fn receive(&mut self, frame: &Frame) -> Result<(), TestCaseError>;
+    /// The connection dropped; the client reconnects. Returns its `?since=`.
+    fn reconnect(&mut self, head: u64) -> u64;
+    /// The client loses its refs without the server knowing (if it can).
+    fn lose_refs(&mut self);
+    /// Whether the client has asked for state since the last answer (and
+    /// forget it: the server answers now).
+    fn take_state_request(&mut self) -> bool;
+    fn store(&self) -> &Store;
+    fn delivered(&self) -> &[(Key, u64, String)];
+}
+
+fn text_of(frame: &Frame) -> &str {
+    match frame {
+        Frame::Update(_, t) | Frame::Delta(_, t) | Frame::State(t) => t,
+    }
+}
+
+fn keyed(map: Map, full: String) -> (Key, u64, String) {
+    let v: serde_json::Value = serde_json::from_str(&full).unwrap();
+    let key = v[map.key_field().unwrap().name()]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let seq = v["seq"].as_u64().unwrap();
+    ((map, key), seq, full)
+}
+
+/// The store plus what the machine keeps around it, by hand.
 struct Client {
     store: Store,
     /// The resume point (`?since=`).
     last_seq: u64,
-    /// A state re-request is outstanding.
-    rerequest: bool,
+    /// A state request is outstanding.
+    asked: bool,
     delivered: Vec<(Key, u64, String)>,
 }
 
-impl Client {
+impl Side for Client {
     fn receive(&mut self, frame: &Frame) -> Result<(), TestCaseError> {
         match frame {
             Frame::Update(map, text) => {
                 if self.store.update(*map, text).unwrap() {
                     let v: serde_json::Value = serde_json::from_str(text).unwrap();
-                    let key = v[map.key_field().unwrap().name()]
-                        .as_str()
-                        .unwrap()
-                        .to_owned();
-                    let seq = v["seq"].as_u64().unwrap();
-                    let full = self.store.text(*map, &key).unwrap();
-                    self.delivered.push(((*map, key), seq, full));
-                    self.last_seq = self.last_seq.max(seq);
+                    let key = v[map.key_field().unwrap().name()].as_str().unwrap();
+                    let full = self.store.text(*map, key).unwrap();
+                    let d = keyed(*map, full);
+                    self.last_seq = self.last_seq.max(d.1);
+                    self.delivered.push(d);
                 }
             }
             Frame::Delta(map, text) => match self.store.delta(*map, text) {
                 Ok(Some(rebuilt)) => {
-                    let full = rebuilt.text;
-                    let v: serde_json::Value = serde_json::from_str(&full).unwrap();
-                    let key = v[map.key_field().unwrap().name()]
-                        .as_str()
-                        .unwrap()
-                        .to_owned();
-                    let seq = v["seq"].as_u64().unwrap();
-                    self.delivered.push(((*map, key), seq, full));
-                    self.last_seq = self.last_seq.max(seq);
+                    self.last_seq = self.last_seq.max(rebuilt.seq);
+                    self.delivered.push(keyed(*map, rebuilt.text));
                 }
                 Ok(None) => {}
-                Err(StoreError::UnknownRef(..)) => self.rerequest = true,
+                Err(StoreError::UnknownRef(..)) => self.asked = true,
                 Err(e) => return Err(TestCaseError::fail(format!("{e:?} for {text}"))),
             },
             Frame::State(text) => {
@@ -270,6 +293,136 @@ impl Client {
             }
         }
         Ok(())
+    }
+
+    fn reconnect(&mut self, _head: u64) -> u64 {
+        self.store.new_connection();
+        self.asked = true;
+        self.last_seq
+    }
+
+    fn lose_refs(&mut self) {
+        self.store.new_connection();
+    }
+
+    fn take_state_request(&mut self) -> bool {
+        std::mem::take(&mut self.asked)
+    }
+
+    fn store(&self) -> &Store {
+        &self.store
+    }
+
+    fn delivered(&self) -> &[(Key, u64, String)] {
+        &self.delivered
+    }
+}
+
+/// The real state machine in state mode, fed the frames as socket events.
+struct MachineSide {
+    machine: Machine,
+    asked: bool,
+    delivered: Vec<(Key, u64, String)>,
+}
+
+impl MachineSide {
+    fn new() -> MachineSide {
+        let mut machine = Machine::new(
+            Config {
+                url: "ws://h/ws".into(),
+                state: true,
+                ..Config::default()
+            },
+            Box::new(|| 0.5),
+        );
+        machine.subscribe(1, &Filter::default()).unwrap();
+        let mut side = MachineSide {
+            machine,
+            asked: false,
+            delivered: Vec::new(),
+        };
+        side.machine.handle(0.0, Event::Acquire);
+        side.open(0);
+        side
+    }
+
+    fn open(&mut self, head: u64) {
+        self.machine.handle(0.0, Event::Opened);
+        // Attempts reset, so any number of drops keeps reconnecting.
+        self.machine.handle(0.0, Event::Timer(Timer::Stable));
+        let connected = format!(r#"{{"type":"connected","connection_id":"c","seq":{head}}}"#);
+        let actions = self.machine.handle(0.0, Event::Frame(connected));
+        self.take(actions);
+    }
+
+    fn take(&mut self, actions: Vec<Action>) {
+        for action in actions {
+            match action {
+                Action::Send(text) if text.contains(r#""state":true"#) => self.asked = true,
+                // `connected` frames are delivered too; only updates count.
+                Action::Deliver(d) => {
+                    if let Some(map) = Map::of_update(d.kind) {
+                        self.delivered.push(keyed(map, String::clone(&d.text)));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+impl Side for MachineSide {
+    fn receive(&mut self, frame: &Frame) -> Result<(), TestCaseError> {
+        let actions = self
+            .machine
+            .handle(0.0, Event::Frame(String::from(text_of(frame))));
+        for a in &actions {
+            if let Action::Error(e) = a {
+                // Unknown refs are expected after lost refs; nothing else is.
+                prop_assert!(e.message.contains("unknown ref"), "{:?}", e);
+            }
+        }
+        self.take(actions);
+        Ok(())
+    }
+
+    fn reconnect(&mut self, head: u64) -> u64 {
+        self.machine.handle(
+            0.0,
+            Event::Closed {
+                code: 1006,
+                reason: String::new(),
+            },
+        );
+        let actions = self.machine.handle(0.0, Event::Timer(Timer::Reconnect));
+        let url = actions
+            .iter()
+            .find_map(|a| match a {
+                Action::Open(url) => Some(url.clone()),
+                _ => None,
+            })
+            .expect("reconnects");
+        let since = url.split("since=").nth(1).map_or(0, |s| s.parse().unwrap());
+        self.asked = false;
+        self.open(head);
+        since
+    }
+
+    fn lose_refs(&mut self) {
+        // Not reachable through the machine's API (a new socket is the only
+        // way it forgets refs, and the server then forgets them too).
+    }
+
+    fn take_state_request(&mut self) -> bool {
+        std::mem::take(&mut self.asked)
+    }
+
+    fn store(&self) -> &Store {
+        self.machine.store()
+    }
+
+    fn delivered(&self) -> &[(Key, u64, String)] {
+        &self.delivered
     }
 }
 
@@ -284,6 +437,105 @@ fn values_of(map: Map, text: &str) -> Values {
     out
 }
 
+/// Runs `ops` against the model server and `side`, then drains the stream
+/// and checks the outcome.
+fn check(ops: &[Op], side: &mut dyn Side) -> Result<(), TestCaseError> {
+    let mut db = Db::default();
+    let mut conn = Conn::new(0);
+    let mut run = |op: &Op, db: &mut Db, conn: &mut Conn| -> Result<(), TestCaseError> {
+        match op {
+            Op::Write(m, k, v) => db.log.push((key_of(*m, *k), *v)),
+            Op::Live => {
+                if (conn.cursor as usize) < db.log.len() {
+                    let seq = conn.cursor + 1;
+                    let (key, values) = db.log[conn.cursor as usize].clone();
+                    conn.cursor = seq;
+                    let f = conn.update(&key, values, seq, false);
+                    side.receive(&f)?;
+                }
+            }
+            Op::State(chunk) => {
+                if side.take_state_request() {
+                    for f in conn.state(db, *chunk as usize) {
+                        side.receive(&f)?;
+                    }
+                }
+            }
+            Op::Conflate(order) => {
+                if conn.state {
+                    let head = db.log.len() as u64;
+                    let mut changed: Vec<(Key, Values, u64)> = db
+                        .at(head)
+                        .into_iter()
+                        .filter(|(k, (v, seq))| {
+                            *seq > conn.cursor && conn.base.get(k).is_none_or(|(_, old)| old != v)
+                        })
+                        .map(|(k, (v, seq))| (k, v, seq))
+                        .collect();
+                    let n = changed.len().max(1);
+                    changed.rotate_left(*order as usize % n);
+                    if order % 2 == 1 {
+                        changed.reverse();
+                    }
+                    conn.cursor = head;
+                    for (key, values, seq) in changed {
+                        let f = conn.update(&key, values, seq, true);
+                        side.receive(&f)?;
+                    }
+                }
+            }
+            Op::Drop => {
+                let since = side.reconnect(db.log.len() as u64);
+                *conn = Conn::new(since);
+            }
+            Op::LoseRefs => side.lose_refs(),
+            Op::Duplicate(i) => {
+                if conn.cursor > 0 {
+                    let seq = u64::from(*i) % conn.cursor + 1;
+                    let (key, values) = db.log[seq as usize - 1].clone();
+                    let f = Conn::new(0).update(&key, values, seq, false);
+                    side.receive(&f)?;
+                }
+            }
+        }
+        Ok(())
+    };
+    for op in ops {
+        run(op, &mut db, &mut conn)?;
+    }
+    // Writes stop: the stream drains, outstanding state requests are answered.
+    loop {
+        run(&Op::State(2), &mut db, &mut conn)?;
+        if (conn.cursor as usize) >= db.log.len() {
+            break;
+        }
+        run(&Op::Live, &mut db, &mut conn)?;
+    }
+    run(&Op::State(2), &mut db, &mut conn)?;
+
+    let truth = db.at(db.log.len() as u64);
+    for map in [Map::Corridors, Map::Anchors] {
+        prop_assert_eq!(
+            side.store().len(map),
+            truth.keys().filter(|k| k.0 == map).count()
+        );
+    }
+    for (key, (values, _)) in &truth {
+        let text = side.store().text(key.0, &key.1);
+        prop_assert!(text.is_some(), "missing {:?}", key);
+        prop_assert_eq!(values_of(key.0, &text.unwrap()), *values, "{:?}", key);
+    }
+    let mut seen = BTreeSet::new();
+    for (key, seq, full) in side.delivered() {
+        prop_assert!(seen.insert(*seq), "seq {} delivered twice", seq);
+        // The delivered record is the key's exact value after that update.
+        let (logged_key, values) = &db.log[*seq as usize - 1];
+        prop_assert_eq!(logged_key, key);
+        prop_assert_eq!(values_of(key.0, full), *values, "{} at seq {}", key.1, seq);
+    }
+    Ok(())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(1000))]
 
@@ -291,107 +543,18 @@ proptest! {
     fn any_interleaving_converges_to_the_database_and_delivers_each_seq_once(
         ops in proptest::collection::vec(op(), 1..120),
     ) {
-        let mut db = Db::default();
-        let mut client = Client::default();
-        let mut conn = Conn::new(0);
-        // The client asks for state once connected.
-        let mut pending_state = true;
-        let run = |op: &Op, db: &mut Db, conn: &mut Conn, client: &mut Client,
-                       pending_state: &mut bool| -> Result<(), TestCaseError> {
-            let send = |f: Frame, _conn: &mut Conn, client: &mut Client| {
-                client.receive(&f)
-            };
-            match op {
-                Op::Write(m, k, v) => db.log.push((key_of(*m, *k), *v)),
-                Op::Live => {
-                    if (conn.cursor as usize) < db.log.len() {
-                        let seq = conn.cursor + 1;
-                        let (key, values) = db.log[conn.cursor as usize].clone();
-                        conn.cursor = seq;
-                        let f = conn.update(&key, values, seq, false);
-                        send(f, conn, client)?;
-                    }
-                }
-                Op::State(chunk) => {
-                    if *pending_state || client.rerequest {
-                        *pending_state = false;
-                        client.rerequest = false;
-                        for f in conn.state(db, *chunk as usize) {
-                            send(f, conn, client)?;
-                        }
-                    }
-                }
-                Op::Conflate(order) => {
-                    if conn.state {
-                        let head = db.log.len() as u64;
-                        let mut changed: Vec<(Key, Values, u64)> = db
-                            .at(head)
-                            .into_iter()
-                            .filter(|(k, (v, seq))| {
-                                *seq > conn.cursor
-                                    && conn.base.get(k).is_none_or(|(_, old)| old != v)
-                            })
-                            .map(|(k, (v, seq))| (k, v, seq))
-                            .collect();
-                        let n = changed.len().max(1);
-                        changed.rotate_left(*order as usize % n);
-                        if order % 2 == 1 {
-                            changed.reverse();
-                        }
-                        conn.cursor = head;
-                        for (key, values, seq) in changed {
-                            let f = conn.update(&key, values, seq, true);
-                            send(f, conn, client)?;
-                        }
-                    }
-                }
-                Op::Drop => {
-                    client.store.new_connection();
-                    client.rerequest = false;
-                    *conn = Conn::new(client.last_seq);
-                    *pending_state = true;
-                }
-                Op::LoseRefs => client.store.new_connection(),
-                Op::Duplicate(i) => {
-                    if conn.cursor > 0 {
-                        let seq = u64::from(*i) % conn.cursor + 1;
-                        let (key, values) = db.log[seq as usize - 1].clone();
-                        let f = Conn::new(0).update(&key, values, seq, false);
-                        client.receive(&f)?;
-                    }
-                }
-            }
-            Ok(())
-        };
-        for op in &ops {
-            run(op, &mut db, &mut conn, &mut client, &mut pending_state)?;
-        }
-        // Writes stop: the stream drains, outstanding state requests are answered.
-        run(&Op::State(2), &mut db, &mut conn, &mut client, &mut pending_state)?;
-        while (conn.cursor as usize) < db.log.len() || client.rerequest {
-            run(&Op::Live, &mut db, &mut conn, &mut client, &mut pending_state)?;
-            run(&Op::State(2), &mut db, &mut conn, &mut client, &mut pending_state)?;
-        }
+        let mut client = Client { store: Store::new(), last_seq: 0, asked: true, delivered: Vec::new() };
+        check(&ops, &mut client)?;
+    }
 
-        let truth = db.at(db.log.len() as u64);
-        for map in [Map::Corridors, Map::Anchors] {
-            prop_assert_eq!(
-                client.store.len(map),
-                truth.keys().filter(|k| k.0 == map).count()
-            );
-        }
-        for (key, (values, _)) in &truth {
-            let text = client.store.text(key.0, &key.1);
-            prop_assert!(text.is_some(), "missing {:?}", key);
-            prop_assert_eq!(values_of(key.0, &text.unwrap()), *values, "{:?}", key);
-        }
-        let mut seen = BTreeSet::new();
-        for (key, seq, full) in &client.delivered {
-            prop_assert!(seen.insert(*seq), "seq {} delivered twice", seq);
-            // The delivered record is the key's exact value after that update.
-            let (logged_key, values) = &db.log[*seq as usize - 1];
-            prop_assert_eq!(logged_key, key);
-            prop_assert_eq!(values_of(key.0, full), *values, "{} at seq {}", key.1, seq);
-        }
+    /// The same through the real machine: frames as socket events, drops as
+    /// closes with a `?since=` reconnect and a `connected`, state requests as
+    /// the frames it sends.
+    #[test]
+    fn the_machine_in_state_mode_converges_and_delivers_each_seq_once(
+        ops in proptest::collection::vec(op(), 1..120),
+    ) {
+        let mut side = MachineSide::new();
+        check(&ops, &mut side)?;
     }
 }
