@@ -47,7 +47,8 @@ enum Op {
     /// The client loses its refs without the server knowing.
     LoseRefs,
     /// An update the client may already have arrives again as a plain
-    /// frame (what a `?since=` replay overlapping a state answer does).
+    /// frame (what a `?since=` replay overlapping a state answer does): the
+    /// newest update of a key the server has covered.
     Duplicate(u16),
 }
 
@@ -490,9 +491,13 @@ fn check(ops: &[Op], side: &mut dyn Side) -> Result<(), TestCaseError> {
             }
             Op::LoseRefs => side.lose_refs(),
             Op::Duplicate(i) => {
-                if conn.cursor > 0 {
-                    let seq = u64::from(*i) % conn.cursor + 1;
-                    let (key, values) = db.log[seq as usize - 1].clone();
+                // What a replay overlapping a state answer re-sends: a key's
+                // newest update the server has already covered, as a plain
+                // frame. (An older one never follows a newer one for the same
+                // key on one connection.)
+                let covered: Vec<(Key, (Values, u64))> = db.at(conn.cursor).into_iter().collect();
+                if !covered.is_empty() {
+                    let (key, (values, seq)) = covered[*i as usize % covered.len()].clone();
                     let f = Conn::new(0).update(&key, values, seq, false);
                     side.receive(&f)?;
                 }
