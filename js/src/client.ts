@@ -15,10 +15,13 @@ export type ClientModule = Client & { default: (input: { module_or_path: string 
 
 /**
  * A frame as consumers receive it: every server message but
- * `resync_required`, which goes to the resync callbacks instead. These are
- * the old layer's seven types (with the v1 protocol's optional additions).
+ * `resync_required`, which goes to the resync callbacks instead, and the
+ * state connection's `state` chunks and field deltas, which the client turns
+ * into its keyed state and complete updates (state mode) and a server sends
+ * to no other connection. These are the old layer's seven types (with the
+ * v1 protocol's optional additions).
  */
-export type Frame = Exclude<WsMessage, { type: 'resync_required' }>;
+export type Frame = Exclude<WsMessage, { type: 'resync_required' | 'state' | 'corridor_delta' | 'anchor_delta' }>;
 /** The `type` of a {@link Frame}. */
 export type FrameType = Frame['type'];
 
