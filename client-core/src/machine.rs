@@ -315,7 +315,6 @@ impl Machine {
         self.registry.add(id, filter)?;
         let mut out = Vec::new();
         self.sync_topics(&mut out);
-        self.live_trim();
         self.live_announce(&mut out);
         Ok(out)
     }
@@ -325,7 +324,6 @@ impl Machine {
         let mut out = Vec::new();
         if self.registry.remove(id) {
             self.sync_topics(&mut out);
-            self.live_trim();
             self.live_announce(&mut out);
         }
         out
@@ -586,6 +584,7 @@ impl Machine {
         if !remove.is_empty() {
             out.push(Action::Send(outgoing::unsubscribe(&remove)));
         }
+        self.live_trim(&target);
         self.sent_topics = Some(target);
     }
 

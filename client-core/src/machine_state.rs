@@ -21,12 +21,12 @@ pub(super) struct Live {
 }
 
 impl Machine {
-    /// The server topics every subscriber needs, spelled out (the protocol's
-    /// "everything" is the three kinds).
+    /// The server topics of this connection, spelled out (never subscribed:
+    /// everything, i.e. the three kinds).
     fn planned_topics(&self) -> Vec<Topic> {
-        match self.registry.plan() {
-            TopicPlan::Everything => vec![Topic::Snapshots, Topic::Corridors, Topic::Anchors],
-            TopicPlan::Only(topics) => topics.iter().cloned().collect(),
+        match &self.sent_topics {
+            Some(topics) => topics.iter().cloned().collect(),
+            None => vec![Topic::Snapshots, Topic::Corridors, Topic::Anchors],
         }
     }
 
@@ -59,11 +59,8 @@ impl Machine {
         }
     }
 
-    /// Keep only the keys some subscriber still covers.
-    pub(super) fn live_trim(&mut self) {
-        let TopicPlan::Only(topics) = self.registry.plan() else {
-            return;
-        };
+    /// Keep only the keys the connection's topics still cover.
+    pub(super) fn live_trim(&mut self, topics: &TopicSet) {
         self.live.store.retain(|map, key| match map {
             Map::Snapshot => topics.contains(&Topic::Snapshots),
             Map::Corridors => {
@@ -95,6 +92,7 @@ impl Machine {
 
     /// A full update on a state connection: whether to deliver it (its `seq`
     /// is newer than the key's version).
+    #[inline(never)]
     pub(super) fn live_update(&mut self, kind: Kind, text: &str, seq: Option<u64>) -> bool {
         let Some(map) = Map::of_update(kind) else {
             return true;
@@ -110,6 +108,7 @@ impl Machine {
     }
 
     /// A `state` chunk.
+    #[inline(never)]
     pub(super) fn live_state(&mut self, text: &str, out: &mut Vec<Action>) {
         let chunk = match self.live.store.state(text) {
             Ok(chunk) => chunk,
@@ -131,6 +130,7 @@ impl Machine {
     }
 
     /// A field delta: the complete update to deliver, if it applies.
+    #[inline(never)]
     pub(super) fn live_delta(&mut self, kind: Kind, text: &str, out: &mut Vec<Action>) {
         let map = if kind == Kind::CorridorDelta {
             Map::Corridors
