@@ -17,13 +17,18 @@
 #                                          # --redis-url/--postgres-url), else starts its own throwaway
 #                                          # scripts/services.sh (own SERVICES_DIR) and stops it at the end
 #
+#   bench/loadgen.sh state [--secs 60]     # v1 frames vs state + deltas side by side: bytes on the wire for
+#                                          # a minute of dashboard use and per update at 2000 updates/s;
+#                                          # throttled clients (20 kB/s fault proxy) under 200 updates/s;
+#                                          # rewrites the "state" section
+#
 # Options go to the load generator (see bench/README.md), e.g. `fanout --clients 1000 --secs 10`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=${1:-}
 case "$mode" in
-  smoke|fanout|first|storm|cluster) shift ;;
-  *) echo "usage: bench/loadgen.sh smoke|fanout|first|storm|cluster [loadgen options]" >&2; exit 2 ;;
+  smoke|fanout|first|storm|cluster|state) shift ;;
+  *) echo "usage: bench/loadgen.sh smoke|fanout|first|storm|cluster|state [loadgen options]" >&2; exit 2 ;;
 esac
 target=${CARGO_TARGET_DIR:-target}
 

@@ -16,6 +16,18 @@
 //! seed frame (`protocol/seed-examples.json`) parses and re-serialises to
 //! exactly the same fields.
 //!
+//! **State connections** (opt-in, additive): a client that sends `subscribe`
+//! with `"state": true` ([`ClientMessage::Subscribe::state`]) gets the current
+//! records of its topics as [`ServerMessage::State`] chunks ([`StateChunk`]:
+//! one `seq` S, at most [`STATE_CHUNK`] records each), then live updates from
+//! exactly S; corridors and anchors it was sent in full carry a
+//! connection-local `ref`, and later changes of them come as
+//! [`ServerMessage::CorridorDelta`] / [`ServerMessage::AnchorDelta`] with only
+//! the changed fields; when it falls behind it gets conflated catch-ups
+//! (`conflated: true`) instead of `resync_required` + close 4001. None of this
+//! reaches a connection that never asked for state. `server/CONFIG.md` has the
+//! rules in full.
+//!
 //! ```
 //! use stellar_insights_protocol::{ResyncReason, ServerMessage};
 //!

@@ -97,6 +97,33 @@ impl Want {
     }
 }
 
+/// Pending `state` answers kept apart before they merge (see `KeyedState::cover`). Value 16.
+const MAX_COVERED: usize = 16;
+
+fn merge_keys(into: &mut Option<Option<Vec<String>>>, from: Option<Option<Vec<String>>>) {
+    match (into.as_mut(), from) {
+        (_, None) | (Some(None), _) => {}
+        (_, Some(None)) => *into = Some(None),
+        (None, Some(Some(keys))) => *into = Some(Some(keys)),
+        (Some(Some(have)), Some(Some(keys))) => {
+            for k in keys {
+                if !have.contains(&k) {
+                    have.push(k);
+                }
+            }
+        }
+    }
+}
+
+impl Want {
+    /// Adds every record `other` wants.
+    pub fn merge(&mut self, other: Want) {
+        self.snapshot |= other.snapshot;
+        merge_keys(&mut self.corridors, other.corridors);
+        merge_keys(&mut self.anchors, other.anchors);
+    }
+}
+
 /// The last full value a connection was sent for one key.
 #[derive(Debug, Clone, PartialEq)]
 enum Last {
@@ -305,8 +332,25 @@ impl KeyedState {
         if let Some(last) = chunks.last_mut() {
             last.done = true;
         }
-        self.covered.push((seq, want));
+        self.cover(seq, want);
         chunks.into_iter().map(ServerMessage::State).collect()
+    }
+
+    /// Records that live updates `<= seq` of `want` are covered. Past
+    /// [`MAX_COVERED`] pending answers (a client re-requesting state faster than
+    /// updates flow), they merge into one with the lowest `seq` and the union of
+    /// topics: fewer updates are suppressed, never more, and the client drops
+    /// the extra ones by its per-key versions.
+    fn cover(&mut self, seq: u64, want: Want) {
+        self.covered.push((seq, want));
+        if self.covered.len() > MAX_COVERED {
+            let low = self.covered.iter().map(|(s, _)| *s).min().unwrap_or(seq);
+            let mut all = Want::default();
+            for (_, w) in self.covered.drain(..) {
+                all.merge(w);
+            }
+            self.covered.push((low, all));
+        }
     }
 
     /// Whether a live update (`kind`, `key`, `seq`) is already in a `state`

@@ -142,6 +142,28 @@ fn an_answer_covers_only_its_topics_and_only_up_to_its_seq() {
 }
 
 #[test]
+fn pending_answers_stay_bounded_and_merge_to_the_lowest_seq() {
+    let mut k = KeyedState::default();
+    for i in 0..100u64 {
+        let key = format!("K{}", i % 5);
+        k.answer(
+            StateRead {
+                seq: 50 + i,
+                ..StateRead::default()
+            },
+            Want::of_topics(&[Topic::Corridor(key)]),
+        );
+        assert!(k.covered.len() <= MAX_COVERED);
+    }
+    // Merged: every answered key is covered up to the lowest pending S, no higher.
+    assert!(k.covers(UpdateKind::Corridor, "K3", 50, 0));
+    assert!(!k.covers(UpdateKind::Corridor, "K9", 50, 0));
+    let low = k.covered.iter().map(|(s, _)| *s).min().unwrap();
+    assert!(!k.covers(UpdateKind::Corridor, "K1", 149 + 1, 0));
+    assert!(low <= 50 + 100 - MAX_COVERED as u64);
+}
+
+#[test]
 fn conflation_resends_only_changed_keys_in_seq_order() {
     let mut k = KeyedState::default();
     let want = Want::of_topics(&[Topic::Corridors, Topic::Snapshots]);

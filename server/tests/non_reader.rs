@@ -97,5 +97,101 @@ async fn a_client_that_never_reads_keeps_server_memory_bounded() {
         rss_after < rss_mid + 8 * 1024,
         "RSS still growing: {rss_mid} -> {rss_after} KiB"
     );
+    // Twice as many updates again: flat (bounded by keys, not updates).
+    assert!(
+        rss_end < rss_after + 4 * 1024,
+        "RSS still growing: {rss_after} -> {rss_end} KiB"
+    );
+    drop(held);
+}
+
+/// State connections that never read: falling behind conflates instead of closing
+/// 4001, and what each one holds is bounded by keys (one record per corridor and
+/// anchor sent), not by updates. With a long heartbeat they stay connected, so
+/// their memory is measured while the updates pile up unread.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_clients_that_never_read_stay_bounded_by_keys() {
+    use fault::rest::{account, send_json};
+    use futures_util::SinkExt;
+    let dir = tempfile::tempdir().unwrap();
+    let server = fault::server::start(
+        dir.path(),
+        &[
+            ("WS_PING_INTERVAL_SECS", "60"),
+            ("TCP_SEND_BUFFER_BYTES", "8192"),
+        ],
+    );
+    let base = format!("http://{}", server.addr);
+    let http = reqwest::Client::new();
+    let id = create_corridor(&http, &base).await;
+    // The dashboard's other 11 corridors and 8 anchors: 20 keys per connection.
+    for n in 0..11u8 {
+        let body = json!({"source_asset_code": format!("K{n}"), "source_asset_issuer": account(n + 10),
+                          "dest_asset_code": "EURC", "dest_asset_issuer": account(2)});
+        let _: serde_json::Value =
+            send_json(http.post(format!("{base}/api/corridors")).json(&body)).await;
+    }
+    for n in 0..8u8 {
+        let body = json!({"name": format!("A{n}"), "stellar_account": account(n + 30)});
+        let _: serde_json::Value =
+            send_json(http.post(format!("{base}/api/anchors")).json(&body)).await;
+    }
+    stream_updates(&http, &base, &id, 0, PHASE).await;
+    let rss_before = server.rss_kib();
+    let mut held = Vec::new();
+    for _ in 0..CLIENTS {
+        let sock = TcpSocket::new_v4().unwrap();
+        sock.set_recv_buffer_size(4096).unwrap();
+        let tcp = sock.connect(server.addr).await.unwrap();
+        let (mut ws, _) = tokio_tungstenite::client_async(format!("ws://{}/ws", server.addr), tcp)
+            .await
+            .unwrap();
+        ws.send(tokio_tungstenite::tungstenite::Message::Text(
+            r#"{"type":"subscribe","topics":["corridors","anchors","snapshots"],"state":true}"#
+                .into(),
+        ))
+        .await
+        .unwrap();
+        held.push(ws); // never read
+    }
+    stream_updates(&http, &base, &id, PHASE, PHASE).await;
+    let rss_mid = server.rss_kib();
+    stream_updates(&http, &base, &id, 2 * PHASE, PHASE).await;
+    let rss_after = server.rss_kib();
+    stream_updates(&http, &base, &id, 3 * PHASE, 2 * PHASE).await;
+    let rss_end = server.rss_kib();
+    let open = open_connections(&http, &base).await;
+    let slow = metric(
+        &http,
+        &base,
+        "stellar_ws_resyncs_total{reason=\"slow_consumer\"}",
+    )
+    .await
+    .unwrap_or(0);
+    eprintln!(
+        "state non-reader: {CLIENTS} clients x 20 keys, {} updates each unread; RSS KiB before {rss_before}, after {PHASE} {rss_mid}, after {} {rss_after}, after {} {rss_end} ({:.1} KiB per connection); still open {open}",
+        4 * PHASE,
+        2 * PHASE,
+        4 * PHASE,
+        (rss_end.saturating_sub(rss_before)) as f64 / CLIENTS as f64,
+    );
+    assert_eq!(
+        open, CLIENTS as u64,
+        "state connections are not closed for being slow"
+    );
+    assert_eq!(slow, 0, "no slow_consumer resync for state connections");
+    assert!(
+        rss_after < rss_before + 16 * 1024,
+        "RSS grew from {rss_before} to {rss_after} KiB"
+    );
+    assert!(
+        rss_after < rss_mid + 8 * 1024,
+        "RSS still growing: {rss_mid} -> {rss_after} KiB"
+    );
+    // Twice as many updates again: flat (bounded by keys, not updates).
+    assert!(
+        rss_end < rss_after + 4 * 1024,
+        "RSS still growing: {rss_after} -> {rss_end} KiB"
+    );
     drop(held);
 }

@@ -512,3 +512,126 @@ async fn an_instance_started_while_redis_is_down_serves_and_catches_up_when_it_s
     assert_eq!(health_becomes(&node, "ok").await["seq"], 1);
     node.stop().await;
 }
+
+/// State on instance A, A killed, the client resumes on instance B (`?since=` +
+/// `subscribe … state` again) while writes go on through B: its view ends equal
+/// to the database, with no update lost or applied twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn state_from_a_killed_instance_continues_live_on_another_without_loss() {
+    use common::view::{rest_table, View};
+    let Some(svc) = services("state_from_a_killed_instance_continues_live_on_another_without_loss")
+    else {
+        return;
+    };
+    let db = fresh_postgres_database(&svc.postgres).await;
+    let prefix = unique_prefix();
+    let env = [
+        ("DATABASE_URL", db.as_str()),
+        ("REDIS_URL", svc.redis.as_str()),
+        ("REDIS_KEY_PREFIX", prefix.as_str()),
+    ];
+    let mut a = spawn_server(&env);
+    let b = spawn_server(&env);
+    let http = reqwest::Client::new();
+    let mut ids = Vec::new();
+    for n in 0..8u8 {
+        let r = http
+            .post(b.url("/api/anchors"))
+            .json(&json!({"name": format!("Anchor {n}"), "stellar_account": account(n + 1)}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 201);
+        ids.push(
+            r.json::<Value>().await.unwrap()["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    const STATE: &str =
+        r#"{"type":"subscribe","topics":["corridors","anchors","snapshots"],"state":true}"#;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws", a.addr))
+        .await
+        .unwrap();
+    assert_eq!(next_json(&mut ws).await["type"], "connected");
+    send_text(&mut ws, STATE).await;
+    let mut view = View::default();
+    while view.answers == 0 {
+        view.apply(&next_json(&mut ws).await);
+    }
+    assert_eq!(view.anchors.len(), 8);
+    // Writes through B all along: before, during and after A's death.
+    let (base, writer_ids) = (b.url(""), ids.clone());
+    let writes = tokio::spawn(async move {
+        let http = reqwest::Client::new();
+        for s in 0..150i64 {
+            put_score(
+                &http,
+                &base,
+                &writer_ids[s as usize % writer_ids.len()],
+                s % 101,
+            )
+            .await;
+            tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+        }
+    });
+    // Live frames from A (state mode: deltas) until it is killed mid-stream.
+    while view.max_seq < 8 + 40 {
+        view.apply(&next_json(&mut ws).await);
+    }
+    a.kill();
+    loop {
+        match tokio::time::timeout(WAIT, ws.next())
+            .await
+            .expect("A's socket ends")
+        {
+            None | Some(Err(_)) => break,
+            Some(Ok(tokio_tungstenite::tungstenite::Message::Text(t))) => {
+                view.apply(&serde_json::from_str(&t).unwrap());
+            }
+            Some(Ok(_)) => {}
+        }
+    }
+    let since = view.max_seq;
+    let (mut ws, _) = tokio_tungstenite::connect_async(format!("ws://{}/ws?since={since}", b.addr))
+        .await
+        .unwrap();
+    let hello = next_json(&mut ws).await;
+    assert_eq!(hello["resumed"], true, "{hello}");
+    send_text(&mut ws, STATE).await;
+    writes.await.unwrap();
+    let last = b.url("/health");
+    let last = http
+        .get(last)
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["seq"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(last, 8 + 150);
+    while view.max_seq < last || view.answers < 2 {
+        view.apply(&next_json(&mut ws).await);
+    }
+    let corridors: Value = http
+        .get(b.url("/api/corridors"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let anchors: Value = http
+        .get(b.url("/api/anchors"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(view.table(), rest_table(&corridors, &anchors));
+    assert!(view.deltas > 0);
+}

@@ -7,6 +7,7 @@
 //! stellar-insights-loadgen storm  [--clients 2000] [--rate 10] [--warm-secs 5]
 //! stellar-insights-loadgen cluster [--clients 1000] [--rate 10] [--secs 20] --redis-url URL --postgres-url URL
 //! stellar-insights-loadgen smoke
+//! stellar-insights-loadgen state  [--secs 60]   (v1 vs state + deltas: bytes, throttled client)
 //! common: [--server-bin PATH] [--source-ips N] [--results bench/RESULTS.md] [--command TEXT]
 //! ```
 //!
@@ -27,6 +28,7 @@ mod harness;
 mod report;
 mod results;
 mod server;
+mod state;
 mod stats;
 mod storm;
 mod writer;
@@ -59,10 +61,10 @@ fn parse(argv: &[String]) -> Result<Args, String> {
     let mode = argv
         .first()
         .cloned()
-        .ok_or("missing mode: fanout, first, storm, cluster or smoke")?;
-    if !["fanout", "first", "storm", "cluster", "smoke"].contains(&mode.as_str()) {
+        .ok_or("missing mode: fanout, first, storm, cluster, state or smoke")?;
+    if !["fanout", "first", "storm", "cluster", "state", "smoke"].contains(&mode.as_str()) {
         return Err(format!(
-            "unknown mode {mode:?}: expected fanout, first, storm, cluster or smoke"
+            "unknown mode {mode:?}: expected fanout, first, storm, cluster, state or smoke"
         ));
     }
     let env = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
@@ -73,7 +75,7 @@ fn parse(argv: &[String]) -> Result<Args, String> {
             _ => vec![1000, 5000, 10_000],
         },
         rate: 10,
-        secs: 20.0,
+        secs: if mode == "state" { 60.0 } else { 20.0 },
         warm_secs: 5.0,
         opts: Options {
             server_bin: PathBuf::from("target/release/stellar-insights-server"),
@@ -201,6 +203,17 @@ async fn run(a: &Args) -> Result<Vec<String>, String> {
                 a,
                 "first",
                 "Write → first delivery, split by hop (issue 11, point 7)",
+                &body,
+            )?;
+        }
+        "state" => {
+            let o = state::measure(&a.opts, a.secs, 10.0, 20.0).await?;
+            let body = format!("{}\n{}", state::report(&o), load_note(&load_before));
+            println!("{body}");
+            save(
+                a,
+                "state",
+                "State on subscribe + field deltas vs v1 frames; throttled client (issue 14, point 5)",
                 &body,
             )?;
         }

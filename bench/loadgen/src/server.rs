@@ -36,6 +36,8 @@ pub struct Server {
     /// Address the server listens on (fixed, so a restart reuses it).
     pub addr: SocketAddr,
     max_per_ip: usize,
+    /// Variables set last, over the defaults above (see [`Server::restart_with`]).
+    extra_env: Vec<(&'static str, String)>,
     child: Option<Child>,
 }
 
@@ -76,6 +78,7 @@ impl Server {
             storage_env,
             addr,
             max_per_ip,
+            extra_env: Vec::new(),
             child: None,
         };
         server.spawn().await?;
@@ -99,6 +102,7 @@ impl Server {
                 "warn,stellar_insights_server::static_files=error",
             )
             .env("STATIC_DIR", "/nonexistent")
+            .envs(self.extra_env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
@@ -145,6 +149,13 @@ impl Server {
     pub async fn restart(&mut self) -> Result<(), String> {
         self.kill().await;
         self.spawn().await
+    }
+
+    /// Starts the binary again with `env` set over the defaults (e.g. the default
+    /// `WS_SEND_QUEUE` instead of the load generator's 4096).
+    pub async fn restart_with(&mut self, env: &[(&'static str, &str)]) -> Result<(), String> {
+        self.extra_env = env.iter().map(|(k, v)| (*k, (*v).to_owned())).collect();
+        self.restart().await
     }
 
     /// Reads the server's `/proc` counters.

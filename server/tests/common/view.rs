@@ -126,10 +126,10 @@ impl View {
                 .as_str()
                 .unwrap()
                 .to_owned();
-                let r = f["ref"]
-                    .as_u64()
-                    .expect("full updates on a state connection carry ref");
-                self.refs.insert(r, (corridor, key.clone()));
+                // A v1 frame (a `?since=` replay before the `subscribe … state`) has no ref.
+                if let Some(r) = f["ref"].as_u64() {
+                    self.refs.insert(r, (corridor, key.clone()));
+                }
                 self.set(corridor, key, record_of(f), seq, true);
             }
             "corridor_delta" | "anchor_delta" => {
