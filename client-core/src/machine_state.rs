@@ -6,6 +6,10 @@
 use super::*;
 use crate::store::{Map, StoreError};
 
+/// State requests remembered as unanswered per connection, count. 16 (the
+/// server answers past that many merged into one).
+const MAX_PENDING_STATE: usize = 16;
+
 /// What the state-mode part of the machine keeps.
 #[derive(Default)]
 pub(super) struct Live {
@@ -47,6 +51,10 @@ impl Machine {
 
     fn request_state(&mut self, topics: &[Topic], full: bool, out: &mut Vec<Action>) {
         if !topics.is_empty() {
+            // Bounded: the oldest are forgotten (see `live_state`).
+            if self.live.requests.len() >= MAX_PENDING_STATE {
+                self.live.requests.remove(0);
+            }
             self.live.requests.push(full);
             out.push(Action::Send(outgoing::subscribe_state(topics)));
         }
@@ -117,15 +125,16 @@ impl Machine {
         for e in &chunk.errors {
             self.mismatch(e, out);
         }
-        if chunk.done && !self.live.requests.is_empty() {
+        if chunk.done {
             // An answer that covered every subscribed topic brings the client
-            // up to S: a resume need not replay below it.
-            if self.live.requests.remove(0) {
+            // up to S: a resume need not replay below it. (A server may merge
+            // many pending requests into one answer: then later ones are
+            // never answered on their own, which costs only that move.)
+            if !self.live.requests.is_empty() && self.live.requests.remove(0) {
                 self.last_seq = self.last_seq.max(Some(chunk.seq));
             }
-            if self.live.requests.is_empty() {
-                self.live.rerequested = 0;
-            }
+            // Any complete answer may re-arm re-requests: at worst one more.
+            self.live.rerequested = 0;
         }
     }
 
