@@ -41,4 +41,4 @@ done
 export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
 # The runner's timeout covers a whole test binary (default 20 s).
 export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-300}"
-wasm-pack test --headless --chrome --chromedriver "$CHROMEDRIVER" -- --test browser --test faults "$@"
+wasm-pack test --headless --chrome --chromedriver "$CHROMEDRIVER" -- --test browser --test faults --test state "$@"

@@ -28,6 +28,19 @@ const TS_ALIASES: &str = r#"
 export type WsMessage = Exclude<ServerMessage, { type: "unknown" }>;
 /** The `type` tag of a server frame. */
 export type MessageType = WsMessage["type"];
+/**
+ * The keyed state of a client configured with `state: true`: the latest
+ * record per subscribed corridor (by `corridor_key`) and anchor (by
+ * `anchor_id`), and the latest snapshot. Each record is a complete update
+ * whose `seq` is the key's version.
+ */
+export interface LiveState {
+  corridors: Record<string, { type: "corridor_update" } & CorridorUpdate>;
+  anchors: Record<string, { type: "anchor_update" } & AnchorUpdate>;
+  snapshot: ({ type: "snapshot_update" } & SnapshotUpdate) | null;
+  /** A complete state answer has arrived: empty maps then mean there is nothing. */
+  synced: boolean;
+}
 "#;
 
 #[wasm_bindgen]
@@ -43,6 +56,7 @@ enum Channel {
     Status,
     Error,
     Resync,
+    State,
 }
 
 struct Io {
@@ -69,6 +83,8 @@ struct Client {
     /// Sharing the socket across tabs (`shareAcrossTabs`), when on.
     shared: RefCell<Option<Shared>>,
     tab_io: RefCell<Option<(String, TabIo)>>,
+    /// `state()`'s object and the store revision it shows.
+    state_cache: RefCell<Option<(u64, JsValue)>>,
 }
 
 thread_local! {
@@ -110,6 +126,7 @@ impl Client {
             message_cache: RefCell::new(None),
             shared: RefCell::new(None),
             tab_io: RefCell::new(None),
+            state_cache: RefCell::new(None),
         }
     }
 }
@@ -298,6 +315,7 @@ fn perform(actions: Vec<Action>) {
             Action::Deliver(delivery) => deliver(delivery),
             Action::Error(error) => report(error),
             Action::Resync(event) => emit(Channel::Resync, &write::resync(&event)),
+            Action::StateChanged => emit(Channel::State, &JsValue::UNDEFINED),
             _ => {}
         }
     }
@@ -389,9 +407,11 @@ fn callbacks_of(channel: Channel, only: Option<&[u32]>) -> Vec<Function> {
 /// (measured 3x faster than building it from Rust; see the crate docs), and
 /// every subscriber gets that same object.
 fn deliver(delivery: Delivery) {
-    let Delivery { text, to, .. } = delivery;
+    let Delivery {
+        text, to, rebuilt, ..
+    } = delivery;
     let js_text = current_text();
-    let parsed = if js_text.is_string() {
+    let parsed = if js_text.is_string() && !rebuilt {
         json_parse_js(&js_text)
     } else {
         JSON::parse(&text)
@@ -502,7 +522,21 @@ pub fn configure(
     let options = read::options(&options).map_err(invalid)?;
     let config =
         options::to_config(options, page_location().as_ref()).map_err(|e| invalid(e.message))?;
-    CLIENT.with(|c| c.machine.borrow_mut().configure(config));
+    // State mode, once on, stays on for the page (a state connection is one
+    // for its life); turned on while connected it asks for the state at once.
+    let mut config = config;
+    let actions = CLIENT.with(|c| {
+        let mut machine = c.machine.borrow_mut();
+        let on = config.state;
+        config.state = machine.config().state;
+        machine.configure(config);
+        if on {
+            machine.enable_state()
+        } else {
+            Vec::new()
+        }
+    });
+    perform(actions);
     Ok(())
 }
 
@@ -615,6 +649,36 @@ pub fn on_resync(
     }
 }
 
+/// Call `callback` (no argument) after each event that changed `state()`
+/// (state mode); read `state()` then, at most once per frame.
+#[wasm_bindgen(js_name = onState)]
+pub fn on_state(
+    #[wasm_bindgen(unchecked_param_type = "() => void")] callback: Function,
+) -> Subscription {
+    Subscription {
+        id: add_callback(Channel::State, callback),
+    }
+}
+
+/// The keyed state (state mode; empty maps otherwise); the same object until
+/// it changes (safe as a `useSyncExternalStore` snapshot). Treat it as read-only.
+#[wasm_bindgen(unchecked_return_type = "LiveState")]
+pub fn state() -> JsValue {
+    CLIENT.with(|c| {
+        let machine = c.machine.borrow();
+        let revision = machine.store().revision();
+        let mut cache = c.state_cache.borrow_mut();
+        match &*cache {
+            Some((cached, value)) if *cached == revision => value.clone(),
+            _ => {
+                let value = JSON::parse(&machine.state_json()).unwrap_or(JsValue::NULL);
+                *cache = Some((revision, value.clone()));
+                value
+            }
+        }
+    })
+}
+
 /// Whether the socket is open.
 #[wasm_bindgen(js_name = isConnected)]
 pub fn is_connected() -> bool {
@@ -681,6 +745,7 @@ pub fn reset() {
         c.callbacks.borrow_mut().entries.clear();
         c.status_cache.borrow_mut().take();
         c.message_cache.borrow_mut().take();
+        c.state_cache.borrow_mut().take();
     });
     let actions = CLIENT.with(|c| {
         let mut machine = c.machine.borrow_mut();

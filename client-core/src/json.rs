@@ -132,28 +132,80 @@ pub fn members<'a>(
     text: &'a str,
     mut member: impl FnMut(Cow<'a, str>, Json<'a>),
 ) -> Result<bool, JsonError> {
+    let top = entries(text, &mut |key, value, _| {
+        if let Some(key) = key {
+            member(key, value)
+        }
+    })?;
+    Ok(top == Top::Object)
+}
+
+/// What a JSON text is at its top level.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Top {
+    /// An object.
+    Object,
+    /// An array.
+    Array,
+    /// Anything else.
+    Scalar,
+}
+
+/// One entry of [`entries`]: the member name (`None` for an array item),
+/// the value (nested arrays and objects emptied) and its source text.
+pub type Entry<'e, 'a> = &'e mut dyn FnMut(Option<Cow<'a, str>>, Json<'a>, &'a str);
+
+/// Check that `text` is one JSON text and call `entry` with each top-level
+/// member of an object, or item of an array, in source order: the value as
+/// [`members`] gives it and its exact source text (nested values whole), so
+/// the state store keeps and re-emits records as the server wrote them.
+/// Not generic, so every caller shares one copy in the wasm module.
+pub fn entries<'a>(text: &'a str, entry: Entry<'_, 'a>) -> Result<Top, JsonError> {
     let mut p = Parser::new(text, false);
     p.skip_ws();
-    if p.peek() != Some(b'{') {
-        p.value(0)?;
-        p.end()?;
-        return Ok(false);
-    }
+    let (top, close) = match p.peek() {
+        Some(b'{') => (Top::Object, b'}'),
+        Some(b'[') => (Top::Array, b']'),
+        _ => {
+            p.value(0)?;
+            p.end()?;
+            return Ok(Top::Scalar);
+        }
+    };
     p.at += 1;
-    if !p.eat(b'}') {
+    if !p.eat(close) {
         loop {
-            let (key, value) = p.member(1)?;
-            member(key, value);
-            if p.eat(b'}') {
+            let key = if top == Top::Object {
+                p.skip_ws();
+                if p.peek() != Some(b'"') {
+                    return Err(p.error("expected a string key"));
+                }
+                let key = p.string()?;
+                if !p.eat(b':') {
+                    return Err(p.error("expected `:`"));
+                }
+                Some(key)
+            } else {
+                None
+            };
+            p.skip_ws();
+            let start = p.at;
+            let value = p.value(1)?;
+            entry(key, value, p.text(start));
+            if p.eat(close) {
                 break;
             }
             if !p.eat(b',') {
-                return Err(p.error("expected `,` or `}`"));
+                return Err(p.error(if top == Top::Object {
+                    "expected `,` or `}`"
+                } else {
+                    "expected `,` or `]`"
+                }));
             }
         }
     }
     p.end()?;
-    Ok(true)
+    Ok(top)
 }
 
 struct Parser<'a> {
@@ -507,6 +559,40 @@ mod tests {
             members(&deep, |_, _| {}).map_err(|e| e.what),
             Err("nesting too deep")
         );
+    }
+
+    #[test]
+    fn entries_keep_each_values_source_text() {
+        let text = r#" {"a" : 1.50e2, "b":{"c":[1, 2]},"d\u0041":"x\"y", "e":[ {"k":1} , 2 ]} "#;
+        let mut seen = Vec::new();
+        let top = entries(text, &mut |k, v, raw| seen.push((k, v, raw))).unwrap();
+        assert_eq!(top, Top::Object);
+        assert_eq!(
+            seen,
+            [
+                (Some("a".into()), Json::Num("1.50e2"), "1.50e2"),
+                (Some("b".into()), Json::Obj(vec![]), r#"{"c":[1, 2]}"#),
+                (Some("dA".into()), Json::Str("x\"y".into()), r#""x\"y""#),
+                (Some("e".into()), Json::Arr(vec![]), r#"[ {"k":1} , 2 ]"#),
+            ]
+        );
+        let mut items = Vec::new();
+        let top = entries(seen[3].2, &mut |k, _, raw| items.push((k, raw))).unwrap();
+        assert_eq!(top, Top::Array);
+        assert_eq!(items, [(None, r#"{"k":1}"#), (None, "2")]);
+        assert_eq!(entries("[]", &mut |_, _, _| panic!()), Ok(Top::Array));
+        assert_eq!(entries(" 7 ", &mut |_, _, _| panic!()), Ok(Top::Scalar));
+        for bad in [
+            r#"{"a":1,}"#,
+            r#"{"a":[1,}]}"#,
+            "[1,]",
+            "[1] x",
+            r#"{"a" 1}"#,
+            "[1 2]",
+        ] {
+            assert!(entries(bad, &mut |_, _, _| {}).is_err(), "{bad}");
+            assert!(parse(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

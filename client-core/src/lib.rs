@@ -19,6 +19,7 @@
 //! | [`options`] | the JS options, checked |
 //! | [`status`] | the status and error values the JS API reports |
 //! | [`tabs`] | one socket per browser: leader election, relay, handover |
+//! | [`store`] | the latest record per key of a state connection (versions, refs, deltas) |
 //!
 //! The wire types come from [`protocol`] (`stellar-insights-protocol`,
 //! re-exported), which the server uses too.
@@ -84,6 +85,7 @@ pub mod machine;
 pub mod options;
 pub mod outgoing;
 pub mod status;
+pub mod store;
 pub mod tabs;
 pub mod text;
 pub mod url;

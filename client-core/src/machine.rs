@@ -15,6 +15,7 @@ use crate::outgoing;
 use crate::protocol::ResyncReason;
 use crate::protocol::Topic;
 use crate::status::{ClientError, ConnectionState, ErrorCode, ResyncEvent, Status};
+use crate::store::Store;
 use crate::text::{cat, uint};
 use crate::url;
 use std::rc::Rc;
@@ -50,6 +51,12 @@ pub struct Config {
     /// Share the leader tab's socket with the other tabs (read by the
     /// browser glue; see [`crate::tabs`]). Default true.
     pub share_across_tabs: bool,
+    /// State mode: after every `connected`, ask for the current records of
+    /// the subscribed topics (`subscribe` with `state: true`), keep the latest
+    /// record per key ([`crate::store`]), complete field deltas before
+    /// delivery, and deliver an update only when it is newer than its key's
+    /// version. Default false (protocol v1 frames only).
+    pub state: bool,
 }
 
 impl Default for Config {
@@ -65,6 +72,7 @@ impl Default for Config {
             connect_timeout_ms: 10_000,
             send_queue_limit: 100,
             share_across_tabs: true,
+            state: false,
         }
     }
 }
@@ -135,6 +143,9 @@ pub struct Delivery {
     pub seq: Option<u64>,
     /// Subscribers to call, in registration order (never empty).
     pub to: Vec<SubscriberId>,
+    /// The text was rebuilt by the client (a field delta completed), so it
+    /// is not the socket's frame.
+    pub rebuilt: bool,
 }
 
 /// Something the glue must do.
@@ -163,6 +174,8 @@ pub enum Action {
     Error(ClientError),
     /// Call `onResync` callbacks.
     Resync(ResyncEvent),
+    /// The keyed state changed (state mode): call `onState` callbacks.
+    StateChanged,
 }
 
 /// The connection state machine of the page's one socket.
@@ -200,6 +213,8 @@ pub struct Machine {
     shared: Option<TopicPlan>,
     /// Updates dropped because their `seq` was at or below the last delivered one (count).
     duplicates: u64,
+    /// State mode's store and requests.
+    live: state::Live,
 }
 
 /// Schema differences already reported: protocol fields per kind as bits, and
@@ -244,6 +259,7 @@ impl Machine {
             follower: false,
             shared: None,
             duplicates: 0,
+            live: state::Live::default(),
             reported: Status {
                 state: ConnectionState::Idle,
                 attempt: 0,
@@ -355,6 +371,7 @@ impl Machine {
         self.registry.add(id, filter)?;
         let mut out = Vec::new();
         self.sync_topics(&mut out);
+        self.live_announce(&mut out);
         Ok(out)
     }
 
@@ -363,6 +380,7 @@ impl Machine {
         let mut out = Vec::new();
         if self.registry.remove(id) {
             self.sync_topics(&mut out);
+            self.live_announce(&mut out);
         }
         out
     }
@@ -383,6 +401,7 @@ impl Machine {
         self.last_seq = None;
         self.server_head = None;
         self.last_message = None;
+        self.live.store.clear();
         // `online` stays: it is the browser's state, not the client's.
         self.report(&mut out);
         out
@@ -514,6 +533,7 @@ impl Machine {
     }
 
     fn report(&mut self, out: &mut Vec<Action>) {
+        self.live_announce(out);
         let now = self.status();
         let changed = now.state != self.reported.state
             || now.leader != self.reported.leader
@@ -563,6 +583,7 @@ impl Machine {
         }
         self.state = ConnectionState::Open;
         self.last_frame_at = now;
+        self.live_opened();
         out.push(Action::CancelTimer(Timer::ConnectTimeout));
         out.push(Action::SetTimer(
             Timer::Heartbeat,
@@ -625,10 +646,12 @@ impl Machine {
         };
         if !add.is_empty() {
             out.push(Action::Send(outgoing::subscribe(&add)));
+            self.live_added(&add, out);
         }
         if !remove.is_empty() {
             out.push(Action::Send(outgoing::unsubscribe(&remove)));
         }
+        self.live_trim(&target);
         self.sent_topics = Some(target);
     }
 
@@ -685,6 +708,11 @@ impl Machine {
                         self.heartbeat_timeout_ms().ceil() as u64,
                     ));
                 }
+                // Every `connected` starts a server connection, whose `ref`s
+                // start afresh: a follower tab gets a new `connected` (no
+                // socket open) when the leader, and so the connection, changes.
+                self.live_opened();
+                self.live_connected(out);
             }
             Kind::Error => {
                 // The server's own words, as the old layer's `onError(message)`
@@ -715,6 +743,19 @@ impl Machine {
                     reason: frame.reason.clone(),
                 }));
             }
+            Kind::SnapshotUpdate | Kind::CorridorUpdate | Kind::AnchorUpdate
+                if self.config.state =>
+            {
+                // Each key's version decides (conflated frames come in key
+                // order, not `seq` order).
+                if !self.live_update(kind, &text, frame.seq) {
+                    return;
+                }
+            }
+            Kind::State if self.config.state => return self.live_state(&text, out),
+            Kind::CorridorDelta | Kind::AnchorDelta if self.config.state => {
+                return self.live_delta(kind, &text, out)
+            }
             Kind::SnapshotUpdate | Kind::CorridorUpdate | Kind::AnchorUpdate => {
                 if let Some(seq) = frame.seq {
                     if self.last_seq.is_some_and(|last| seq <= last) {
@@ -726,8 +767,8 @@ impl Machine {
                 }
             }
             // State frames and deltas come only to connections that asked
-            // for state (`subscribe` with `state: true`), which this machine
-            // does not send yet; delivered as they came.
+            // for state (`subscribe` with `state: true`); without state mode
+            // they are delivered as they came.
             Kind::Pong | Kind::State | Kind::CorridorDelta | Kind::AnchorDelta => {}
         }
         let to = self.registry.route(kind, frame.key.as_deref());
@@ -749,6 +790,7 @@ impl Machine {
                 kind,
                 seq,
                 to,
+                rebuilt: false,
             }));
         }
     }
@@ -898,6 +940,9 @@ impl Machine {
         self.connection_id = None;
     }
 }
+
+#[path = "machine_state.rs"]
+mod state;
 
 #[cfg(test)]
 #[path = "machine_tests.rs"]

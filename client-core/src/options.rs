@@ -69,6 +69,11 @@ pub struct ClientOptions {
     /// `BroadcastChannel` always use one per tab. Default: true.
     #[cfg_attr(feature = "ts", tsify(optional))]
     pub share_across_tabs: Option<bool>,
+    /// State mode: ask for the current records after every connect, keep the
+    /// latest record per subscribed key (`state()`, `onState`), complete
+    /// field deltas before delivery. Default: false.
+    #[cfg_attr(feature = "ts", tsify(optional))]
+    pub state: Option<bool>,
 }
 
 /// Tell "field absent" (outer `None`) from "field is null" (`Some(None)`).
@@ -150,6 +155,7 @@ pub fn to_config(o: ClientOptions, page: Option<&PageLocation>) -> Result<Config
             None => d.send_queue_limit,
         },
         share_across_tabs: o.share_across_tabs.unwrap_or(d.share_across_tabs),
+        state: o.state.unwrap_or(d.state),
     })
 }
 
@@ -189,7 +195,7 @@ mod tests {
             r#"{"url":"wss://x/ws","token":"t","autoConnect":false,"autoReconnect":false,
                 "maxReconnectAttempts":9,"reconnectInterval":10,"maxReconnectDelay":20,
                 "stableAfter":30,"heartbeatTimeoutFactor":3,"connectTimeout":40,"sendQueueLimit":2,
-                "shareAcrossTabs":false}"#,
+                "shareAcrossTabs":false,"state":true}"#,
             None,
         )
         .unwrap();
@@ -210,6 +216,7 @@ mod tests {
                 connect_timeout_ms: 40,
                 send_queue_limit: 2,
                 share_across_tabs: false,
+                state: true,
             }
         );
     }

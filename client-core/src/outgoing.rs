@@ -9,7 +9,7 @@ use crate::text::{cat, int};
 
 /// Append `s` as the inside of a JSON string literal, escaped exactly as
 /// serde_json does.
-fn push_escaped(out: &mut String, s: &str) {
+pub(crate) fn push_escaped(out: &mut String, s: &str) {
     for c in s.chars() {
         match c {
             '"' => out.push_str("\\\""),
@@ -83,6 +83,15 @@ pub fn subscribe(list: &[Topic]) -> String {
     topics("subscribe", list)
 }
 
+/// `{"type":"subscribe","topics":[…],"state":true}`: the topics and their
+/// current records (a state connection).
+pub fn subscribe_state(list: &[Topic]) -> String {
+    let mut out = topics("subscribe", list);
+    out.truncate(out.len() - 1);
+    out.push_str(r#","state":true}"#);
+    out
+}
+
 /// `{"type":"unsubscribe","topics":[…]}`.
 pub fn unsubscribe(list: &[Topic]) -> String {
     topics("unsubscribe", list)
@@ -108,6 +117,14 @@ mod tests {
             ClientMessage::Subscribe {
                 topics: list.clone(),
                 state: None,
+            }
+            .to_json()
+        );
+        assert_eq!(
+            subscribe_state(&list),
+            ClientMessage::Subscribe {
+                topics: list.clone(),
+                state: Some(true),
             }
             .to_json()
         );

@@ -100,6 +100,10 @@ pub enum ErrorCode {
     GaveUp,
     /// Options or a filter were rejected.
     InvalidOptions,
+    /// A `state` chunk, record or field delta the client could not apply (an
+    /// unknown `ref`, a record without its key); nothing it held was changed,
+    /// and for an unknown `ref` it asked the server for the state again.
+    StateMismatch,
 }
 
 impl ErrorCode {
@@ -117,6 +121,7 @@ impl ErrorCode {
             ErrorCode::HeartbeatTimeout => "heartbeat_timeout",
             ErrorCode::GaveUp => "gave_up",
             ErrorCode::InvalidOptions => "invalid_options",
+            ErrorCode::StateMismatch => "state_mismatch",
         }
     }
 }
@@ -195,6 +200,7 @@ mod tests {
             HeartbeatTimeout,
             ErrorCode::GaveUp,
             InvalidOptions,
+            StateMismatch,
         ] {
             let json = serde_json::to_string(&code).unwrap();
             assert_eq!(json, format!("\"{}\"", code.as_str()));

@@ -445,7 +445,7 @@ impl Sim {
                     }
                 }
                 Action::Resync(_) => self.tabs[i].resyncs += 1,
-                Action::Status(_) | Action::Error(_) => {}
+                Action::Status(_) | Action::Error(_) | Action::StateChanged => {}
             }
         }
         let t = &mut self.tabs[i];

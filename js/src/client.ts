@@ -15,10 +15,13 @@ export type ClientModule = Client & { default: (input: { module_or_path: string 
 
 /**
  * A frame as consumers receive it: every server message but
- * `resync_required`, which goes to the resync callbacks instead. These are
- * the old layer's seven types (with the v1 protocol's optional additions).
+ * `resync_required`, which goes to the resync callbacks instead, and the
+ * state connection's `state` chunks and field deltas, which the client turns
+ * into its keyed state and complete updates (state mode) and a server sends
+ * to no other connection. These are the old layer's seven types (with the
+ * v1 protocol's optional additions).
  */
-export type Frame = Exclude<WsMessage, { type: 'resync_required' }>;
+export type Frame = Exclude<WsMessage, { type: 'resync_required' | 'state' | 'corridor_delta' | 'anchor_delta' }>;
 /** The `type` of a {@link Frame}. */
 export type FrameType = Frame['type'];
 
@@ -105,9 +108,20 @@ export class ConfigError extends Error {
   }
 }
 
+// State mode (the state hooks): once on, on for the page.
+let stateMode = false;
+
+/** Turns the client's state mode on for the page (see `ClientOptions.state`); the state hooks call it. */
+export function enableStateMode(): void {
+  if (stateMode) return;
+  stateMode = true;
+  client?.configure(clientOptions());
+}
+
 /** What `configure()` gets: environment, then page options, then consumers' claims. */
 function clientOptions(): ClientOptions {
   const options: ClientOptions = { ...readEnv(), ...pageOptions };
+  if (stateMode) options.state = true;
   for (const [name, claim] of claims) (options as Record<string, unknown>)[name] = claim.value;
   return options;
 }

@@ -17,10 +17,11 @@ import {
   type ConnectionOptions,
   type RealtimeError,
 } from './client.js';
-import type { ConnectionStatus, ResyncEvent } from './stellar_insights_ws.js';
+import { EMPTY_STATE, holdState, liveState, subscribeLiveState } from './state.js';
+import type { ConnectionStatus, LiveState, ResyncEvent } from './stellar_insights_ws.js';
 import type { Frame as WsMessage, FrameType as MessageType } from './client.js';
 
-export type { ConnectionState, ConnectionStatus, ResyncEvent } from './stellar_insights_ws.js';
+export type { ConnectionState, ConnectionStatus, LiveState, ResyncEvent } from './stellar_insights_ws.js';
 export type { ConnectionOptions, PageOptions, RealtimeError, Frame as WsMessage, FrameType as MessageType } from './client.js';
 export { setPageOptions } from './client.js';
 
@@ -159,4 +160,50 @@ export function useCorridorUpdates(onUpdate: (update: Update<'corridor_update'>)
 /** Calls `onUpdate` for every anchor_update (optionally only `options.anchorIds`). */
 export function useAnchorUpdates(onUpdate: (update: Update<'anchor_update'>) => void, options: TypedOptions = {}): UseWebSocketReturn {
   return useTypedUpdates('anchor_update', onUpdate, options);
+}
+
+// ---------------------------------------------------------------- keyed state
+
+const serverState = () => EMPTY_STATE;
+
+function useHeldState<T>(types: MessageType[], select: (state: LiveState) => T): T {
+  const key = types.join();
+  // `types` is one of the constant lists below: `key` keeps the effect stable.
+  useEffect(() => holdState(key.split(',') as MessageType[]), [key]);
+  return useSyncExternalStore(subscribeLiveState, () => select(liveState()), () => select(serverState()));
+}
+
+const ALL_UPDATES: MessageType[] = ['snapshot_update', 'corridor_update', 'anchor_update'];
+
+/**
+ * The current corridors, anchors and latest snapshot, kept by the client in
+ * state mode (turned on for the page by the first state hook): the server
+ * sends the current records on every (re)connect, then changes, as field
+ * deltas the client completes. Re-renders at most once per animation frame.
+ * Holds a reference on the page's socket while mounted.
+ */
+export function useLiveState(): LiveState {
+  return useHeldState(ALL_UPDATES, (state) => state);
+}
+
+const CORRIDOR_UPDATES: MessageType[] = ['corridor_update'];
+const ANCHOR_UPDATES: MessageType[] = ['anchor_update'];
+const SNAPSHOT_UPDATES: MessageType[] = ['snapshot_update'];
+const corridorsOf = (state: LiveState) => state.corridors;
+const anchorsOf = (state: LiveState) => state.anchors;
+const snapshotOf = (state: LiveState) => state.snapshot;
+
+/** Every corridor's current record by `corridor_key` (see {@link useLiveState}). */
+export function useCorridors(): LiveState['corridors'] {
+  return useHeldState(CORRIDOR_UPDATES, corridorsOf);
+}
+
+/** Every anchor's current record by `anchor_id` (see {@link useLiveState}). */
+export function useAnchors(): LiveState['anchors'] {
+  return useHeldState(ANCHOR_UPDATES, anchorsOf);
+}
+
+/** The latest snapshot, `null` before there is one (see {@link useLiveState}). */
+export function useSnapshot(): LiveState['snapshot'] {
+  return useHeldState(SNAPSHOT_UPDATES, snapshotOf);
 }

@@ -4,7 +4,7 @@
 // keeps the client's contract: reference count with the same-task linger of
 // release(), filters (no types = all but ping/pong), one status object per
 // change. The e2e suites cover the real client.
-import type { ClientOptions, ConnectionStatus, Filter, ResyncEvent, WsError, WsMessage } from '../src/stellar_insights_ws.js';
+import type { ClientOptions, ConnectionStatus, Filter, LiveState, ResyncEvent, WsError, WsMessage } from '../src/stellar_insights_ws.js';
 import type { ClientModule } from '../src/client.js';
 
 type Sub<T> = { callback: (value: T) => void; filter?: Filter; active: boolean };
@@ -25,6 +25,16 @@ export class FakeClient {
   private statusSubs: Sub<ConnectionStatus>[] = [];
   private errorSubs: Sub<WsError>[] = [];
   private resyncSubs: Sub<ResyncEvent>[] = [];
+  private stateSubs: Sub<void>[] = [];
+  private live: LiveState = { corridors: {}, anchors: {}, snapshot: null, synced: false };
+  /** How often state() was read. */
+  stateReads = 0;
+
+  /** The client's keyed state changed: a new object, announced like onState does. */
+  setLiveState(next: LiveState): void {
+    this.live = next;
+    for (const s of this.stateSubs) if (s.active) s.callback();
+  }
 
   activeSubscriptions(): number {
     return this.messageSubs.filter((s) => s.active).length;
@@ -90,6 +100,11 @@ export class FakeClient {
       onStatus: (cb: (s: ConnectionStatus) => void) => add(this.statusSubs, cb),
       onError: (cb: (e: WsError) => void) => add(this.errorSubs, cb),
       onResync: (cb: (e: ResyncEvent) => void) => add(this.resyncSubs, cb),
+      onState: (cb: () => void) => add(this.stateSubs, cb),
+      state: () => {
+        this.stateReads++;
+        return this.live;
+      },
       isConnected: () => this.current.state === 'open',
       status: () => this.current,
       connectionId: () => this.current.connectionId,

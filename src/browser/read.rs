@@ -110,6 +110,7 @@ pub(crate) fn options(v: &JsValue) -> Result<ClientOptions, String> {
         connect_timeout: number(o, "connectTimeout")?,
         send_queue_limit: number(o, "sendQueueLimit")?,
         share_across_tabs: boolean(o, "shareAcrossTabs")?,
+        state: boolean(o, "state")?,
     })
 }
 

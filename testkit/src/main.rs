@@ -241,6 +241,61 @@ async fn misbehaving(ws: WebSocketUpgrade) -> Response {
     })
 }
 
+/// A state peer that sends what no server should: a state record without
+/// its key, a state chunk without `seq`, a delta whose `ref` it never bound.
+/// It answers the client's `subscribe … state:true` frames, and the second
+/// one (the client's re-request after the unknown `ref`) with a state chunk
+/// that binds that `ref`, then a delta on it (so the delta's delivery shows
+/// the client asked again).
+async fn state_misbehaving(ws: WebSocketUpgrade) -> Response {
+    ws.on_upgrade(|mut socket: WebSocket| async move {
+        let connected = r#"{"type":"connected","connection_id":"state-misbehaving","protocol":1,"heartbeat_ms":1000,"seq":0}"#;
+        if socket.send(Message::Text(connected.into())).await.is_err() {
+            return;
+        }
+        let mut state_requests = 0;
+        let mut tick = tokio::time::interval(Duration::from_millis(500));
+        loop {
+            tokio::select! {
+                msg = socket.recv() => {
+                    let Some(Ok(Message::Text(text))) = msg else {
+                        if matches!(msg, Some(Ok(_))) { continue } else { return }
+                    };
+                    let mut frames: Vec<String> = Vec::new();
+                    if text.contains(r#""state":true"#) {
+                        state_requests += 1;
+                        if state_requests == 1 {
+                            frames.extend([
+                                r#"{"type":"state","seq":5,"corridors":[{"corridor_id":"a","corridor_key":"A","success_rate":90,"volume_usd":5,"total_transactions":7,"ref":1},{"corridor_id":"nokey","success_rate":1,"volume_usd":1,"total_transactions":1,"ref":2}],"anchors":[],"done":false}"#.to_owned(),
+                                r#"{"type":"state","corridors":[{"corridor_id":"z","corridor_key":"A","success_rate":0,"volume_usd":0,"total_transactions":0}],"anchors":[],"done":false}"#.to_owned(),
+                                r#"{"type":"state","seq":5,"corridors":[],"anchors":[{"anchor_id":"x","name":"X","reliability_score":99,"status":"green","ref":3}],"done":true}"#.to_owned(),
+                                r#"{"type":"corridor_delta","ref":1,"seq":6,"volume_usd":6.5}"#.to_owned(),
+                                r#"{"type":"corridor_delta","ref":99,"seq":7,"success_rate":1}"#.to_owned(),
+                            ]);
+                        } else if state_requests == 2 {
+                            frames.extend([
+                                r#"{"type":"state","seq":8,"corridors":[{"corridor_id":"b","corridor_key":"B","success_rate":50,"volume_usd":2,"total_transactions":3,"ref":99}],"anchors":[],"done":true}"#.to_owned(),
+                                r#"{"type":"corridor_delta","ref":99,"seq":9,"total_transactions":4}"#.to_owned(),
+                            ]);
+                        }
+                    }
+                    for frame in frames {
+                        if socket.send(Message::Text(frame.into())).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                _ = tick.tick() => {
+                    let ping = format!(r#"{{"type":"ping","timestamp":{}}}"#, now_secs());
+                    if socket.send(Message::Text(ping.into())).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        }
+    })
+}
+
 fn app(kit: Shared) -> Router {
     Router::new()
         .route("/health", get(|| async { "ok" }))
@@ -253,6 +308,7 @@ fn app(kit: Shared) -> Router {
         .route("/proxy/pass", post(proxy_pass))
         .route("/fixture/silent", get(silent))
         .route("/fixture/misbehaving", get(misbehaving))
+        .route("/fixture/state_misbehaving", get(state_misbehaving))
         .layer(CorsLayer::permissive())
         .with_state(kit)
 }

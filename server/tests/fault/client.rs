@@ -151,6 +151,8 @@ async fn drive(
                 Action::Status(s) => {
                     open.store(s.state == ConnectionState::Open, Ordering::Relaxed)
                 }
+                // State mode (not used by this v1 client).
+                Action::StateChanged => {}
             }
         }
         let next = timers

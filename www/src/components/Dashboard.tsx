@@ -8,7 +8,7 @@ import { StatusBadge } from './StatusBadge';
 import { AnchorsTable, CorridorsTable } from './Tables';
 
 export function Dashboard() {
-  const { state, connection, reload } = useDashboard();
+  const { state, connection, reload, tables } = useDashboard();
   const [selected, setSelected] = useState<string | undefined>();
   const [metric, setMetric] = useState<Metric>('successRate');
   const corridorKey = selected && state.history[selected] ? selected : state.corridors[0]?.corridor_key;
@@ -47,7 +47,7 @@ export function Dashboard() {
             <h2 id="corridors-h">Corridors</h2>
             {horizon && <span className="muted small">last 24 h</span>}
           </div>
-          {state.loaded ? <CorridorsTable rows={state.corridors} selected={corridorKey} onSelect={setSelected} ingest={horizon ? state.ingest : undefined} history={state.history} /> : <p className="muted">Loading…</p>}
+          {tables.synced ? <CorridorsTable rows={tables.corridors} selected={corridorKey} onSelect={setSelected} ingest={horizon ? state.ingest : undefined} history={state.history} /> : <p className="muted">Loading…</p>}
         </section>
 
         <section aria-labelledby="chart-h" className="card">
@@ -79,7 +79,7 @@ export function Dashboard() {
 
         <section aria-labelledby="anchors-h" className="card">
           <h2 id="anchors-h">Anchors</h2>
-          {state.loaded ? <AnchorsTable rows={state.anchors} /> : <p className="muted">Loading…</p>}
+          {tables.synced ? <AnchorsTable rows={tables.anchors} /> : <p className="muted">Loading…</p>}
         </section>
 
         <section aria-labelledby="snapshots-h" className="card">

@@ -1,11 +1,15 @@
 'use client';
 // Wires the dashboard state to REST (initial load, reload on resync) and to
-// the live socket. Renders are batched per animation frame like the hooks'.
-import { useCallback, useEffect, useRef, useState, useSyncExternalStore } from 'react';
+// the live socket. The corridor and anchor tables come from the client's
+// keyed state (state hooks: current records on every (re)connect, then
+// changes), not from REST + replay. Renders are batched per animation frame
+// like the hooks'.
+import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react';
 import { getJson, horizonNetwork, loadDashboard, loadIngest, type Anchor } from '@/lib/api';
 import { BatchedStore } from '@/lib/batchedStore';
-import { anchorsMissingDetails, initialDashboard, reduce, type DashboardAction } from '@/lib/dashboard';
-import { setPageOptions, useWebSocket } from './useWebSocket';
+import { anchorsMissingDetails, initialDashboard, reduce, type AnchorRow, type CorridorRow, type DashboardAction } from '@/lib/dashboard';
+import { anchorRows, corridorRows } from '@/lib/liveRows';
+import { setPageOptions, useLiveState, useWebSocket } from './useWebSocket';
 
 // The export is served by the server that also answers /ws, so the socket
 // goes to the page's own origin unless NEXT_PUBLIC_WS_URL / _PORT say
@@ -67,10 +71,8 @@ export function useDashboard() {
     onMessage: (message) => {
       dispatch({ type: 'message', message, at: Date.now() });
       if (message.type === 'corridor_update') refreshIngest();
-      // A fresh (not resumed) connection may have missed what was written
-      // between our last REST read and the socket opening: read again. Live
-      // updates arriving meanwhile are replayed on top of the result.
-      if (message.type === 'connected' && !message.resumed) reload();
+      // No REST reload on a fresh connection: the tables get the current
+      // records from the state answer the client asks for on every connect.
     },
     // resync_required reaches onResync, not onMessage: logged here, then
     // the data is read again.
@@ -95,5 +97,16 @@ export function useDashboard() {
     }
   }, [missingKey, dispatch]);
 
-  return { state, connection, reload };
+  // The tables, from the keyed state. A row keeps its object until its
+  // record changes (memoised rows); `previous` is what was shown last.
+  const live = useLiveState();
+  const previous = useRef<{ corridors: CorridorRow[]; anchors: AnchorRow[] }>({ corridors: [], anchors: [] });
+  const corridors = useMemo(() => corridorRows(live.corridors, previous.current.corridors), [live.corridors]);
+  const anchors = useMemo(() => anchorRows(live.anchors, state.accounts, previous.current.anchors), [live.anchors, state.accounts]);
+  useEffect(() => {
+    previous.current = { corridors, anchors };
+  }, [corridors, anchors]);
+  const tables = { synced: live.synced, corridors, anchors };
+
+  return { state, connection, reload, tables };
 }
