@@ -42,3 +42,7 @@ export CHROMEDRIVER="${CHROMEDRIVER:-/usr/bin/chromedriver}"
 # The runner's timeout covers a whole test binary (default 20 s).
 export WASM_BINDGEN_TEST_TIMEOUT="${WASM_BINDGEN_TEST_TIMEOUT:-300}"
 wasm-pack test --headless --chrome --chromedriver "$CHROMEDRIVER" -- --test browser --test faults --test state "$@"
+# Again with sharing across tabs off (`shareAcrossTabs: false`, one socket per
+# tab): the suites' `configure` options read SI_SHARE_ACROSS_TABS at build time.
+echo "== the same suites with shareAcrossTabs: false"
+SI_SHARE_ACROSS_TABS=false wasm-pack test --headless --chrome --chromedriver "$CHROMEDRIVER" -- --test browser --test faults --test state "$@"

@@ -37,7 +37,7 @@ fn fresh(url: &str, extra: &[(&str, JsValue)]) -> Fresh {
     ws::reset();
     let mut pairs = vec![("url", JsValue::from_str(url))];
     pairs.extend(extra.iter().cloned());
-    ok(ws::configure(object(&pairs)));
+    ok(ws::configure(client_options(&pairs)));
     Fresh
 }
 

@@ -38,7 +38,7 @@ impl Drop for Fresh {
 #[wasm_bindgen_test]
 async fn every_update_arrives_once_in_order_across_kills_cuts_and_black_holes() {
     ws::reset();
-    let options = object(&[
+    let options = client_options(&[
         ("url", JsValue::from_str(&proxy_ws())),
         ("reconnectInterval", 100.into()),
         ("maxReconnectAttempts", 1_000.into()),

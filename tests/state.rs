@@ -29,7 +29,7 @@ impl Drop for Fresh {
 #[must_use]
 fn fresh_state(url: &str) -> Fresh {
     ws::reset();
-    ok(ws::configure(object(&[
+    ok(ws::configure(client_options(&[
         ("url", JsValue::from_str(url)),
         ("state", JsValue::TRUE),
     ])));

@@ -234,6 +234,18 @@ pub fn object(pairs: &[(&str, JsValue)]) -> JsValue {
     o.into()
 }
 
+/// The options object for `configure`: `pairs`, plus `shareAcrossTabs: false`
+/// when the suite is built with `SI_SHARE_ACROSS_TABS=false`
+/// (`scripts/test-browser.sh` runs it once with sharing, the default, and once
+/// without).
+pub fn client_options(pairs: &[(&str, JsValue)]) -> JsValue {
+    let o = object(pairs);
+    if option_env!("SI_SHARE_ACROSS_TABS") == Some("false") {
+        Reflect::set(&o, &JsValue::from_str("shareAcrossTabs"), &JsValue::FALSE).unwrap();
+    }
+    o
+}
+
 /// A JS array of strings.
 pub fn strings(items: &[&str]) -> JsValue {
     items

@@ -95,7 +95,9 @@ export async function startServer({ port, dbPath, env = {} }) {
       SERVER_HOST: '127.0.0.1',
       SERVER_PORT: String(port),
       DATABASE_URL: `sqlite://${dbPath}`,
-      STATIC_DIR: join(WWW, 'out'),
+      // E2E_STATIC_DIR: another export of the dashboard (scripts/test-www.sh runs the suite
+      // again on one built with NEXT_PUBLIC_WS_SHARE_TABS=false).
+      STATIC_DIR: process.env.E2E_STATIC_DIR ?? join(WWW, 'out'),
       WS_PING_INTERVAL_SECS: '1',
       RUST_LOG: process.env.RUST_LOG ?? 'warn',
       ...env,

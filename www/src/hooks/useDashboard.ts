@@ -14,8 +14,13 @@ import { setPageOptions, useLiveState, useWebSocket } from './useWebSocket';
 // The export is served by the server that also answers /ws, so the socket
 // goes to the page's own origin unless NEXT_PUBLIC_WS_URL / _PORT say
 // otherwise. `next dev` runs on a port of its own: there the package's
-// default (port 8080 on the page's host) stays.
-setPageOptions({ sameOrigin: process.env.NODE_ENV !== 'development' });
+// default (port 8080 on the page's host) stays. NEXT_PUBLIC_WS_SHARE_TABS=false
+// at build time gives every tab a socket of its own (the package's
+// `shareAcrossTabs: false`); by default the tabs share the leader tab's.
+setPageOptions({
+  sameOrigin: process.env.NODE_ENV !== 'development',
+  ...(process.env.NEXT_PUBLIC_WS_SHARE_TABS === 'false' ? { shareAcrossTabs: false } : {}),
+});
 
 /**
  * Wait after a live corridor update before reading Horizon ingestion's
