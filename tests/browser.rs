@@ -22,14 +22,6 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 /// Resets the client when dropped, so no callback of a finished test (whose
 /// closures are gone) is still registered.
-struct Fresh;
-
-impl Drop for Fresh {
-    fn drop(&mut self) {
-        ws::reset();
-    }
-}
-
 /// `reset()`, then `configure({url, ...extra})`. Bind the result first in the
 /// test (`let _client = fresh(..)`): it drops last and resets again.
 #[must_use]

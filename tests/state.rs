@@ -18,14 +18,6 @@ use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-struct Fresh;
-
-impl Drop for Fresh {
-    fn drop(&mut self) {
-        ws::reset();
-    }
-}
-
 #[must_use]
 fn fresh_state(url: &str) -> Fresh {
     ws::reset();

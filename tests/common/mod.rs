@@ -11,6 +11,16 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::JsFuture;
 
+/// Resets the page's client when dropped: bind one first in a test
+/// (`let _client = ...`) so it drops last and leaves a clean client.
+pub struct Fresh;
+
+impl Drop for Fresh {
+    fn drop(&mut self) {
+        stellar_insights_ws::bindings::reset();
+    }
+}
+
 /// The value of an API call that must succeed; the JS error in the panic otherwise.
 pub fn ok<T>(r: Result<T, JsError>) -> T {
     r.unwrap_or_else(|e| panic!("{:?}", JsValue::from(e)))
