@@ -245,7 +245,7 @@ async fn a_second_change_of_a_key_is_a_delta_with_only_the_changed_fields() {
         (
             d["ref"].as_u64(),
             d["seq"].as_u64(),
-            d["total_transactions"].as_u64()
+            d["n"].as_u64()
         ),
         (Some(r), Some(5), Some(11))
     );

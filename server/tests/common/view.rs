@@ -147,7 +147,7 @@ impl View {
                 };
                 let (mut record, _) = map.get(&key).cloned().expect("base of a delta");
                 // Changed fields come under their one-letter delta names only.
-                let delta = Kind::from_name(kind).unwrap();
+                let delta = Kind::from_name(&kind).unwrap();
                 for (k, v) in record_of(f).as_object().unwrap() {
                     let field = delta
                         .delta_field(k)
