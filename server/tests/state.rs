@@ -242,11 +242,7 @@ async fn a_second_change_of_a_key_is_a_delta_with_only_the_changed_fields() {
     let d = next_non_ping(&mut ws).await;
     assert_eq!(d["type"], "corridor_delta");
     assert_eq!(
-        (
-            d["ref"].as_u64(),
-            d["seq"].as_u64(),
-            d["n"].as_u64()
-        ),
+        (d["ref"].as_u64(), d["seq"].as_u64(), d["n"].as_u64()),
         (Some(r), Some(5), Some(11))
     );
 }
