@@ -675,7 +675,7 @@ mod tests {
     /// update that [`Kind::delta_field`] names (the Rust fields are named as
     /// the update's members).
     #[test]
-    fn delta_short_names_set_the_update_fields_the_table_names() {
+    fn delta_short_names_set_the_update_fields_delta_field_names() {
         use serde_json::json;
         for kind in [Kind::CorridorDelta, Kind::AnchorDelta] {
             let update = full(kind.delta_of().unwrap());
