@@ -138,7 +138,7 @@ fn a_delta_is_delivered_as_the_complete_update() {
     frame(&mut m, STATE);
     let a = frame(
         &mut m,
-        r#"{"type":"corridor_delta","ref":1,"seq":11,"volume_usd":6.5}"#,
+        r#"{"type":"corridor_delta","ref":1,"seq":11,"v":6.5}"#,
     );
     let d = delivered(&a);
     assert_eq!(
@@ -164,7 +164,7 @@ fn a_delta_is_delivered_as_the_complete_update() {
     .unwrap();
     let a = frame(
         &mut m,
-        r#"{"type":"corridor_delta","ref":1,"seq":12,"success_rate":1}"#,
+        r#"{"type":"corridor_delta","ref":1,"seq":12,"r":1}"#,
     );
     let to: Vec<Vec<u32>> = a
         .iter()
@@ -202,7 +202,7 @@ fn an_unknown_ref_is_reported_dropped_and_the_kind_asked_for_again_once() {
     let mut m = machine(true);
     connect(&mut m, 4);
     frame(&mut m, STATE);
-    let delta = r#"{"type":"anchor_delta","ref":9,"seq":11,"status":"red"}"#;
+    let delta = r#"{"type":"anchor_delta","ref":9,"seq":11,"s":"red"}"#;
     let a = frame(&mut m, delta);
     assert!(delivered(&a).is_empty());
     assert_eq!(errors(&a).len(), 1);
@@ -224,7 +224,7 @@ fn an_unknown_ref_is_reported_dropped_and_the_kind_asked_for_again_once() {
     );
     let a = frame(
         &mut m,
-        r#"{"type":"anchor_delta","ref":9,"seq":13,"name":"Z"}"#,
+        r#"{"type":"anchor_delta","ref":9,"seq":13,"n":"Z"}"#,
     );
     assert_eq!(
         value(&delivered(&a)[0].0)["name"],
@@ -346,7 +346,7 @@ fn a_new_connected_without_a_new_socket_forgets_the_old_connections_refs() {
     frame(&mut m, STATE);
     let a = frame(
         &mut m,
-        r#"{"type":"corridor_delta","ref":1,"seq":11,"volume_usd":6}"#,
+        r#"{"type":"corridor_delta","ref":1,"seq":11,"v":6}"#,
     );
     assert_eq!(delivered(&a).len(), 1, "{a:?}");
     // The new leader's connection: ref 1 is not corridor A there.
@@ -357,7 +357,7 @@ fn a_new_connected_without_a_new_socket_forgets_the_old_connections_refs() {
     assert_eq!(sends(&a).len(), 1, "asks for state again: {a:?}");
     let a = frame(
         &mut m,
-        r#"{"type":"corridor_delta","ref":1,"seq":13,"volume_usd":999}"#,
+        r#"{"type":"corridor_delta","ref":1,"seq":13,"v":999}"#,
     );
     assert!(delivered(&a).is_empty(), "{a:?}");
     assert_eq!(errors(&a)[0].0, ErrorCode::StateMismatch);

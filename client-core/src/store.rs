@@ -8,7 +8,8 @@
 //! frames are idempotent and no key ever goes back in time. Deltas name their
 //! key by a connection-local `ref`; the store keeps `ref → key` for the
 //! current connection and turns an applicable delta into the complete
-//! `corridor_update` / `anchor_update` text before anything else sees it.
+//! `corridor_update` / `anchor_update` text (the delta's one-letter members
+//! under the update's names) before anything else sees it.
 //!
 //! Records are kept as their members' JSON source text, so values (numbers
 //! included) reach JS exactly as the server wrote them, and no JSON writer is
@@ -347,11 +348,15 @@ impl Store {
     /// applied, with the complete update frame to deliver; `Ok(None)`:
     /// stale (the key is already at or past its `seq`); an unknown `ref` is
     /// [`StoreError::UnknownRef`] and changes nothing.
+    /// The delta's one-letter members (`r`, `v`, `n`, `s`) set the update's
+    /// fields that [`Kind::delta_field`] names; any other member is kept
+    /// under its own name, as in a full update.
     pub fn delta(&mut self, map: Map, text: &str) -> Result<Option<Rebuilt>, StoreError> {
-        let what = match map {
-            Map::Corridors => "corridor_delta",
-            _ => "anchor_delta",
+        let kind = match map {
+            Map::Corridors => Kind::CorridorDelta,
+            _ => Kind::AnchorDelta,
         };
+        let what = kind.name();
         let r = read(text, map, what)?;
         let (Some(reference), Some(seq)) = (r.reference, r.seq) else {
             return Err(malformed(what, "needs an integer `ref` and `seq`"));
@@ -366,6 +371,10 @@ impl Store {
             return Ok(None);
         }
         for (name, raw) in r.members {
+            let name = match kind.delta_field(&name) {
+                Some(field) => String::from(field.name()),
+                None => name,
+            };
             // The key is the record's own; a delta never moves it.
             if Some(name.as_str()) == map.key_field().map(Field::name) {
                 continue;

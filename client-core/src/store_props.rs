@@ -21,6 +21,14 @@ fn fields(map: Map) -> [&'static str; 3] {
     }
 }
 
+/// The same fields' one-letter names in deltas (as the server writes them).
+fn short(map: Map) -> [&'static str; 3] {
+    match map {
+        Map::Corridors => ["r", "v", "n"],
+        _ => ["n", "r", "s"],
+    }
+}
+
 fn raw(map: Map, field: usize, v: u8) -> String {
     match (map, field) {
         (Map::Anchors, 0) => format!("\"n{v}\""),
@@ -153,7 +161,7 @@ impl Conn {
                 if old[i] != values[i] {
                     changed.push_str(&format!(
                         r#","{}":{}"#,
-                        fields(map)[i],
+                        short(map)[i],
                         raw(map, i, values[i])
                     ));
                 }

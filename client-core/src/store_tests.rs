@@ -65,7 +65,7 @@ fn a_delta_is_completed_from_the_record_its_ref_names() {
     let full = s
         .delta(
             Map::Corridors,
-            r#"{"type":"corridor_delta","ref":7,"seq":9,"success_rate":80.5}"#,
+            r#"{"type":"corridor_delta","ref":7,"seq":9,"r":80.5}"#,
         )
         .unwrap()
         .unwrap()
@@ -90,6 +90,53 @@ fn a_delta_is_completed_from_the_record_its_ref_names() {
 }
 
 #[test]
+fn a_delta_sets_the_update_fields_its_short_names_stand_for() {
+    let mut s = Store::new();
+    s.update(
+        Map::Anchors,
+        r#"{"type":"anchor_update","anchor_id":"x","name":"X","reliability_score":99,"status":"green","seq":3,"ref":4}"#,
+    )
+    .unwrap();
+    let full = s
+        .delta(
+            Map::Anchors,
+            r#"{"type":"anchor_delta","ref":4,"seq":5,"n":"Y","r":50.5,"s":"red","conflated":true}"#,
+        )
+        .unwrap()
+        .unwrap()
+        .text;
+    assert_eq!(
+        full,
+        r#"{"type":"anchor_update","anchor_id":"x","name":"Y","reliability_score":50.5,"status":"red","seq":5,"conflated":true}"#
+    );
+    s.update(Map::Corridors, &corridor("A", 90, 5, Some(7)))
+        .unwrap();
+    let full = s
+        .delta(
+            Map::Corridors,
+            r#"{"type":"corridor_delta","ref":7,"seq":9,"r":1,"v":2,"n":3}"#,
+        )
+        .unwrap()
+        .unwrap()
+        .text;
+    assert_eq!(
+        full,
+        r#"{"type":"corridor_update","corridor_id":"id-A","corridor_key":"A","success_rate":1,"volume_usd":2,"total_transactions":3,"seq":9}"#
+    );
+    // A one-letter name of the other kind is not translated: `s` is no corridor field.
+    let full = s
+        .delta(
+            Map::Corridors,
+            r#"{"type":"corridor_delta","ref":7,"seq":10,"s":"red"}"#,
+        )
+        .unwrap()
+        .unwrap()
+        .text;
+    assert_eq!(value(&full)["s"], "red");
+    assert!(value(&full).get("status").is_none());
+}
+
+#[test]
 fn a_stale_delta_is_dropped_and_changes_nothing() {
     let mut s = Store::new();
     s.update(Map::Corridors, &corridor("A", 90, 5, Some(7)))
@@ -98,7 +145,7 @@ fn a_stale_delta_is_dropped_and_changes_nothing() {
     assert_eq!(
         s.delta(
             Map::Corridors,
-            r#"{"type":"corridor_delta","ref":7,"seq":5,"success_rate":1}"#
+            r#"{"type":"corridor_delta","ref":7,"seq":5,"r":1}"#
         ),
         Ok(None)
     );
@@ -114,7 +161,7 @@ fn a_delta_with_an_unknown_ref_is_refused_and_changes_nothing() {
     let mut s = Store::new();
     s.update(Map::Corridors, &corridor("A", 90, 5, Some(7)))
         .unwrap();
-    let delta = r#"{"type":"corridor_delta","ref":8,"seq":9,"success_rate":1}"#;
+    let delta = r#"{"type":"corridor_delta","ref":8,"seq":9,"r":1}"#;
     assert_eq!(
         s.delta(Map::Corridors, delta),
         Err(StoreError::UnknownRef(Map::Corridors, 8))
@@ -123,7 +170,7 @@ fn a_delta_with_an_unknown_ref_is_refused_and_changes_nothing() {
     assert_eq!(
         s.delta(
             Map::Anchors,
-            r#"{"type":"anchor_delta","ref":7,"seq":9,"status":"red"}"#
+            r#"{"type":"anchor_delta","ref":7,"seq":9,"s":"red"}"#
         ),
         Err(StoreError::UnknownRef(Map::Anchors, 7))
     );
@@ -186,7 +233,7 @@ fn state_sets_every_record_at_s_unless_the_key_is_newer() {
     let full = s
         .delta(
             Map::Corridors,
-            r#"{"type":"corridor_delta","ref":2,"seq":21,"volume_usd":9}"#,
+            r#"{"type":"corridor_delta","ref":2,"seq":21,"v":9}"#,
         )
         .unwrap()
         .unwrap()

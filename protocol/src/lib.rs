@@ -23,7 +23,8 @@
 //! exactly S; corridors and anchors it was sent in full carry a
 //! connection-local `ref`, and later changes of them come as
 //! [`ServerMessage::CorridorDelta`] / [`ServerMessage::AnchorDelta`] with only
-//! the changed fields; when it falls behind it gets conflated catch-ups
+//! the changed fields, under one-letter names (`r`, `v`, `n`, `s`;
+//! [`Kind::delta_field`]); when it falls behind it gets conflated catch-ups
 //! (`conflated: true`) instead of `resync_required` + close 4001. None of this
 //! reaches a connection that never asked for state. `server/CONFIG.md` has the
 //! rules in full.
@@ -269,6 +270,22 @@ pub struct StateChunk {
 /// rebuilds the full [`CorridorUpdate`] (`corridor_id`, `corridor_key` from
 /// the base, `seq` from the delta) before any callback sees it; a delta whose
 /// `ref` it does not know is dropped and the client asks for state again.
+///
+/// The changed fields have one-letter wire names (deltas are most of a state
+/// connection's bytes): `r` = `success_rate`, `v` = `volume_usd`, `n` =
+/// `total_transactions` ([`Kind::delta_field`](schema::Kind::delta_field)
+/// maps them); `type`, `ref`, `seq` and `conflated` keep their names, and full
+/// frames keep every name.
+///
+/// ```
+/// use stellar_insights_protocol::ServerMessage;
+///
+/// let text = r#"{"type":"corridor_delta","ref":1,"seq":13,"r":96.0,"v":11.5,"n":8}"#;
+/// let ServerMessage::CorridorDelta(d) = ServerMessage::from_json(text).unwrap() else {
+///     unreachable!()
+/// };
+/// assert_eq!((d.success_rate, d.volume_usd, d.total_transactions), (Some(96.0), Some(11.5), Some(8)));
+/// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct CorridorDelta {
@@ -277,16 +294,16 @@ pub struct CorridorDelta {
     pub r#ref: u32,
     /// Deployment-wide sequence number of this update.
     pub seq: u64,
-    /// New success rate, percent, when it changed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// New success rate, percent, when it changed. Wire name `r`.
+    #[serde(rename = "r", default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", tsify(optional))]
     pub success_rate: Option<f64>,
-    /// New volume in US dollars, when it changed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// New volume in US dollars, when it changed. Wire name `v`.
+    #[serde(rename = "v", default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", tsify(optional))]
     pub volume_usd: Option<f64>,
-    /// New number of transactions, when it changed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// New number of transactions, when it changed. Wire name `n`.
+    #[serde(rename = "n", default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", tsify(optional))]
     pub total_transactions: Option<u64>,
     /// `true` when intermediate values were skipped ([conflation](StateChunk#conflation)).
@@ -297,7 +314,8 @@ pub struct CorridorDelta {
 
 /// Payload of an `anchor_delta` frame: the fields of an anchor that changed
 /// since the record this connection last got for its `ref` (see
-/// [`CorridorDelta`] for the rules).
+/// [`CorridorDelta`] for the rules). Wire names of the changed fields: `n` =
+/// `name`, `r` = `reliability_score`, `s` = `status`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct AnchorDelta {
@@ -306,16 +324,16 @@ pub struct AnchorDelta {
     pub r#ref: u32,
     /// Deployment-wide sequence number of this update.
     pub seq: u64,
-    /// New display name, when it changed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// New display name, when it changed. Wire name `n`.
+    #[serde(rename = "n", default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", tsify(optional))]
     pub name: Option<String>,
-    /// New reliability score, 0–100, when it changed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// New reliability score, 0–100, when it changed. Wire name `r`.
+    #[serde(rename = "r", default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", tsify(optional))]
     pub reliability_score: Option<f64>,
-    /// New status, when it changed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// New status, when it changed. Wire name `s`.
+    #[serde(rename = "s", default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "ts", tsify(optional))]
     pub status: Option<AnchorStatus>,
     /// `true` when intermediate values were skipped ([conflation](StateChunk#conflation)).
@@ -891,7 +909,7 @@ mod tests {
         });
         assert_eq!(
             delta.to_json(),
-            r#"{"type":"corridor_delta","ref":1,"seq":13,"volume_usd":2.0,"conflated":true}"#
+            r#"{"type":"corridor_delta","ref":1,"seq":13,"v":2.0,"conflated":true}"#
         );
         assert_eq!(ServerMessage::from_json(&delta.to_json()).unwrap(), delta);
         // A delta with no changed field is still a frame: it moves the key's version.
@@ -908,6 +926,33 @@ mod tests {
             r#"{"type":"anchor_delta","ref":2,"seq":14}"#
         );
         assert_eq!(empty.seq(), Some(14));
+        // Every changed field under its one-letter name; the full frames' long
+        // names are unknown members of a delta (ignored, as every unknown field).
+        let full = ServerMessage::AnchorDelta(AnchorDelta {
+            r#ref: 2,
+            seq: 15,
+            name: Some("N".into()),
+            reliability_score: Some(97.5),
+            status: Some(AnchorStatus::Red),
+            conflated: None,
+        });
+        assert_eq!(
+            full.to_json(),
+            r#"{"type":"anchor_delta","ref":2,"seq":15,"n":"N","r":97.5,"s":"red"}"#
+        );
+        assert_eq!(ServerMessage::from_json(&full.to_json()).unwrap(), full);
+        let long = r#"{"type":"corridor_delta","ref":1,"seq":16,"success_rate":1.0,"volume_usd":2.0,"total_transactions":3}"#;
+        assert_eq!(
+            ServerMessage::from_json(long).unwrap(),
+            ServerMessage::CorridorDelta(CorridorDelta {
+                r#ref: 1,
+                seq: 16,
+                success_rate: None,
+                volume_usd: None,
+                total_transactions: None,
+                conflated: None,
+            })
+        );
     }
 
     #[test]

@@ -95,6 +95,16 @@ pub enum Field {
     Snapshot,
     /// `done`: last chunk of a `state` answer.
     Done,
+    /// `r` of a delta: `success_rate` in `corridor_delta`, `reliability_score`
+    /// in `anchor_delta` ([`Kind::delta_field`]).
+    DeltaR,
+    /// `v` of `corridor_delta`: `volume_usd`.
+    DeltaV,
+    /// `n` of a delta: `total_transactions` in `corridor_delta`, `name` in
+    /// `anchor_delta`.
+    DeltaN,
+    /// `s` of `anchor_delta`: `status`.
+    DeltaS,
 }
 
 /// How a field's JSON value must look.
@@ -131,7 +141,8 @@ pub struct FieldSpec {
     pub required: bool,
 }
 
-/// A set of [`Field`]s as bits (bit *n* = the field with discriminant *n*).
+/// A set of [`Field`]s as bits (bit *n* = the field with discriminant *n*;
+/// [`Field::ALL`] has 32, every bit is used).
 pub type FieldSet = u32;
 
 const fn req(field: Field, shape: Shape) -> FieldSpec {
@@ -225,6 +236,26 @@ impl Kind {
         }
     }
 
+    /// The update field that the changed-field member `short` of a delta of
+    /// this kind sets: `corridor_delta` `r` → `success_rate`, `v` →
+    /// `volume_usd`, `n` → `total_transactions`; `anchor_delta` `n` → `name`,
+    /// `r` → `reliability_score`, `s` → `status`. `None` for any other name
+    /// or kind. (Deltas are most of a state connection's bytes, so their
+    /// changed fields have one-letter names; full frames keep the long ones.
+    /// A `match` on the name: the smallest form in the wasm module.)
+    pub fn delta_field(self, short: &str) -> Option<Field> {
+        use Field as F;
+        match (self, short.as_bytes()) {
+            (Kind::CorridorDelta, b"r") => Some(F::SuccessRate),
+            (Kind::CorridorDelta, b"v") => Some(F::VolumeUsd),
+            (Kind::CorridorDelta, b"n") => Some(F::TotalTransactions),
+            (Kind::AnchorDelta, b"n") => Some(F::Name),
+            (Kind::AnchorDelta, b"r") => Some(F::ReliabilityScore),
+            (Kind::AnchorDelta, b"s") => Some(F::Status),
+            _ => None,
+        }
+    }
+
     /// The field that key filters and keyed topics route on.
     pub const fn key(self) -> Option<Field> {
         match self {
@@ -285,17 +316,17 @@ impl Kind {
         const CORRIDOR_DELTA: &[FieldSpec] = &[
             req(F::Ref, S::U32),
             req(F::Seq, S::U64),
-            opt(F::SuccessRate, S::Num),
-            opt(F::VolumeUsd, S::Num),
-            opt(F::TotalTransactions, S::U64),
+            opt(F::DeltaR, S::Num),
+            opt(F::DeltaV, S::Num),
+            opt(F::DeltaN, S::U64),
             opt(F::Conflated, S::Bool),
         ];
         const ANCHOR_DELTA: &[FieldSpec] = &[
             req(F::Ref, S::U32),
             req(F::Seq, S::U64),
-            opt(F::Name, S::Str),
-            opt(F::ReliabilityScore, S::Num),
-            opt(F::Status, S::Status),
+            opt(F::DeltaN, S::Str),
+            opt(F::DeltaR, S::Num),
+            opt(F::DeltaS, S::Status),
             opt(F::Conflated, S::Bool),
         ];
         match self {
@@ -327,7 +358,7 @@ impl Kind {
 
 impl Field {
     /// Every field, in bit order.
-    pub const ALL: [Field; 28] = [
+    pub const ALL: [Field; 32] = [
         Field::Type,
         Field::Seq,
         Field::CorridorKey,
@@ -356,6 +387,10 @@ impl Field {
         Field::Anchors,
         Field::Snapshot,
         Field::Done,
+        Field::DeltaR,
+        Field::DeltaV,
+        Field::DeltaN,
+        Field::DeltaS,
     ];
 
     /// The wire name (`"corridor_key"`, ...).
@@ -389,6 +424,10 @@ impl Field {
             Field::Anchors => "anchors",
             Field::Snapshot => "snapshot",
             Field::Done => "done",
+            Field::DeltaR => "r",
+            Field::DeltaV => "v",
+            Field::DeltaN => "n",
+            Field::DeltaS => "s",
         }
     }
 
@@ -444,10 +483,10 @@ pub const fn example(kind: Kind) -> &'static str {
             r#"{"type":"state","seq":9,"corridors":[{"corridor_id":"i","corridor_key":"A:G->B:G","success_rate":95.5,"volume_usd":10.25,"total_transactions":7,"ref":1}],"anchors":[{"anchor_id":"a","name":"n","reliability_score":98.5,"status":"yellow","ref":2}],"snapshot":{"snapshot_id":"s","epoch":2,"timestamp":"2026-01-01T00:00:00Z","hash":"ab"},"done":true}"#
         }
         Kind::CorridorDelta => {
-            r#"{"type":"corridor_delta","ref":1,"seq":10,"success_rate":96.0,"volume_usd":11.5,"total_transactions":8,"conflated":true}"#
+            r#"{"type":"corridor_delta","ref":1,"seq":10,"r":96.0,"v":11.5,"n":8,"conflated":true}"#
         }
         Kind::AnchorDelta => {
-            r#"{"type":"anchor_delta","ref":2,"seq":11,"name":"m","reliability_score":99.0,"status":"green","conflated":true}"#
+            r#"{"type":"anchor_delta","ref":2,"seq":11,"n":"m","r":99.0,"s":"green","conflated":true}"#
         }
     }
 }
@@ -482,6 +521,15 @@ mod tests {
         counterexamples(shape)
             .iter()
             .map(|t| serde_json::from_str(t).unwrap())
+            .collect()
+    }
+
+    /// (short field, update field) of each field of a delta kind that
+    /// [`Kind::delta_field`] translates.
+    fn delta_pairs(kind: Kind) -> Vec<(Field, Field)> {
+        kind.fields()
+            .iter()
+            .filter_map(|s| Some((s.field, kind.delta_field(s.field.name())?)))
             .collect()
     }
 
@@ -562,7 +610,10 @@ mod tests {
     #[test]
     fn every_field_belongs_to_some_kind_and_keys_are_required_strings() {
         let union = Kind::ALL.iter().fold(0, |set, k| set | k.field_set());
-        assert_eq!(union, (1 << Field::ALL.len()) - 1);
+        assert_eq!(
+            union,
+            FieldSet::MAX >> (FieldSet::BITS as usize - Field::ALL.len())
+        );
         for kind in Kind::ALL {
             if let Some(key) = kind.key() {
                 assert!(
@@ -577,9 +628,81 @@ mod tests {
                     && !matches!(kind, Kind::Connected | Kind::State)
             );
             if let Some(update) = kind.delta_of() {
-                // A delta carries only fields of the update it rebuilds.
+                // A delta carries only fields of the update it rebuilds, under
+                // their own names or (the changed fields) their short ones.
+                let pairs = delta_pairs(kind);
+                assert_eq!(pairs.len(), 3, "{}", kind.name());
+                let mut short = 0;
+                for (s, long) in &pairs {
+                    short |= s.bit();
+                    assert_eq!(s.name().len(), 1);
+                    let spec =
+                        |k: Kind, f: Field| k.fields().iter().find(|x| x.field == f).copied();
+                    // Optional in the delta, with the update's shape.
+                    let (d, u) = (spec(kind, *s).unwrap(), spec(update, *long).unwrap());
+                    assert_eq!((d.shape, d.required, u.required), (u.shape, false, true));
+                }
                 let theirs = update.field_set();
-                assert_eq!(kind.field_set() & !theirs, 0, "{}", kind.name());
+                assert_eq!(kind.field_set() & !theirs & !short, 0, "{}", kind.name());
+                assert_eq!(theirs & short, 0, "{}", kind.name());
+            }
+            // No other name, and no name for another kind, is translated.
+            for f in Field::ALL {
+                let expected = delta_pairs(kind).iter().find(|(s, _)| *s == f).map(|p| p.1);
+                assert_eq!(
+                    kind.delta_field(f.name()),
+                    expected,
+                    "{} {}",
+                    kind.name(),
+                    f.name()
+                );
+            }
+        }
+        // Short names are for deltas only.
+        let short =
+            Field::DeltaR.bit() | Field::DeltaV.bit() | Field::DeltaN.bit() | Field::DeltaS.bit();
+        for kind in Kind::ALL {
+            assert_eq!(
+                kind.field_set() & short != 0,
+                kind.is_delta(),
+                "{}",
+                kind.name()
+            );
+        }
+    }
+
+    /// Each short member of a delta sets, in the serde type, the field of the
+    /// update that [`Kind::delta_field`] names (the Rust fields are named as
+    /// the update's members).
+    #[test]
+    fn delta_short_names_set_the_update_fields_delta_field_names() {
+        use serde_json::json;
+        for kind in [Kind::CorridorDelta, Kind::AnchorDelta] {
+            let update = full(kind.delta_of().unwrap());
+            for (short, long) in delta_pairs(kind) {
+                let mut frame = json!({"type": kind.name(), "ref": 1, "seq": 2});
+                frame[short.name()] = update[long.name()].clone();
+                let got = match ServerMessage::from_json(&frame.to_string()).unwrap() {
+                    ServerMessage::CorridorDelta(d) => json!({
+                        "success_rate": d.success_rate,
+                        "volume_usd": d.volume_usd,
+                        "total_transactions": d.total_transactions,
+                    }),
+                    ServerMessage::AnchorDelta(d) => json!({
+                        "name": d.name,
+                        "reliability_score": d.reliability_score,
+                        "status": d.status,
+                    }),
+                    other => panic!("{other:?}"),
+                };
+                for (name, value) in got.as_object().unwrap() {
+                    let expected = if name == long.name() {
+                        update[long.name()].clone()
+                    } else {
+                        Value::Null
+                    };
+                    assert_eq!(*value, expected, "{frame}: {name}");
+                }
             }
         }
     }
@@ -599,7 +722,15 @@ mod tests {
             assert_eq!(*kind as usize, i);
             assert_eq!(Kind::from_name(kind.name()), Some(*kind));
         }
-        for name in ["", "typf", "corridor_kex", "unknown", "conflates", "r"] {
+        for name in [
+            "",
+            "typf",
+            "corridor_kex",
+            "unknown",
+            "conflates",
+            "x",
+            "rr",
+        ] {
             assert_eq!(Field::from_name(name), None);
             assert_eq!(Kind::from_name(name), None);
         }

@@ -50,7 +50,7 @@ fn first_update_of_a_key_is_full_with_a_ref_then_deltas_carry_only_changed_field
     );
     assert_eq!(
         second.to_json(),
-        r#"{"type":"corridor_delta","ref":1,"seq":6,"volume_usd":2.5}"#
+        r#"{"type":"corridor_delta","ref":1,"seq":6,"v":2.5}"#
     );
     // No change: still a frame, it moves the key's version.
     let same = k.outgoing(
@@ -75,7 +75,7 @@ fn first_update_of_a_key_is_full_with_a_ref_then_deltas_carry_only_changed_field
     );
     assert_eq!(
         moved.to_json(),
-        r#"{"type":"anchor_delta","ref":2,"seq":9,"reliability_score":90.0,"status":"yellow","conflated":true}"#
+        r#"{"type":"anchor_delta","ref":2,"seq":9,"r":90.0,"s":"yellow","conflated":true}"#
     );
     assert_eq!(k.keys(), 2);
 }
@@ -195,7 +195,7 @@ fn conflation_resends_only_changed_keys_in_seq_order() {
         json,
         [
             r#"{"type":"corridor_update","corridor_id":"id-C","corridor_key":"C","success_rate":4.0,"volume_usd":4.0,"total_transactions":4,"seq":8,"ref":3,"conflated":true}"#,
-            r#"{"type":"corridor_delta","ref":2,"seq":9,"success_rate":3.0,"conflated":true}"#,
+            r#"{"type":"corridor_delta","ref":2,"seq":9,"r":3.0,"conflated":true}"#,
         ]
     );
 }

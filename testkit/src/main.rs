@@ -269,13 +269,13 @@ async fn state_misbehaving(ws: WebSocketUpgrade) -> Response {
                                 r#"{"type":"state","seq":5,"corridors":[{"corridor_id":"a","corridor_key":"A","success_rate":90,"volume_usd":5,"total_transactions":7,"ref":1},{"corridor_id":"nokey","success_rate":1,"volume_usd":1,"total_transactions":1,"ref":2}],"anchors":[],"done":false}"#.to_owned(),
                                 r#"{"type":"state","corridors":[{"corridor_id":"z","corridor_key":"A","success_rate":0,"volume_usd":0,"total_transactions":0}],"anchors":[],"done":false}"#.to_owned(),
                                 r#"{"type":"state","seq":5,"corridors":[],"anchors":[{"anchor_id":"x","name":"X","reliability_score":99,"status":"green","ref":3}],"done":true}"#.to_owned(),
-                                r#"{"type":"corridor_delta","ref":1,"seq":6,"volume_usd":6.5}"#.to_owned(),
-                                r#"{"type":"corridor_delta","ref":99,"seq":7,"success_rate":1}"#.to_owned(),
+                                r#"{"type":"corridor_delta","ref":1,"seq":6,"v":6.5}"#.to_owned(),
+                                r#"{"type":"corridor_delta","ref":99,"seq":7,"r":1}"#.to_owned(),
                             ]);
                         } else if state_requests == 2 {
                             frames.extend([
                                 r#"{"type":"state","seq":8,"corridors":[{"corridor_id":"b","corridor_key":"B","success_rate":50,"volume_usd":2,"total_transactions":3,"ref":99}],"anchors":[],"done":true}"#.to_owned(),
-                                r#"{"type":"corridor_delta","ref":99,"seq":9,"total_transactions":4}"#.to_owned(),
+                                r#"{"type":"corridor_delta","ref":99,"seq":9,"n":4}"#.to_owned(),
                             ]);
                         }
                     }

@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::{json, Value};
+use stellar_insights_protocol::Kind;
 
 /// Fields of a corridor record compared with REST.
 pub const CORRIDOR_FIELDS: [&str; 4] = [
@@ -145,8 +146,13 @@ impl View {
                     &self.anchors
                 };
                 let (mut record, _) = map.get(&key).cloned().expect("base of a delta");
+                // Changed fields come under their one-letter delta names only.
+                let delta = Kind::from_name(&kind).unwrap();
                 for (k, v) in record_of(f).as_object().unwrap() {
-                    record[k] = v.clone();
+                    let field = delta
+                        .delta_field(k)
+                        .unwrap_or_else(|| panic!("`{k}` is no changed field of a delta: {f}"));
+                    record[field.name()] = v.clone();
                 }
                 self.set(corridor, key, record, seq, true);
             }
