@@ -1,4 +1,4 @@
-//! The per-connection read buffer is small (4 KiB, so 10 000 clients do not
+//! The per-connection read buffer is small (1 KiB, so 10 000 clients do not
 //! pin 1.3 GB), yet client frames up to `WS_MAX_FRAME_BYTES` still arrive whole.
 
 mod common;

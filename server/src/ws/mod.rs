@@ -21,11 +21,13 @@ use crate::error::ErrorBody;
 use crate::metrics::RejectReason;
 use crate::AppState;
 
-/// Read buffer of each connection, bytes. Value 4 KiB. tungstenite's default
+/// Read buffer of each connection, bytes. Value 1 KiB. tungstenite's default
 /// (128 KiB) is zero-filled on the first read, so it is resident for every
-/// connection: 1.3 GB at 10 000 clients. Clients send small frames; a larger
-/// one (up to `WS_MAX_FRAME_BYTES`) still fits, the buffer grows for it.
-const READ_BUFFER_BYTES: usize = 4 * 1024;
+/// connection: 1.3 GB at 10 000 clients (4 KiB until issue 16's memory
+/// target, ≤ 8 KiB per connection). Clients send small frames (pongs,
+/// subscriptions); a larger one (up to `WS_MAX_FRAME_BYTES`) still fits, the
+/// buffer grows for it.
+const READ_BUFFER_BYTES: usize = 1024;
 
 fn refuse(state: &AppState, reason: RejectReason, status: StatusCode, error: &str) -> Response {
     state.metrics.reject(reason);
