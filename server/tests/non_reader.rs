@@ -32,6 +32,25 @@ async fn stream_updates(http: &reqwest::Client, base: &str, id: &str, from: u64,
     }
 }
 
+/// RSS (KiB) before the unread updates, after one phase, after two, and at
+/// a last reading (after the clients were let go, or after twice as many
+/// updates again): bounded growth, then flat (bounded by connections and
+/// keys, not by updates).
+fn assert_rss_flat(before: u64, mid: u64, after: u64, end: u64) {
+    assert!(
+        after < before + 16 * 1024,
+        "RSS grew from {before} to {after} KiB"
+    );
+    assert!(
+        after < mid + 8 * 1024,
+        "RSS still growing: {mid} -> {after} KiB"
+    );
+    assert!(
+        end < after + 4 * 1024,
+        "RSS still growing: {after} -> {end} KiB"
+    );
+}
+
 async fn open_connections(http: &reqwest::Client, base: &str) -> u64 {
     metric(http, base, "stellar_ws_connections_open")
         .await
@@ -89,19 +108,7 @@ async fn a_client_that_never_reads_keeps_server_memory_bounded() {
         server.open_fds()
     );
     // Unbounded buffering would cost CLIENTS x 3000 x ~300 B = 36 MB here.
-    assert!(
-        rss_after < rss_before + 16 * 1024,
-        "RSS grew from {rss_before} to {rss_after} KiB"
-    );
-    assert!(
-        rss_after < rss_mid + 8 * 1024,
-        "RSS still growing: {rss_mid} -> {rss_after} KiB"
-    );
-    // Twice as many updates again: flat (bounded by keys, not updates).
-    assert!(
-        rss_end < rss_after + 4 * 1024,
-        "RSS still growing: {rss_after} -> {rss_end} KiB"
-    );
+    assert_rss_flat(rss_before, rss_mid, rss_after, rss_end);
     drop(held);
 }
 
@@ -186,18 +193,6 @@ async fn state_clients_that_never_read_stay_bounded_by_keys() {
         "state connections are not closed for being slow"
     );
     assert_eq!(slow, 0, "no slow_consumer resync for state connections");
-    assert!(
-        rss_after < rss_before + 16 * 1024,
-        "RSS grew from {rss_before} to {rss_after} KiB"
-    );
-    assert!(
-        rss_after < rss_mid + 8 * 1024,
-        "RSS still growing: {rss_mid} -> {rss_after} KiB"
-    );
-    // Twice as many updates again: flat (bounded by keys, not updates).
-    assert!(
-        rss_end < rss_after + 4 * 1024,
-        "RSS still growing: {rss_after} -> {rss_end} KiB"
-    );
+    assert_rss_flat(rss_before, rss_mid, rss_after, rss_end);
     drop(held);
 }
