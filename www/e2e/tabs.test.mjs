@@ -20,7 +20,14 @@ after(async () => {
   await server?.stop();
 });
 
-test('three dashboard tabs share one socket; followers show "live via another tab"; updates reach all', async (t) => {
+// scripts/test-www.sh runs the suite again on an export built with
+// NEXT_PUBLIC_WS_SHARE_TABS=false and says so with E2E_SHARE_TABS=false: then
+// every tab must have a socket of its own and no tab may say it is live via another.
+const sharing = process.env.E2E_SHARE_TABS !== 'false';
+
+test(sharing
+  ? 'three dashboard tabs share one socket; followers show "live via another tab"; updates reach all'
+  : 'built with NEXT_PUBLIC_WS_SHARE_TABS=false: three dashboard tabs, three sockets, no "live via another tab"; updates reach all', async (t) => {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   t.after(() => context.close());
   const pages = [];
@@ -30,13 +37,15 @@ test('three dashboard tabs share one socket; followers show "live via another ta
     await waitForState(page, 'open');
     pages.push(page);
   }
-  await waitFor(async () => (await metric(server.base, 'stellar_ws_connections_open')) === 1, 5_000, 'one connection for three tabs');
+  const sockets = sharing ? 1 : 3;
+  await waitFor(async () => (await metric(server.base, 'stellar_ws_connections_open')) === sockets, 5_000, `${sockets} connection(s) for three tabs`);
   const shared = await Promise.all(pages.map((p) => p.getByTestId('shared-via').count()));
-  assert.deepEqual(shared, [0, 1, 1], 'the first tab leads, the two others say they are live via another tab');
+  if (sharing) assert.deepEqual(shared, [0, 1, 1], 'the first tab leads, the two others say they are live via another tab');
+  else assert.deepEqual(shared, [0, 0, 0], 'no tab is live via another when sharing is off');
   const anchor = await api(server.base, 'POST', '/api/anchors', { name: 'Shared Tab Anchor', stellar_account: randomAccount(), home_domain: 'tabs.example' });
   for (const page of pages) {
     await page.locator('[data-testid="anchor-row"]', { hasText: 'Shared Tab Anchor' }).first().waitFor({ timeout: 5_000 });
   }
   void anchor;
-  await screenshot(pages[1], '09-live-via-another-tab');
+  if (sharing) await screenshot(pages[1], '09-live-via-another-tab');
 });
