@@ -50,12 +50,13 @@ fn messages_round_trip() {
         })
     );
     let e = Epoch { n: 3, tab: 9 };
-    let mut f = frame_prefix(e);
+    let mut f = frame_prefix(e, 12);
     f.push_str("{\"a\":\"x\ny\"}");
     assert_eq!(
         parse(&f),
         Some(Msg::Frame {
             epoch: e,
+            count: 12,
             text: "{\"a\":\"x\ny\"}"
         })
     );
@@ -66,13 +67,27 @@ fn messages_round_trip() {
             text: "hi"
         })
     );
+    assert_eq!(
+        parse("B\n4\n9\n1\n17\n1000\n33\nc-1"),
+        Some(Msg::Beat {
+            epoch: Epoch { n: 4, tab: 9 },
+            open: true,
+            head: Some(17),
+            heartbeat_ms: 1000,
+            count: 33,
+            connection_id: "c-1"
+        })
+    );
     for bad in [
         "",
         "X\n1",
         "F\n1\n",
         "F\nx\n1\n{}",
+        "F\n1\n2\n{}",
+        "F\n1\n2\nx\n{}",
         "R\n1\n\n0\n?",
         "B\n1\n2\n1",
+        "B\n1\n2\n1\n5\n1000\nid",
     ] {
         assert_eq!(parse(bad), None, "{bad:?}");
     }
@@ -168,6 +183,8 @@ struct Sim {
     retention: usize,
     /// When the server pings every socket next (every `HEARTBEAT_MS`).
     next_ping: f64,
+    /// Relayed frames posted on the channel.
+    posted_frames: usize,
 }
 
 fn since_of(url: &str) -> Option<u64> {
@@ -192,6 +209,7 @@ impl Sim {
             max_open: 0,
             retention: usize::MAX,
             next_ping: 1_000.0 + HEARTBEAT_MS as f64,
+            posted_frames: 0,
         }
     }
 
@@ -273,6 +291,14 @@ impl Sim {
         }
     }
 
+    /// `n` writes of `key`, each handed over before the next.
+    fn write_n(&mut self, key: &str, n: usize) {
+        for _ in 0..n {
+            self.write(key);
+            self.drain();
+        }
+    }
+
     /// The server restarts: every socket closes.
     fn restart(&mut self) {
         for s in std::mem::take(&mut self.sockets) {
@@ -340,6 +366,7 @@ impl Sim {
                     self.release_by(i);
                 }
                 TabAction::Post(text) => {
+                    self.posted_frames += usize::from(text.starts_with("F\n"));
                     for (j, t) in self.tabs.iter_mut().enumerate() {
                         if j != i && t.alive && !t.hidden {
                             t.inbox.push_back(In::Channel(text.clone()));
@@ -654,6 +681,63 @@ fn ten_tabs_share_one_socket_and_each_gets_every_update_once() {
         .iter()
         .filter(|t| t.machine.status().leader == Some(false));
     assert_eq!(followers.count(), 9);
+}
+
+#[test]
+fn a_lone_leader_posts_no_frames_and_relays_once_another_tab_joins() {
+    let mut sim = Sim::new();
+    sim.spawn(&[]);
+    sim.settle(2_000.0);
+    sim.write_n("A", 20);
+    sim.settle(1_000.0);
+    assert_eq!(sim.posted_frames, 0, "nobody listens: nothing posted");
+    assert_eq!(sim.tabs[0].delivered.len(), 20);
+    sim.spawn(&[]);
+    sim.settle(2_000.0);
+    sim.write_n("A", 20);
+    sim.settle(1_000.0);
+    assert!(sim.posted_frames >= 20, "{}", sim.posted_frames);
+    assert_eq!(sim.opened, 1);
+    sim.assert_exact();
+    assert_eq!(sim.tabs[1].delivered.len(), 20);
+    // The follower leaves: the leader stops posting again.
+    sim.kill(1, true);
+    sim.settle(1_000.0);
+    let posted = sim.posted_frames;
+    sim.write_n("A", 10);
+    sim.settle(1_000.0);
+    assert_eq!(sim.posted_frames, posted);
+    assert_eq!(sim.tabs[0].delivered.len(), 50);
+}
+
+#[test]
+fn a_follower_the_leader_stopped_relaying_to_attaches_again_and_misses_nothing() {
+    let mut sim = Sim::new();
+    sim.spawn(&[]);
+    sim.spawn(&[]);
+    sim.settle(2_000.0);
+    let leader = sim.leaders()[0];
+    let follower = 1 - leader;
+    sim.write("A");
+    sim.settle(500.0);
+    // The follower stops answering beats for longer than the peer timeout:
+    // the leader forgets it and stops posting frames.
+    sim.tabs[follower].frozen = true;
+    sim.settle(PEER_TIMEOUT_MS as f64 + 2_000.0);
+    assert!(!sim.tabs[leader].shared.tabs.has_listeners());
+    let posted = sim.posted_frames;
+    sim.write_n("A", 10);
+    sim.settle(500.0);
+    assert_eq!(sim.posted_frames, posted, "no listener, no post");
+    // It wakes up, sees frame numbers it never got, attaches again and the
+    // leader replays what it lacks.
+    sim.tabs[follower].frozen = false;
+    sim.settle(8_000.0);
+    sim.write("A");
+    sim.settle(2_000.0);
+    assert_eq!(sim.leaders(), vec![leader]);
+    sim.assert_exact();
+    assert_eq!(sim.tabs[follower].delivered.len(), 12);
 }
 
 #[test]

@@ -364,9 +364,13 @@ test('back/forward cache: pagehide leaves (lock, socket), the page is restored f
   assert.deepEqual(await a.evaluate(() => window.t.shows), [true], 'restored from the back/forward cache');
   await waitFor(async () => (await state(a)).status.state === 'open', 10_000, 'A open again');
   await write(c, 99);
+  // Six updates were written since A left (five, then 99): wait until B has
+  // all six and A has what B has. (Ends that merely agree may both still
+  // lack the last write while A's rejoin reopens the shared socket.)
   const last = await waitFor(async () => {
-    const ends = await Promise.all([a, b].map(async (p) => (await state(p)).got.at(-1)?.[0]));
-    return ends[0] === ends[1] && ends[0];
+    const [sa, sb] = await Promise.all([a, b].map(state));
+    const since = sb.got.filter((g) => g[0] > startA);
+    return since.length >= 6 && sa.got.at(-1)?.[0] === sb.got.at(-1)[0] && sb.got.at(-1)[0];
   }, 10_000, 'A caught up');
   const sa = await state(a);
   assert.equal(sa.start, startA);
