@@ -28,9 +28,11 @@ printf '\033[1m[build]\033[0m pkg/: wasm %s B + js %s B gzipped = %s B\n' "$wasm
 # The size budget is part of the build: over it, the build (and so the test
 # command) fails. bench/README.md says what each byte buys. 40 000 B (issue 5's
 # target) until cross-tab sharing (+10.7 KB, issue 13, which allows it with its
-# cost stated) and state mode (+6.7 KB, issue 14) landed at 57 425 B; the gate
-# now stops any further growth (bench/README.md, "Size").
-budget=${WASM_SIZE_BUDGET_BYTES:-58000}
+# cost stated) and state mode (+6.7 KB, issue 14) landed at 57 425 B; routing
+# updates from their first bytes in JS (issue 16: the client's cost per
+# filtered frame below the floor's, +2.4 KB) brought it to 60 013 B. The gate
+# stops any further growth unnoticed (bench/README.md, "Size").
+budget=${WASM_SIZE_BUDGET_BYTES:-60500}
 if [ "$total" -gt "$budget" ]; then
   printf '\033[31m[build] pkg/ is %s B gzipped (wasm + JS glue), over its budget of %s B by %s B\033[0m\n' \
     "$total" "$budget" $((total - budget)) >&2

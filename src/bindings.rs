@@ -6,10 +6,14 @@
 //! may call back into the API (subscribe, disconnect, ...) without panics.
 
 use crate::browser::page::{PageEvent, PageListeners};
-use crate::browser::socket::{current_text, Socket, SocketEvent};
+use crate::browser::socket::{
+    current_text, last_fast_text, set_keys, set_subscriber, PrefixSink, Socket, SocketEvent,
+};
 use crate::browser::tabs::TabIo;
 use crate::browser::timers::Timers;
 use crate::browser::{read, write};
+use crate::filter::SubscriberId;
+use crate::frame::Kind;
 use crate::machine::{Action, Delivery, Event, Machine, Timer};
 use crate::options;
 use crate::status::{ClientError, ConnectionState, ErrorCode, Status};
@@ -80,6 +84,9 @@ struct Client {
     callbacks: RefCell<Callbacks>,
     status_cache: RefCell<Option<(Status, JsValue)>>,
     message_cache: RefCell<Option<(Rc<String>, JsValue)>>,
+    /// `lastMessage()` of an update routed from its prefix: its JS string
+    /// and the object made from it.
+    fast_cache: RefCell<Option<(JsValue, JsValue)>>,
     /// Sharing the socket across tabs (`shareAcrossTabs`), when on.
     shared: RefCell<Option<Shared>>,
     tab_io: RefCell<Option<(String, TabIo)>>,
@@ -124,6 +131,7 @@ impl Client {
             callbacks: RefCell::new(Callbacks::default()),
             status_cache: RefCell::new(None),
             message_cache: RefCell::new(None),
+            fast_cache: RefCell::new(None),
             shared: RefCell::new(None),
             tab_io: RefCell::new(None),
             state_cache: RefCell::new(None),
@@ -167,6 +175,9 @@ fn feed(event: SharedEvent, now: f64) {
 /// reset), routed through the cross-tab layer when sharing; `topics`: the
 /// subscriptions changed.
 fn perform_local(actions: Vec<Action>, topics: bool) {
+    if topics {
+        sync_keys();
+    }
     let now = js_sys::Date::now();
     let out = CLIENT.with(|c| {
         let mut machine = c.machine.borrow_mut();
@@ -327,7 +338,7 @@ fn open(url: &str) {
         io.generation = io.generation.wrapping_add(1);
         io.generation
     });
-    match Socket::open(url, generation, on_socket) {
+    match Socket::open(url, generation, on_socket, PREFIX_SINK) {
         Ok(socket) => {
             let old = CLIENT.with(|c| c.io.borrow_mut().socket.replace(socket));
             drop(old);
@@ -416,21 +427,80 @@ fn deliver(delivery: Delivery) {
     } else {
         JSON::parse(&text)
     };
+    call_subscribers(parsed, &to);
+}
+
+/// The prefix path ([`PrefixSink`]), first half: an update of socket
+/// `generation` read by the listener in JS (kind, `seq`, key id); `None`
+/// when the whole frame must be read (another socket; sharing or state mode
+/// need the text; the kind not checked in full on this connection yet).
+fn route_update(
+    generation: u32,
+    kind: Kind,
+    seq: u64,
+    key: u32,
+    at: f64,
+    to: &mut Vec<SubscriberId>,
+) -> Option<bool> {
+    CLIENT.with(|c| {
+        if c.io.borrow().generation != generation {
+            return None;
+        }
+        let mut machine = c.machine.borrow_mut();
+        let mut route = |m: &mut Machine| m.named_update(at, kind, seq, key, to);
+        match c.shared.borrow_mut().as_mut() {
+            Some(shared) => shared.prefix_frame(&mut machine, route),
+            None => route(&mut machine),
+        }
+    })
+}
+
+/// Give the listener the keys the filters name (after every change of the
+/// subscribers): it hands wasm their ids instead of the text.
+fn sync_keys() {
+    let keys = CLIENT.with(|c| {
+        let machine = c.machine.borrow();
+        let keys = js_sys::Array::new();
+        for k in machine.named_keys() {
+            keys.push(&JsValue::from_str(k));
+        }
+        keys
+    });
+    set_keys(&keys);
+}
+
+/// A delivery caught something: a text `JSON.parse` rejected (`parse`) or
+/// a subscriber that threw (here or in the listener's own delivery).
+fn delivery_failed(parse: bool, error: JsValue) {
+    report(if parse {
+        ClientError::new(
+            ErrorCode::MalformedFrame,
+            cat(&["frame rejected by JSON.parse: ", &describe(&error)]),
+        )
+    } else {
+        ClientError::new(
+            ErrorCode::CallbackError,
+            cat(&["subscriber callback threw: ", &describe(&error)]),
+        )
+    });
+}
+
+/// What [`Socket::open`] routes updates through.
+const PREFIX_SINK: PrefixSink = PrefixSink {
+    route: route_update,
+    threw: delivery_failed,
+};
+
+/// Give every subscriber in `to` the frame's object, or report why
+/// `JSON.parse` rejected it.
+fn call_subscribers(parsed: Result<JsValue, JsValue>, to: &[SubscriberId]) {
     let value = match parsed {
         Ok(value) => value,
-        Err(e) => {
-            return report(ClientError::new(
-                ErrorCode::MalformedFrame,
-                cat(&["frame rejected by JSON.parse: ", &describe(&e)]),
-            ))
-        }
+        Err(e) => return delivery_failed(true, e),
     };
-    for callback in callbacks_of(Channel::Message, Some(&to)) {
+    for callback in callbacks_of(Channel::Message, Some(to)) {
         if let Err(e) = callback.call1(&JsValue::NULL, &value) {
-            report(ClientError::new(
-                ErrorCode::CallbackError,
-                cat(&["subscriber callback threw: ", &describe(&e)]),
-            ));
+            delivery_failed(false, e);
         }
     }
 }
@@ -479,7 +549,8 @@ fn invalid(message: String) -> JsError {
 fn add_callback(channel: Channel, callback: Function) -> u32 {
     CLIENT.with(|c| {
         let mut callbacks = c.callbacks.borrow_mut();
-        callbacks.next_id = callbacks.next_id.wrapping_add(1);
+        // Never 0: `setSubscriber(0, …)` clears every subscriber.
+        callbacks.next_id = callbacks.next_id.wrapping_add(1).max(1);
         let id = callbacks.next_id;
         callbacks.entries.push((id, channel, callback));
         id
@@ -507,6 +578,7 @@ impl Subscription {
                 .entries
                 .retain(|(i, _, _)| *i != id)
         });
+        set_subscriber(id, &JsValue::UNDEFINED);
         let actions = CLIENT.with(|c| c.machine.borrow_mut().unsubscribe(id));
         perform_local(actions, true);
     }
@@ -604,7 +676,8 @@ pub fn subscribe(
     #[wasm_bindgen(unchecked_param_type = "(msg: WsMessage) => void")] callback: Function,
 ) -> Result<Subscription, JsError> {
     let filter = read::filter(&filter).map_err(|e| invalid(cat(&["invalid filter: ", &e])))?;
-    let id = add_callback(Channel::Message, callback);
+    let id = add_callback(Channel::Message, callback.clone());
+    set_subscriber(id, &callback);
     let result = CLIENT.with(|c| c.machine.borrow_mut().subscribe(id, &filter));
     match result {
         Ok(actions) => {
@@ -713,6 +786,18 @@ pub fn connection_id() -> Option<String> {
 #[wasm_bindgen(js_name = lastMessage, unchecked_return_type = "WsMessage | undefined")]
 pub fn last_message() -> JsValue {
     CLIENT.with(|c| {
+        if c.machine.borrow().last_message_elsewhere() {
+            let text = last_fast_text();
+            let mut cache = c.fast_cache.borrow_mut();
+            return match &*cache {
+                Some((cached, value)) if *cached == text => value.clone(),
+                _ => {
+                    let value = json_parse_js(&text).unwrap_or(JsValue::UNDEFINED);
+                    *cache = Some((text, value.clone()));
+                    value
+                }
+            };
+        }
         let Some(text) = c.machine.borrow().last_message() else {
             return JsValue::UNDEFINED;
         };
@@ -743,8 +828,10 @@ pub fn reset() {
     // Callbacks go first: a reset notifies nobody (their owners may be gone).
     CLIENT.with(|c| {
         c.callbacks.borrow_mut().entries.clear();
+        set_subscriber(0, &JsValue::UNDEFINED);
         c.status_cache.borrow_mut().take();
         c.message_cache.borrow_mut().take();
+        c.fast_cache.borrow_mut().take();
         c.state_cache.borrow_mut().take();
     });
     let actions = CLIENT.with(|c| {
@@ -754,6 +841,7 @@ pub fn reset() {
         actions
     });
     perform_local(actions, false);
+    sync_keys();
     // The goodbye went out with the actions above (the machine went idle).
     stop_sharing();
 }

@@ -26,8 +26,10 @@
 //!
 //! Each frame crosses into wasm once: the crate's own `onmessage` listener
 //! (inline JS in `browser/socket.rs`) copies the text into a reused buffer in
-//! wasm memory and calls a raw wasm export; subscribers get `JSON.parse` of
-//! the socket's own string, parsed once per frame and only when someone wants
+//! wasm memory and calls a raw wasm export; an update in the server's order
+//! is routed from its first 256 characters (type, `seq`, key), so a frame
+//! nobody wants is never read further. Subscribers get `JSON.parse` of the
+//! socket's own string, parsed once per frame and only when someone wants
 //! it. Sizes and per-frame costs are measured in `bench/` (`bench/README.md`,
 //! `bench/RESULTS.md`), not here.
 #![deny(missing_docs)]
@@ -44,7 +46,7 @@
 )]
 
 #[cfg(target_arch = "wasm32")]
-use stellar_insights_client_core::{filter, machine, options, status, tabs, text, url};
+use stellar_insights_client_core::{filter, frame, machine, options, status, tabs, text, url};
 
 #[cfg(target_arch = "wasm32")]
 pub mod bindings;

@@ -411,6 +411,84 @@ async fn malformed_unknown_and_binary_frames_are_reported_and_the_socket_stays_o
     assert_eq!(states(&statuses), ["connecting", "open"]);
 }
 
+/// Updates routed from their first bytes in JS (the server's member order)
+/// reach exactly the subscribers the full read would give them; everything
+/// else falls back to the full read (see the fixture `prefix` in testkit).
+#[wasm_bindgen_test]
+async fn updates_routed_from_their_prefix_reach_exactly_the_right_subscribers() {
+    let _client = fresh(&fixture_ws("prefix"), &[]);
+    let errors = Recorder::new();
+    let all = Recorder::new();
+    let named = Recorder::new();
+    let anchors = Recorder::new();
+    let snapshots = Recorder::new();
+    let _e = ws::on_error(errors.function());
+    let _a = ok(ws::subscribe(
+        filter_types(&["corridor_update"]),
+        all.function(),
+    ));
+    let _n = ok(ws::subscribe(
+        object(&[
+            ("types", strings(&["corridor_update"])),
+            ("corridorKeys", strings(&["K:1", "A\"B", "K:é"])),
+        ]),
+        named.function(),
+    ));
+    let _k = ok(ws::subscribe(
+        object(&[
+            ("types", strings(&["anchor_update"])),
+            ("anchorIds", strings(&["a1"])),
+        ]),
+        anchors.function(),
+    ));
+    let throws = js_sys::Function::new_no_args("throw new Error('boom')");
+    let _t = ok(ws::subscribe(filter_types(&["anchor_update"]), throws));
+    let _s = ok(ws::subscribe(
+        filter_types(&["snapshot_update"]),
+        snapshots.function(),
+    ));
+    ws::acquire();
+    let big = 1_234_567_890_123_456.0;
+    assert!(
+        wait_for(5_000, || ws::last_seq() == Some(big)).await,
+        "last seq {:?}",
+        ws::last_seq()
+    );
+    assert_eq!(all.numbers("seq"), [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, big]);
+    assert_eq!(named.numbers("seq"), [1.0, 2.0, 4.0, 5.0, 6.0, big]);
+    assert_eq!(named.strs("corridor_key")[2], "A\"B");
+    assert_eq!(named.strs("corridor_key")[4], "K:é");
+    assert_eq!(anchors.numbers("seq"), [7.0, 8.0]);
+    assert_eq!(snapshots.numbers("seq"), [10.0, 11.0]);
+    // Three anchors to the throwing subscriber (the first delivered from
+    // wasm, two from the listener: the same report), then the text
+    // `JSON.parse` rejects (seq 12, routed from its prefix).
+    assert_eq!(
+        codes(&errors),
+        [
+            "callback_error",
+            "callback_error",
+            "callback_error",
+            "malformed_frame"
+        ]
+    );
+    let messages = errors.strs("message");
+    assert!(
+        messages[..3]
+            .iter()
+            .all(|m| m == "subscriber callback threw: boom"),
+        "{messages:?}"
+    );
+    assert!(
+        messages[3].starts_with("frame rejected by JSON.parse"),
+        "{messages:?}"
+    );
+    let last = ws::last_message();
+    assert_eq!(num_field(&last, "seq"), big);
+    assert!(js_sys::Object::is(&last, &ws::last_message()));
+    assert!(ws::is_connected());
+}
+
 fn wasm_memory_bytes() -> u32 {
     wasm_bindgen::memory()
         .unchecked_into::<js_sys::WebAssembly::Memory>()
@@ -656,6 +734,9 @@ async fn non_ascii_and_growing_frames_arrive_exactly_as_written() {
     }
     assert!(wait_for(5_000, || seen.len() == names.len()).await);
     assert_eq!(seen.strs("name"), names);
+    // The last anchors were routed from their first bytes: the message is
+    // the listener's string, parsed once.
     let last = ws::last_message();
     assert_eq!(str_field(&last, "name"), names[3]);
+    assert!(js_sys::Object::is(&last, &ws::last_message()));
 }

@@ -1,6 +1,7 @@
 // The flood the dispatch bench sends: server frames exactly as
-// stellar-insights-server serialises them (serde field order, `seq` last,
-// f64 written like serde_json), a realistic mix of the three update types
+// stellar-insights-server serialises them (serde field order: `type`, `seq`,
+// then the routing key; f64 written like serde_json; with `legacyOrder`,
+// `seq` last, as the server wrote them before issue 16), a realistic mix of the three update types
 // over 1 000 corridors and 100 anchors, from a seeded PRNG so every run and
 // every client gets the same bytes. One corridor (`hot`) receives 1 % of all
 // frames: the page "watching one corridor" filters out the other 99 %.
@@ -40,7 +41,7 @@ const account = (rand) => `G${Array.from({ length: 55 }, () => B32[Math.floor(ra
  * seeing `seq === count` there. With `corridorsOnly: n` (the renders bench)
  * every frame is a corridor update, cycling over the first n corridors.
  */
-export function generate(count, seed = 5, { corridorsOnly = 0 } = {}) {
+export function generate(count, seed = 5, { corridorsOnly = 0, legacyOrder = false } = {}) {
   const rand = prng(seed);
   const corridors = Array.from({ length: 1000 }, (_, i) => {
     const a = CODES[i % CODES.length];
@@ -52,10 +53,18 @@ export function generate(count, seed = 5, { corridorsOnly = 0 } = {}) {
   const statuses = ['green', 'green', 'green', 'yellow', 'red'];
   const frames = [];
   const counts = { snapshot_update: 0, corridor_update: 0, anchor_update: 0, hot: 0 };
-  const corridorFrame = (c, seq) =>
-    `{"type":"corridor_update","corridor_id":"${c.id}","corridor_key":"${c.key}",` +
-    `"success_rate":${f64(Math.round(rand() * 10000) / 100)},"volume_usd":${f64(Math.round(rand() * 1e9) / 100)},` +
-    `"total_transactions":${Math.floor(rand() * 1e6)},"seq":${seq}}`;
+  // `head` members first (the server's order), or `seq` moved last.
+  const frame = (type, seq, head, rest) =>
+    legacyOrder
+      ? `{"type":"${type}",${head ? `${head},` : ''}${rest},"seq":${seq}}`
+      : `{"type":"${type}","seq":${seq},${head ? `${head},` : ''}${rest}}`;
+  const corridorFrame = (c, seq) => {
+    const metrics = `"success_rate":${f64(Math.round(rand() * 10000) / 100)},` +
+      `"volume_usd":${f64(Math.round(rand() * 1e9) / 100)},"total_transactions":${Math.floor(rand() * 1e6)}`;
+    return legacyOrder
+      ? `{"type":"corridor_update","corridor_id":"${c.id}","corridor_key":"${c.key}",${metrics},"seq":${seq}}`
+      : frame('corridor_update', seq, `"corridor_key":"${c.key}"`, `"corridor_id":"${c.id}",${metrics}`);
+  };
   for (let seq = 1; seq <= count; seq++) {
     if (corridorsOnly) {
       // The renders bench: corridor updates only, spread over the first `corridorsOnly` corridors.
@@ -74,18 +83,19 @@ export function generate(count, seed = 5, { corridorsOnly = 0 } = {}) {
     } else if (r < 0.95) {
       const a = anchors[Math.floor(rand() * anchors.length)];
       frames.push(
-        `{"type":"anchor_update","anchor_id":"${a.id}","name":"${a.name}",` +
-          `"reliability_score":${f64(Math.round(rand() * 1000) / 10)},` +
-          `"status":"${statuses[Math.floor(rand() * statuses.length)]}","seq":${seq}}`,
+        frame('anchor_update', seq, `"anchor_id":"${a.id}"`,
+          `"name":"${a.name}","reliability_score":${f64(Math.round(rand() * 1000) / 10)},` +
+          `"status":"${statuses[Math.floor(rand() * statuses.length)]}"`),
       );
       counts.anchor_update++;
     } else {
       const epoch = 1000 + seq;
       const hash = Array.from({ length: 64 }, () => Math.floor(rand() * 16).toString(16)).join('');
       frames.push(
-        `{"type":"snapshot_update","snapshot_id":"${uuid(rand)}","epoch":${epoch},` +
+        frame('snapshot_update', seq, '',
+          `"snapshot_id":"${uuid(rand)}","epoch":${epoch},` +
           `"timestamp":"${new Date(Date.UTC(2026, 10, 25) + seq * 1000).toISOString().replace('.000Z', 'Z')}",` +
-          `"hash":"${hash}","seq":${seq}}`,
+          `"hash":"${hash}"`),
       );
       counts.snapshot_update++;
     }

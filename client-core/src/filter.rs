@@ -206,6 +206,9 @@ impl Matcher {
 #[derive(Debug, Clone, Default)]
 pub struct Registry {
     entries: Vec<(SubscriberId, Matcher)>,
+    /// Every corridor key and anchor id a filter names, sorted, once each:
+    /// key `i` has id `i + 1` (see [`Registry::route_named`]).
+    named: Vec<String>,
 }
 
 impl Registry {
@@ -213,8 +216,9 @@ impl Registry {
     /// rejected and leaves the registry unchanged.
     pub fn add(&mut self, id: SubscriberId, filter: &Filter) -> Result<(), FilterError> {
         let matcher = Matcher::compile(filter)?;
-        self.remove(id);
+        self.entries.retain(|(i, _)| *i != id);
         self.entries.push((id, matcher));
+        self.name_keys();
         Ok(())
     }
 
@@ -222,12 +226,43 @@ impl Registry {
     pub fn remove(&mut self, id: SubscriberId) -> bool {
         let before = self.entries.len();
         self.entries.retain(|(i, _)| *i != id);
+        self.name_keys();
         self.entries.len() != before
     }
 
     /// Remove every subscriber.
     pub fn clear(&mut self) {
         self.entries.clear();
+        self.named.clear();
+    }
+
+    fn name_keys(&mut self) {
+        self.named.clear();
+        for (_, m) in &self.entries {
+            for key in m.corridor_keys.iter().chain(&m.anchor_ids) {
+                // Sorted insertion: a sort would cost more wasm.
+                if let Err(at) = self.named.binary_search(key) {
+                    self.named.insert(at, key.clone());
+                }
+            }
+        }
+    }
+
+    /// Every corridor key and anchor id some filter names, sorted; the key
+    /// at index `i` has id `i + 1` in [`Registry::route_named`]. Changes
+    /// only when subscribers are added or removed.
+    pub fn named_keys(&self) -> &[String] {
+        &self.named
+    }
+
+    /// [`Registry::route_into`] for the key with id `key` in
+    /// [`Registry::named_keys`]; 0 (or any id not there) is a key no filter
+    /// names, which only subscribers without a key list want.
+    pub fn route_named(&self, kind: Kind, key: u32, to: &mut Vec<SubscriberId>) {
+        let name = (key as usize)
+            .checked_sub(1)
+            .and_then(|i| self.named.get(i));
+        self.route_into(kind, name.map(String::as_str), to);
     }
 
     /// Number of subscribers.
@@ -243,14 +278,20 @@ impl Registry {
     /// The subscribers to call for a frame of `kind` with `key` (`corridor_key`
     /// or `anchor_id`), in registration order.
     pub fn route(&self, kind: Kind, key: Option<&str>) -> Vec<SubscriberId> {
-        // A loop: the filter/map/collect chain costs ~0.3 KB more wasm.
         let mut to = Vec::new();
+        self.route_into(kind, key, &mut to);
+        to
+    }
+
+    /// [`Registry::route`] into `to` (cleared first), reusing its buffer.
+    pub fn route_into(&self, kind: Kind, key: Option<&str>, to: &mut Vec<SubscriberId>) {
+        to.clear();
+        // A loop: the filter/map/collect chain costs ~0.3 KB more wasm.
         for (id, m) in &self.entries {
             if m.wants(kind, key) {
                 to.push(*id);
             }
         }
-        to
     }
 
     /// The server topics the subscribers need together.

@@ -102,6 +102,72 @@ const FIELD_SETS: [FieldSet; Kind::ALL.len()] = {
     sets
 };
 
+/// What routing needs of an update frame, read from its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Prefix<'a> {
+    /// `snapshot_update`, `corridor_update` or `anchor_update`.
+    pub kind: Kind,
+    /// The update's `seq`.
+    pub seq: u64,
+    /// `corridor_key` / `anchor_id` (none for snapshots), without escapes.
+    pub key: Option<&'a str>,
+}
+
+/// Route an update from the start of its text, when it begins the way the
+/// server writes one: `{"type":"<update kind>","seq":<digits>` and, for a
+/// keyed kind, `,"<key field>":"<key>"` with no escape in the key. Anything
+/// else (another order, spaces, escapes, other kinds, a `seq` that is not a
+/// plain `u64`) gives `None`: the caller reads the whole frame with
+/// [`classify`]. Only the prefix is looked at; the rest of the text is not
+/// checked here (see `Machine::named_update` for when that is trusted).
+/// The browser glue reads the same prefix in JS (`src/browser/socket.rs`),
+/// except that it also declines a `seq` of more than 15 digits (a JS number
+/// holds those exactly) and does not look for control characters in the
+/// key (a frame with one is not JSON, and `JSON.parse` reports it).
+pub fn prefix(text: &str) -> Option<Prefix<'_>> {
+    let rest = text.strip_prefix("{\"type\":\"")?;
+    let mut found = None;
+    for kind in [
+        Kind::CorridorUpdate,
+        Kind::AnchorUpdate,
+        Kind::SnapshotUpdate,
+    ] {
+        if let Some(after) = rest
+            .strip_prefix(kind.name())
+            .and_then(|r| r.strip_prefix("\",\"seq\":"))
+        {
+            found = Some((kind, after));
+        }
+    }
+    let (kind, rest) = found?;
+    let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+    // JSON has no leading zeros.
+    if digits == 0 || (digits > 1 && rest.starts_with('0')) {
+        return None;
+    }
+    let (number, rest) = (rest.get(..digits)?, rest.get(digits..)?);
+    let mut seq: u64 = 0;
+    for b in number.bytes() {
+        seq = seq.checked_mul(10)?.checked_add(u64::from(b - b'0'))?;
+    }
+    let key = match kind.key() {
+        None if rest.starts_with([',', '}']) => None,
+        None => return None,
+        Some(field) => {
+            let rest = rest
+                .strip_prefix(",\"")?
+                .strip_prefix(field.name())?
+                .strip_prefix("\":\"")?;
+            let end = rest.find(|c: char| c == '"' || c == '\\' || c < ' ')?;
+            if rest.as_bytes().get(end) != Some(&b'"') {
+                return None;
+            }
+            Some(rest.get(..end)?)
+        }
+    };
+    Some(Prefix { kind, seq, key })
+}
+
 /// Read a server frame.
 ///
 /// One pass over the text: the whole of it is checked as JSON (so `JSON.parse`

@@ -144,3 +144,101 @@ proptest! {
         prop_assert_eq!(frame.reason, reason);
     }
 }
+
+/// A frame with its members in another order, or with spaces between tokens,
+/// as another server might write it.
+fn reshaped(text: &str, swap: bool, spaced: bool) -> String {
+    let mut v: Vec<(String, serde_json::Value)> =
+        serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(text)
+            .unwrap()
+            .into_iter()
+            .collect();
+    if swap && v.len() > 2 {
+        let last = v.len() - 1;
+        v.swap(1, last);
+    }
+    let sep = if spaced { ", " } else { "," };
+    let members: Vec<String> = v
+        .iter()
+        .map(|(k, x)| format!("{}:{}", serde_json::to_string(k).unwrap(), x))
+        .collect();
+    format!("{{{}}}", members.join(sep))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    /// Every update the server serialises routes from its prefix alone, to
+    /// what the full read gives; whenever the prefix reader answers for any
+    /// text (our frames, reordered or spaced ones, cut ones), it agrees with
+    /// the full read of the whole text (when that text is JSON).
+    #[test]
+    fn the_prefix_routes_like_the_full_read(
+        msg in message(),
+        swap in any::<bool>(),
+        spaced in any::<bool>(),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let text = msg.to_json();
+        let full = classify(&text).unwrap();
+        let ours = prefix(&text);
+        let escaped_key = full.key.as_ref().is_some_and(|k| matches!(k, Cow::Owned(_)));
+        match (msg.kind(), msg.seq()) {
+            (Some(Kind::SnapshotUpdate | Kind::CorridorUpdate | Kind::AnchorUpdate), Some(seq)) if !escaped_key => {
+                let p = ours.ok_or_else(|| TestCaseError::fail(format!("no prefix for {text}")))?;
+                prop_assert_eq!(Some(p.kind), msg.kind());
+                prop_assert_eq!(p.seq, seq);
+                prop_assert_eq!(p.key, full.key.as_deref());
+            }
+            _ => prop_assert_eq!(ours, None, "{}", text),
+        }
+        let other = reshaped(&text, swap, spaced);
+        if let Some(p) = prefix(&other) {
+            let f = classify(&other).unwrap();
+            prop_assert_eq!((p.kind, Some(p.seq), p.key), (f.kind, f.seq, f.key.as_deref()));
+        }
+        // A prefix of the text: the reader answers only when the key is
+        // complete in it, and then as for the whole text.
+        let at = cut.index(text.len() + 1);
+        if let Some(head) = text.get(..at) {
+            if let Some(p) = prefix(head) {
+                prop_assert_eq!(Some(p), ours);
+            }
+        }
+    }
+}
+
+#[test]
+fn prefixes_that_are_not_the_servers_order_go_to_the_full_read() {
+    let ok = r#"{"type":"corridor_update","seq":7,"corridor_key":"A:G->B:G","corridor_id":"i"}"#;
+    assert_eq!(
+        prefix(ok),
+        Some(Prefix {
+            kind: Kind::CorridorUpdate,
+            seq: 7,
+            key: Some("A:G->B:G")
+        })
+    );
+    assert_eq!(
+        prefix(r#"{"type":"snapshot_update","seq":3}"#).map(|p| (p.kind, p.seq, p.key)),
+        Some((Kind::SnapshotUpdate, 3, None))
+    );
+    for other in [
+        r#"{"type":"corridor_update","corridor_key":"A","seq":7}"#,
+        r#"{ "type":"corridor_update","seq":7,"corridor_key":"A"}"#,
+        r#"{"type":"corridor_update","seq":07,"corridor_key":"A"}"#,
+        r#"{"type":"corridor_update","seq":7.0,"corridor_key":"A"}"#,
+        r#"{"type":"corridor_update","seq":-7,"corridor_key":"A"}"#,
+        r#"{"type":"corridor_update","seq":18446744073709551616,"corridor_key":"A"}"#,
+        r#"{"type":"corridor_update","seq":7,"corridor_key":"A\"B"}"#,
+        r#"{"type":"corridor_update","seq":7,"corridor_key":"A"#,
+        r#"{"type":"corridor_update","seq":7,"anchor_id":"A"}"#,
+        r#"{"type":"anchor_update","seq":7,"corridor_key":"A"}"#,
+        r#"{"type":"snapshot_update","seq":7 }"#,
+        r#"{"type":"corridor_delta","seq":7,"ref":1}"#,
+        r#"{"type":"connected","seq":7}"#,
+        r#"{"type":"corridor_updates","seq":7,"corridor_key":"A"}"#,
+    ] {
+        assert_eq!(prefix(other), None, "{other}");
+    }
+}

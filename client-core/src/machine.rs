@@ -201,6 +201,13 @@ pub struct Machine {
     registry: Registry,
     sent_topics: Option<TopicSet>,
     last_message: Option<Rc<String>>,
+    /// The last message was an update routed from its prefix
+    /// ([`Machine::named_update`]): the glue holds its text.
+    last_elsewhere: bool,
+    /// Update kinds (bits by [`Kind`]) whose last full read on this
+    /// connection matched the protocol exactly: only those are routed from
+    /// their prefix.
+    verified: u32,
     reported: Status,
     /// Schema differences already reported, per kind (see [`Machine::warn_schema`]).
     warned: SchemaWarnings,
@@ -254,6 +261,8 @@ impl Machine {
             registry: Registry::default(),
             sent_topics: None,
             last_message: None,
+            last_elsewhere: false,
+            verified: 0,
             warned: SchemaWarnings::default(),
             role: None,
             follower: false,
@@ -310,9 +319,75 @@ impl Machine {
         self.last_seq
     }
 
-    /// Text of the last frame other than `ping`/`pong`.
+    /// Text of the last frame other than `ping`/`pong`; `None` also when
+    /// that frame was routed from its prefix (see
+    /// [`Machine::last_message_elsewhere`]).
     pub fn last_message(&self) -> Option<Rc<String>> {
         self.last_message.clone()
+    }
+
+    /// Whether the last frame other than `ping`/`pong` was an update routed
+    /// from its prefix ([`Machine::named_update`]), whose text only the glue
+    /// holds.
+    pub fn last_message_elsewhere(&self) -> bool {
+        self.last_elsewhere
+    }
+
+    /// Route an update from its routing fields without reading the rest of
+    /// its text, as the browser glue reads them from a frame in the server's
+    /// order ([`frame::prefix`]): `kind`, `seq` and the key by its id in
+    /// [`Machine::named_keys`] (0: a key no filter names). Does what
+    /// [`Event::Frame`] does for an update on a v1 connection, for a kind
+    /// that already matched the protocol exactly in a full read on this
+    /// connection (so a server whose frames differ still gets its one
+    /// warning per kind and field; later frames are not read past their
+    /// prefix). `None` when the whole frame must be read: not open, state
+    /// mode (the store needs the record), or the kind not checked yet;
+    /// `Some(false)` for a `seq` already delivered (dropped, counted);
+    /// `Some(true)` when taken: it is the last message now, and `to` holds
+    /// the subscribers that want it (none: filtered out).
+    pub fn named_update(
+        &mut self,
+        now: f64,
+        kind: Kind,
+        seq: u64,
+        key: u32,
+        to: &mut Vec<SubscriberId>,
+    ) -> Option<bool> {
+        to.clear();
+        let taken = self.admit(now, kind, seq)?;
+        if taken {
+            self.registry.route_named(kind, key, to);
+        }
+        Some(taken)
+    }
+
+    /// The corridor keys and anchor ids the subscribers' filters name,
+    /// sorted: the key at index `i` has id `i + 1` in
+    /// [`Machine::named_update`].
+    pub fn named_keys(&self) -> &[String] {
+        self.registry.named_keys()
+    }
+
+    /// The common part of the prefix paths: `None` when the frame must be
+    /// read whole, `false` for a duplicate (counted), `true` when the update
+    /// is taken (resume point and last message move).
+    fn admit(&mut self, now: f64, kind: Kind, seq: u64) -> Option<bool> {
+        if self.state != ConnectionState::Open
+            || self.config.state
+            || self.verified & (1 << kind as u32) == 0
+        {
+            return None;
+        }
+        self.last_frame_at = now;
+        if self.last_seq.is_some_and(|last| seq <= last) {
+            self.duplicates += 1;
+            return Some(false);
+        }
+        self.last_seq = Some(seq);
+        self.last_message = None;
+        self.last_elsewhere = true;
+        Some(true)
     }
 
     /// Consumers currently holding the connection (count).
@@ -401,6 +476,7 @@ impl Machine {
         self.last_seq = None;
         self.server_head = None;
         self.last_message = None;
+        self.last_elsewhere = false;
         self.live.store.clear();
         // `online` stays: it is the browser's state, not the client's.
         self.report(&mut out);
@@ -683,6 +759,12 @@ impl Machine {
         let kind = frame.kind;
         if !frame.mismatch.is_empty() {
             self.warn_schema(kind, &frame.mismatch, out);
+            self.verified &= !(1 << kind as u32);
+        } else if matches!(
+            kind,
+            Kind::SnapshotUpdate | Kind::CorridorUpdate | Kind::AnchorUpdate
+        ) {
+            self.verified |= 1 << kind as u32;
         }
         match kind {
             Kind::Ping if self.follower => {}
@@ -691,6 +773,9 @@ impl Machine {
                 out.push(Action::Send(pong));
             }
             Kind::Connected => {
+                // A new connection (perhaps to another server): each update
+                // kind is read in full once more before prefix routing.
+                self.verified = 0;
                 self.connection_id = frame.connection_id.clone();
                 self.server_head = frame.seq;
                 // A client that has delivered nothing yet is in step with the
@@ -777,6 +862,7 @@ impl Machine {
         let text = Rc::new(text);
         if !matches!(kind, Kind::Ping | Kind::Pong) {
             self.last_message = Some(text.clone());
+            self.last_elsewhere = false;
         }
         if !to.is_empty() {
             let seq = seq.filter(|_| {

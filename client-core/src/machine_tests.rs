@@ -23,7 +23,12 @@ fn machine() -> Machine {
 
 /// A machine with an open socket, `connected` received (heartbeat 1000 ms).
 fn open_machine() -> Machine {
-    let mut m = machine();
+    open_machine_with(config())
+}
+
+/// [`open_machine`] with these settings.
+fn open_machine_with(config: Config) -> Machine {
+    let mut m = machine_with(config);
     m.handle(0.0, Event::Acquire);
     m.handle(0.0, Event::Opened);
     m.handle(
@@ -1117,4 +1122,217 @@ fn error_messages_keep_their_exact_wording() {
             "gave up after 0 reconnect attempts; call connect() to retry"
         ]
     );
+}
+
+// ---- prefix routing ------------------------------------------------------
+
+/// An update as the server writes it (`seq` and key first), or, with
+/// `loose`, with its last required field missing (a frame that differs
+/// from the protocol).
+fn server_update(kind: u8, seq: u64, key: &str, loose: bool) -> String {
+    let last = |field: &str| {
+        if loose {
+            String::new()
+        } else {
+            format!(",{field}")
+        }
+    };
+    match kind % 3 {
+        0 => format!(
+            r#"{{"type":"corridor_update","seq":{seq},"corridor_key":"{key}","corridor_id":"i","success_rate":1.0,"volume_usd":2.0{}}}"#,
+            last(r#""total_transactions":3"#)
+        ),
+        1 => format!(
+            r#"{{"type":"anchor_update","seq":{seq},"anchor_id":"{key}","name":"n","reliability_score":99.0{}}}"#,
+            last(r#""status":"green""#)
+        ),
+        _ => format!(
+            r#"{{"type":"snapshot_update","seq":{seq},"snapshot_id":"s","epoch":1,"timestamp":"t"{}}}"#,
+            last(r#""hash":"h""#)
+        ),
+    }
+}
+
+/// What a machine did with a frame: deliveries (subscribers, seq) and errors.
+type Seen = (Vec<(Vec<SubscriberId>, Option<u64>)>, Vec<ErrorCode>);
+
+fn seen(actions: &[Action]) -> Seen {
+    let mut out: Seen = (Vec::new(), Vec::new());
+    for a in actions {
+        match a {
+            Action::Deliver(d) => out.0.push((d.to.clone(), d.seq)),
+            Action::Error(e) => out.1.push(e.code),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The id of `key` in the machine's named keys (0: named by no filter).
+fn key_id(m: &Machine, key: Option<&str>) -> u32 {
+    m.named_keys()
+        .iter()
+        .position(|k| Some(k.as_str()) == key)
+        .map_or(0, |i| i as u32 + 1)
+}
+
+/// Feed `text` the way the browser glue does: routed from its prefix (the
+/// key by its id) when the machine takes it, else whole.
+fn feed_like_the_glue(m: &mut Machine, text: String) -> Seen {
+    if let Some(p) = frame::prefix(&text) {
+        let id = key_id(m, p.key);
+        let mut to = vec![99];
+        match m.named_update(1.0, p.kind, p.seq, id, &mut to) {
+            Some(true) if !to.is_empty() => return (vec![(to, Some(p.seq))], Vec::new()),
+            Some(_) => {
+                assert!(to.is_empty(), "{to:?}");
+                return (Vec::new(), Vec::new());
+            }
+            None => {}
+        }
+    }
+    seen(&m.handle(1.0, Event::Frame(text)))
+}
+
+fn subscribed(m: &mut Machine) {
+    m.subscribe(1, &Filter::default()).unwrap();
+    let f: Filter = serde_json::from_str(r#"{"corridorKeys":["B"]}"#).unwrap();
+    m.subscribe(2, &f).unwrap();
+    let f: Filter =
+        serde_json::from_str(r#"{"types":["anchor_update"],"anchorIds":["A"]}"#).unwrap();
+    m.subscribe(3, &f).unwrap();
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(500))]
+
+    /// Routing from the prefix changes nothing a subscriber can see: same
+    /// deliveries to the same subscribers, same resume point and duplicate
+    /// count as reading every frame whole, for any stream of updates
+    /// (duplicates, old seqs, frames that differ from the protocol,
+    /// reconnects); a frame that differs from the protocol and is the first
+    /// of its kind on a connection is warned about on both paths (later ones
+    /// are not read past their prefix once their kind matched: the
+    /// documented trade-off).
+    #[test]
+    fn prefix_routing_delivers_exactly_what_the_full_read_does(
+        frames in proptest::collection::vec((0u8..3, 1u64..40, 0usize..3, proptest::bool::weighted(0.1), proptest::bool::weighted(0.05)), 1..80)
+    ) {
+        let (mut full, mut fast) = (open_machine(), open_machine());
+        subscribed(&mut full);
+        subscribed(&mut fast);
+        let mut read = [false; 3];
+        let (mut must_warn, mut warned) = (false, (false, false));
+        for (kind, seq, key, loose, reconnect) in frames {
+            if reconnect {
+                read = [false; 3];
+                for m in [&mut full, &mut fast] {
+                    let c = r#"{"type":"connected","connection_id":"c2","heartbeat_ms":1000,"seq":0}"#;
+                    m.handle(1.0, Event::Frame(c.into()));
+                }
+            }
+            let text = server_update(kind, seq, ["A", "B", "C"][key], loose);
+            let a = seen(&full.handle(1.0, Event::Frame(text.clone())));
+            let b = feed_like_the_glue(&mut fast, text);
+            proptest::prop_assert_eq!(&a.0, &b.0);
+            // A frame that differs, read first of its kind on a connection,
+            // is read whole on both paths: both have warned by now (each
+            // machine warns once per kind and field).
+            if loose && !read[usize::from(kind)] {
+                must_warn = true;
+            }
+            warned.0 |= a.1.contains(&ErrorCode::SchemaMismatch);
+            warned.1 |= b.1.contains(&ErrorCode::SchemaMismatch);
+            if must_warn {
+                proptest::prop_assert_eq!(warned, (true, true));
+            }
+            read[usize::from(kind)] |= !loose;
+            proptest::prop_assert_eq!(full.last_seq(), fast.last_seq());
+            proptest::prop_assert_eq!(full.duplicates(), fast.duplicates());
+        }
+    }
+}
+
+/// `named_update` of a server-written update, its key by id: `None` (read
+/// it whole), `Some(None)` (duplicate) or the subscribers.
+fn named(m: &mut Machine, text: &str) -> Option<Option<Vec<SubscriberId>>> {
+    let p = frame::prefix(text).unwrap();
+    let id = key_id(m, p.key);
+    let mut to = Vec::new();
+    let taken = m.named_update(1.0, p.kind, p.seq, id, &mut to)?;
+    Some(taken.then_some(to))
+}
+
+#[test]
+fn the_prefix_is_used_only_after_a_full_read_of_the_kind_matched_and_never_in_state_mode() {
+    let mut m = open_machine();
+    subscribed(&mut m);
+    let text = server_update(0, 1, "B", false);
+    assert_eq!(named(&mut m, &text), None, "no full read of the kind yet");
+    m.handle(1.0, Event::Frame(text));
+    assert!(!m.last_message_elsewhere());
+    let text = server_update(0, 2, "B", false);
+    assert_eq!(named(&mut m, &text), Some(Some(vec![1, 2])));
+    assert!(m.last_message_elsewhere());
+    assert_eq!(m.last_message(), None);
+    assert_eq!(m.last_seq(), Some(2));
+    assert_eq!(named(&mut m, &text), Some(None));
+    assert_eq!(m.duplicates(), 1);
+    // Another kind is still read in full first.
+    let anchor = server_update(1, 3, "A", false);
+    assert_eq!(named(&mut m, &anchor), None);
+    // A frame that differs from the protocol withdraws the kind.
+    m.handle(1.0, Event::Frame(server_update(0, 3, "B", true)));
+    let text = server_update(0, 4, "B", false);
+    assert_eq!(named(&mut m, &text), None);
+    // State mode needs every record whole.
+    let mut s = open_machine_with(Config {
+        state: true,
+        ..config()
+    });
+    s.handle(1.0, Event::Frame(server_update(0, 1, "B", false)));
+    let text = server_update(0, 2, "B", false);
+    assert_eq!(named(&mut s, &text), None);
+}
+
+#[test]
+fn named_keys_follow_the_filters_sorted_once_each() {
+    let mut m = open_machine();
+    assert!(m.named_keys().is_empty());
+    subscribed(&mut m);
+    assert_eq!(m.named_keys(), ["A", "B"]);
+    let f: Filter =
+        serde_json::from_str(r#"{"corridorKeys":["B","0"],"anchorIds":["A"]}"#).unwrap();
+    m.subscribe(4, &f).unwrap();
+    assert_eq!(m.named_keys(), ["0", "A", "B"]);
+    m.unsubscribe(2);
+    m.unsubscribe(3);
+    assert_eq!(
+        m.named_keys(),
+        ["0", "A", "B"],
+        "subscriber 4 still names them"
+    );
+    m.unsubscribe(4);
+    assert!(m.named_keys().is_empty());
+    // A key by its id routes as the key itself; id 0 or an unknown id as a
+    // key no filter names.
+    m.subscribe(5, &f).unwrap();
+    let mut to = Vec::new();
+    let b = m.named_keys().iter().position(|k| k == "B").unwrap() as u32 + 1;
+    m.handle(1.0, Event::Frame(server_update(0, 1, "B", false)));
+    assert_eq!(
+        m.named_update(1.0, Kind::CorridorUpdate, 2, b, &mut to),
+        Some(true)
+    );
+    assert_eq!(to, [1, 5]);
+    assert_eq!(
+        m.named_update(1.0, Kind::CorridorUpdate, 3, 0, &mut to),
+        Some(true)
+    );
+    assert_eq!(to, [1]);
+    assert_eq!(
+        m.named_update(1.0, Kind::CorridorUpdate, 4, 99, &mut to),
+        Some(true)
+    );
+    assert_eq!(to, [1]);
 }

@@ -1070,6 +1070,24 @@ impl Shared {
         out
     }
 
+    /// An update of the real socket routed from its prefix by `route`
+    /// (e.g. [`Machine::named_update`]): `None` when
+    /// the whole frame must go through [`Shared::handle`] (no real socket
+    /// here, other tabs to relay it to, or the machine needs the text).
+    pub fn prefix_frame<R>(
+        &mut self,
+        machine: &mut Machine,
+        route: impl FnOnce(&mut Machine) -> Option<R>,
+    ) -> Option<R> {
+        if !self.real || self.tabs.has_listeners() {
+            return None;
+        }
+        let routed = route(machine)?;
+        // Counted (and the stream's head moved) as every relayed frame is.
+        let _ = self.tabs.relayed(machine.last_seq());
+        Some(routed)
+    }
+
     /// The local subscriptions changed (after `Machine::subscribe` or
     /// `unsubscribe`): tell the leader.
     pub fn topics_changed(&mut self, machine: &mut Machine, now: f64) -> Out {

@@ -125,6 +125,13 @@ pub enum ServerMessage {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct SnapshotUpdate {
+    /// Deployment-wide sequence number of this update (absent in a
+    /// [`StateChunk`] record). Serialised first, then the routing key
+    /// (`corridor_key`, `anchor_id`): a client routes an update from the
+    /// first bytes of its text (see `client-core`'s `frame::prefix`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", tsify(optional))]
+    pub seq: Option<u64>,
     /// Snapshot id (UUID).
     pub snapshot_id: String,
     /// Epoch number, increasing by one per snapshot.
@@ -133,11 +140,6 @@ pub struct SnapshotUpdate {
     pub timestamp: String,
     /// SHA-256 of the snapshot's canonical JSON, lowercase hex.
     pub hash: String,
-    /// Deployment-wide sequence number of this update (absent in a
-    /// [`StateChunk`] record).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "ts", tsify(optional))]
-    pub seq: Option<u64>,
     /// `true` when the server skipped older snapshots to catch a slow state
     /// connection up ([conflation](StateChunk#conflation)); absent otherwise
     /// and always absent on v1 connections.
@@ -150,21 +152,23 @@ pub struct SnapshotUpdate {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct CorridorUpdate {
-    /// Corridor id (UUID).
-    pub corridor_id: String,
+    /// Deployment-wide sequence number of this update (absent in a
+    /// [`StateChunk`] record). Serialised first, then the routing key
+    /// (`corridor_key`, `anchor_id`): a client routes an update from the
+    /// first bytes of its text (see `client-core`'s `frame::prefix`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", tsify(optional))]
+    pub seq: Option<u64>,
     /// `CODE:ISSUER->CODE:ISSUER`.
     pub corridor_key: String,
+    /// Corridor id (UUID).
+    pub corridor_id: String,
     /// Successful share of transactions, percent (0–100).
     pub success_rate: f64,
     /// Volume in US dollars.
     pub volume_usd: f64,
     /// Number of transactions.
     pub total_transactions: u64,
-    /// Deployment-wide sequence number of this update (absent in a
-    /// [`StateChunk`] record).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "ts", tsify(optional))]
-    pub seq: Option<u64>,
     /// Connection-local number of this corridor, the base later
     /// [`CorridorDelta`]s name (state connections only; absent on v1
     /// connections).
@@ -182,6 +186,13 @@ pub struct CorridorUpdate {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ts", derive(tsify::Tsify))]
 pub struct AnchorUpdate {
+    /// Deployment-wide sequence number of this update (absent in a
+    /// [`StateChunk`] record). Serialised first, then the routing key
+    /// (`corridor_key`, `anchor_id`): a client routes an update from the
+    /// first bytes of its text (see `client-core`'s `frame::prefix`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "ts", tsify(optional))]
+    pub seq: Option<u64>,
     /// Anchor id (UUID).
     pub anchor_id: String,
     /// Display name.
@@ -190,11 +201,6 @@ pub struct AnchorUpdate {
     pub reliability_score: f64,
     /// Traffic-light status derived from the score.
     pub status: AnchorStatus,
-    /// Deployment-wide sequence number of this update (absent in a
-    /// [`StateChunk`] record).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "ts", tsify(optional))]
-    pub seq: Option<u64>,
     /// Connection-local number of this anchor, the base later
     /// [`AnchorDelta`]s name (state connections only; absent on v1
     /// connections).
@@ -896,7 +902,7 @@ mod tests {
         });
         assert_eq!(
             chunk.to_json(),
-            r#"{"type":"state","seq":12,"corridors":[{"corridor_id":"i","corridor_key":"A:G->B:G","success_rate":90.0,"volume_usd":1.5,"total_transactions":4,"ref":1}],"anchors":[],"done":true}"#
+            r#"{"type":"state","seq":12,"corridors":[{"corridor_key":"A:G->B:G","corridor_id":"i","success_rate":90.0,"volume_usd":1.5,"total_transactions":4,"ref":1}],"anchors":[],"done":true}"#
         );
         assert_eq!(chunk.seq(), Some(12));
         let delta = ServerMessage::CorridorDelta(CorridorDelta {

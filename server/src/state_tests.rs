@@ -42,7 +42,7 @@ fn first_update_of_a_key_is_full_with_a_ref_then_deltas_carry_only_changed_field
     );
     assert_eq!(
         first.to_json(),
-        r#"{"type":"corridor_update","corridor_id":"id-A","corridor_key":"A","success_rate":1.0,"volume_usd":2.0,"total_transactions":3,"seq":5,"ref":1}"#
+        r#"{"type":"corridor_update","seq":5,"corridor_key":"A","corridor_id":"id-A","success_rate":1.0,"volume_usd":2.0,"total_transactions":3,"ref":1}"#
     );
     let second = k.outgoing(
         &ServerMessage::CorridorUpdate(corridor("A", 1.0, 2.5, 3, Some(6))),
@@ -194,7 +194,7 @@ fn conflation_resends_only_changed_keys_in_seq_order() {
     assert_eq!(
         json,
         [
-            r#"{"type":"corridor_update","corridor_id":"id-C","corridor_key":"C","success_rate":4.0,"volume_usd":4.0,"total_transactions":4,"seq":8,"ref":3,"conflated":true}"#,
+            r#"{"type":"corridor_update","seq":8,"corridor_key":"C","corridor_id":"id-C","success_rate":4.0,"volume_usd":4.0,"total_transactions":4,"ref":3,"conflated":true}"#,
             r#"{"type":"corridor_delta","ref":2,"seq":9,"r":3.0,"conflated":true}"#,
         ]
     );

@@ -2,70 +2,213 @@
 
 use std::cell::{Cell, RefCell};
 
+use crate::frame::Kind;
 use wasm_bindgen::prelude::*;
 use web_sys::{CloseEvent, Event, WebSocket};
 
-// Every frame crosses into wasm once: the listener copies the text as UTF-8
-// straight into a reused buffer in wasm memory and calls Rust with its
-// length. Through web-sys it took three crossings (the
-// `data` getter, then wasm-bindgen's string copy, which runs a JS loop over
-// the characters and calls back into wasm to allocate). The JS string is
-// kept for the duration of the call, so delivery can `JSON.parse` it without
-// copying the text back out.
+// Every frame crosses into wasm once. An update the server wrote (`type`,
+// `seq`, then the routing key first: `frame::prefix` in client-core) is read
+// here, in JS: its kind, `seq` and the id of its key among the keys the
+// filters name (`setKeys`) go to `__si_update` as numbers, so the text is
+// never copied into wasm (copying costs about what `JSON.parse` of the whole
+// frame does: bench/dispatch/copy.mjs). Any other frame, or one that does
+// not begin exactly so, is copied as UTF-8 into a reused buffer in wasm
+// memory for `__si_frame`, which reads it whole. The JS string is kept for
+// the call, so delivery can `JSON.parse` it without copying the text back
+// out; the last update routed here stays a JS string (`lastFastText`).
 #[wasm_bindgen(inline_js = r#"
 const encoder = new TextEncoder();
 let current;
-// One view for every socket: a new buffer from `reserve` replaces it for all.
+let last;
+// Named keys by length: [key, id] pairs (a key is compared only with the
+// few named keys of its length, never hashed).
+let keys = new Map();
+// Message subscribers by id (the same callbacks the wasm side holds).
+const subs = new Map();
+const fns = [];
+let thrown;
+// One buffer for every socket (`reserve` only grows it) and a view of it.
+let base = 0;
+let size = 0;
 let view = new Uint8Array(0);
+// Room for `n` UTF-16 units (UTF-8 needs at most 3 bytes each). Any wasm
+// call may grow the memory, which detaches the view: made anew then.
+function room(memory, wasm, n) {
+  if (size < n * 3) {
+    size = n * 3;
+    base = wasm.__si_reserve(size);
+  }
+  if (view.byteLength !== size) view = new Uint8Array(memory.buffer, base, size);
+}
+const HEADS = ['{"type":"corridor_update","seq":', '{"type":"anchor_update","seq":', '{"type":"snapshot_update","seq":'];
+const FIELDS = [',"corridor_key":"', ',"anchor_id":"', ''];
+// An update in the server's order: `{"type":"<kind>","seq":<digits>` then,
+// for a keyed kind, `,"<key field>":"<key>"` (no backslash in the key; the
+// snapshot's `seq` followed by `,` or `}`). Hands kind (1-3), seq and key
+// id to wasm; 0 (read the frame whole) for anything else.
+function update(wasm, generation, text, at) {
+  for (let k = 0; k < 3; k++) {
+    const head = HEADS[k];
+    if (!text.startsWith(head)) continue;
+    const from = head.length;
+    let i = from;
+    let seq = 0;
+    let c = text.charCodeAt(i);
+    for (; c >= 48 && c <= 57; c = text.charCodeAt(++i)) seq = seq * 10 + c - 48;
+    // JSON has no leading zeros; 15 digits are exact in a double.
+    if (i === from || i - from > 15 || (i - from > 1 && text.charCodeAt(from) === 48)) return 0;
+    let key = 0;
+    const field = FIELDS[k];
+    if (field === '') {
+      if (c !== 44 && c !== 125) return 0;
+    } else {
+      if (!text.startsWith(field, i)) return 0;
+      const start = i + field.length;
+      const end = text.indexOf('"', start);
+      if (end < 0) return 0;
+      const escape = text.indexOf('\\', start);
+      if (escape >= 0 && escape < end) return 0;
+      const named = keys.get(end - start);
+      if (named !== undefined) {
+        for (let j = 0; j < named.length; j += 2) {
+          if (text.startsWith(named[j], start)) {
+            key = named[j + 1];
+            break;
+          }
+        }
+      }
+    }
+    // Raw exports return u32 as a signed i32: `>>> 0` reads it back.
+    return wasm.__si_update(generation, k + 1, seq, key, at) >>> 0;
+  }
+  return 0;
+}
+// Call the `n` subscribers `__si_update` chose (just `one`, or from
+// `__si_subscriber`) with the frame's object, as the wasm side's delivery
+// does: functions looked up first, so one that unsubscribes another
+// mid-delivery does not take this frame from it; a throw (or a text
+// `JSON.parse` rejects) is reported through wasm.
+function deliver(wasm, text, n, one) {
+  let m;
+  try {
+    m = JSON.parse(text);
+  } catch (err) {
+    thrown = err;
+    return wasm.__si_threw(0);
+  }
+  for (let j = 0; j < n; j++) fns[j] = subs.get(one >= 0 ? one : wasm.__si_subscriber(j) >>> 0);
+  for (let j = 0; j < n; j++) {
+    const f = fns[j];
+    fns[j] = undefined;
+    if (f === undefined) continue;
+    try {
+      f(m);
+    } catch (err) {
+      thrown = err;
+      wasm.__si_threw(1);
+    }
+  }
+}
 export function listen(ws, generation, memory, wasm) {
   ws.onmessage = (e) => {
     const text = e.data;
-    if (typeof text !== 'string') return wasm.__si_frame(generation, -1, Date.now());
-    // UTF-8 needs at most 3 bytes per UTF-16 unit; a grown memory detaches the view.
-    const need = text.length * 3;
-    if (view.byteLength < need) {
-      const at = wasm.__si_reserve(need); // may grow memory: read `memory.buffer` after it
-      view = new Uint8Array(memory.buffer, at, need);
-    }
-    // ASCII (every frame the server writes, in practice) by a JIT-compiled
-    // loop, a little cheaper than `encodeInto` (0.28 vs 0.34 µs per frame,
-    // bench/dispatch/copy.mjs), which takes any other text.
-    const n = text.length;
-    let i = 0;
-    for (; i < n; i++) {
-      const c = text.charCodeAt(i);
-      if (c > 0x7f) break;
-      view[i] = c;
-    }
-    const written = i === n ? n : i + encoder.encodeInto(text.slice(i), view.subarray(i)).written;
+    const at = Date.now();
+    if (typeof text !== 'string') return wasm.__si_frame(generation, -1, at);
     current = text;
     try {
-      wasm.__si_frame(generation, written, Date.now());
+      const routed = update(wasm, generation, text, at);
+      if (routed) {
+        if (routed >= 2) last = text;
+        if (routed >= 4) deliver(wasm, text, 1, routed - 4);
+        else if (routed === 3) deliver(wasm, text, wasm.__si_subscriber(-1), -1);
+        return;
+      }
+      // ASCII (every frame the server writes, in practice) by a
+      // JIT-compiled loop, a little cheaper than `encodeInto`, which takes
+      // any other text.
+      const n = text.length;
+      room(memory, wasm, n);
+      let i = 0;
+      for (; i < n; i++) {
+        const c = text.charCodeAt(i);
+        if (c > 0x7f) break;
+        view[i] = c;
+      }
+      const written = i === n ? n : i + encoder.encodeInto(text.slice(i), view.subarray(i)).written;
+      wasm.__si_frame(generation, written, at);
     } finally {
       current = undefined;
     }
   };
 }
 export function currentText() { return current; }
+export function lastFastText() { return last; }
+export function setKeys(list) {
+  keys = new Map();
+  list.forEach((k, i) => {
+    const same = keys.get(k.length);
+    if (same) same.push(k, i + 1);
+    else keys.set(k.length, [k, i + 1]);
+  });
+}
+export function setSubscriber(id, f) {
+  if (id === 0) subs.clear();
+  else if (f === undefined) subs.delete(id);
+  else subs.set(id, f);
+}
+export function takeThrown() { const e = thrown; thrown = undefined; return e; }
 "#)]
 extern "C" {
     fn listen(ws: &WebSocket, generation: u32, memory: &JsValue, wasm: &JsValue);
     /// The JS string of the frame being handled, `undefined` outside that call.
     #[wasm_bindgen(js_name = currentText)]
     pub(crate) fn current_text() -> JsValue;
+    /// The JS string of the last update routed in JS that became the last
+    /// message (see [`PrefixSink`]).
+    #[wasm_bindgen(js_name = lastFastText)]
+    pub(crate) fn last_fast_text() -> JsValue;
+    /// The keys the filters name, in the order of their ids (id = index + 1:
+    /// `Machine::named_keys`); the listener looks keys up in them.
+    #[wasm_bindgen(js_name = setKeys)]
+    pub(crate) fn set_keys(keys: &js_sys::Array);
+    /// Message subscriber `id` (also held by the wasm side), which the
+    /// listener calls for updates it routes; `undefined`: it is gone; id 0:
+    /// every subscriber is gone. (One import, not three: each costs glue.)
+    #[wasm_bindgen(js_name = setSubscriber)]
+    pub(crate) fn set_subscriber(id: u32, callback: &JsValue);
+    /// What the listener caught last (see [`__si_threw`]).
+    #[wasm_bindgen(js_name = takeThrown)]
+    fn take_thrown() -> JsValue;
 }
 
 /// Where a socket's events go, with the socket's generation.
 pub(crate) type Sink = fn(u32, SocketEvent);
+
+/// `route(generation, kind, seq, key id, at, subscribers)` of [`PrefixSink`].
+pub(crate) type RouteUpdate = fn(u32, Kind, u64, u32, f64, &mut Vec<u32>) -> Option<bool>;
+
+/// Where an update read in JS goes: `route(generation, kind, seq, key id,
+/// at)` decides (`None`: read the whole frame); the listener then calls the
+/// chosen subscribers itself, and `threw(parse, error)` reports a text
+/// `JSON.parse` rejected (`parse`) or a subscriber that threw.
+#[derive(Clone, Copy)]
+pub(crate) struct PrefixSink {
+    pub(crate) route: RouteUpdate,
+    pub(crate) threw: fn(bool, JsValue),
+}
 
 thread_local! {
     /// Where the listener writes each frame's UTF-8 text; only grows.
     static SCRATCH: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
     /// Where frames go: the `sink` of the last [`Socket::open`].
     static SINK: Cell<Option<Sink>> = const { Cell::new(None) };
+    /// Where prefix-routed updates go: set with `SINK`.
+    static PREFIX: Cell<Option<PrefixSink>> = const { Cell::new(None) };
+    /// The subscribers of the update being delivered by the listener.
+    static ROUTED: RefCell<Vec<u32>> = const { RefCell::new(Vec::new()) };
 }
 
-// The listener calls these two raw wasm exports directly, not through
+// The listener calls these raw wasm exports (`__si_*`) directly, not through
 // wasm-bindgen's closure wrappers (argument spreading, a try/finally and a
 // reference count per call): they run for every frame. Not part of the JS API.
 
@@ -94,6 +237,64 @@ pub extern "C" fn __si_frame(generation: u32, len: i32, at: f64) {
     };
     if let Some(sink) = SINK.with(Cell::get) {
         sink(generation, event);
+    }
+}
+
+/// The listener read an update of socket `generation`: `kind` 1-3
+/// (corridor, anchor, snapshot update), its `seq` (an integer below 10^15)
+/// and its key's id (see `setKeys`). Returns 0 when the listener must copy
+/// the whole frame for [`__si_frame`], 1 for a duplicate (dropped); from 2
+/// on the update is the last message: 2 when nobody wants it, 4 + the id
+/// of its one subscriber, or 3 when there are several ([`__si_subscriber`]).
+#[no_mangle]
+pub extern "C" fn __si_update(generation: u32, kind: u32, seq: f64, key: u32, at: f64) -> u32 {
+    let kind = match kind {
+        1 => Kind::CorridorUpdate,
+        2 => Kind::AnchorUpdate,
+        3 => Kind::SnapshotUpdate,
+        _ => return 0,
+    };
+    let Some(sink) = PREFIX.with(Cell::get) else {
+        return 0;
+    };
+    // Taken out for the call (its buffer reused), so no borrow is held
+    // while the machine runs.
+    let mut to = ROUTED.with(|r| std::mem::take(&mut *r.borrow_mut()));
+    let routed = (sink.route)(generation, kind, seq as u64, key, at, &mut to);
+    let n = to.len() as u32;
+    ROUTED.with(|r| *r.borrow_mut() = to);
+    match routed {
+        None => 0,
+        Some(false) => 1,
+        Some(true) if n == 0 => 2,
+        Some(true) if n == 1 => ROUTED.with(|r| {
+            let first = r.borrow().first().copied().unwrap_or_default();
+            first.checked_add(4).unwrap_or(3)
+        }),
+        Some(true) => 3,
+    }
+}
+
+/// Subscriber `i` of the update [`__si_update`] routed last; `i` = -1: how
+/// many there are.
+#[no_mangle]
+pub extern "C" fn __si_subscriber(i: i32) -> u32 {
+    ROUTED.with(|r| {
+        let r = r.borrow();
+        match usize::try_from(i) {
+            Ok(i) => r.get(i).copied().unwrap_or_default(),
+            Err(_) => r.len() as u32,
+        }
+    })
+}
+
+/// The listener caught something while delivering: `JSON.parse` rejected
+/// the text (`what` 0) or a subscriber threw (1); reported through
+/// [`PrefixSink::threw`].
+#[no_mangle]
+pub extern "C" fn __si_threw(what: u32) {
+    if let Some(sink) = PREFIX.with(Cell::get) {
+        (sink.threw)(what == 0, take_thrown());
     }
 }
 
@@ -134,7 +335,12 @@ pub(crate) struct Socket {
 
 impl Socket {
     /// Open a socket to `url`; `sink` receives its events tagged with `generation`.
-    pub(crate) fn open(url: &str, generation: u32, sink: Sink) -> Result<Socket, JsValue> {
+    pub(crate) fn open(
+        url: &str,
+        generation: u32,
+        sink: Sink,
+        prefix: PrefixSink,
+    ) -> Result<Socket, JsValue> {
         let ws = WebSocket::new(url)?;
         // Binary frames are not part of the protocol; arraybuffer avoids Blob reads.
         ws.set_binary_type(web_sys::BinaryType::Arraybuffer);
@@ -151,6 +357,7 @@ impl Socket {
         });
         ws.set_onopen(Some(on_open.as_ref().unchecked_ref()));
         SINK.with(|s| s.set(Some(sink)));
+        PREFIX.with(|s| s.set(Some(prefix)));
         listen(
             &ws,
             generation,

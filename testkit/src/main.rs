@@ -211,7 +211,7 @@ async fn silent(ws: WebSocketUpgrade) -> Response {
 /// update, then keeps the connection alive with pings until the client leaves.
 async fn misbehaving(ws: WebSocketUpgrade) -> Response {
     const LEGACY_CORRIDOR: &str = r#"{"type":"corridor_update","corridor_key":"USDC:GA5ZSEJYB37JRC5AVCIA5MOP4RHTM335X2KGX3IHOJAPP5RE34K4KZVN->EURC:GDHU6WRG4IEQXM5NZ4BMPKOXHW76MZM4Y2IEMFDVXBSDP6SJY4ITNPP2","asset_a_code":"USDC","asset_a_issuer":"GA5ZSEJYB37JRC5AVCIA5MOP4RHTM335X2KGX3IHOJAPP5RE34K4KZVN","asset_b_code":"EURC","asset_b_issuer":"GDHU6WRG4IEQXM5NZ4BMPKOXHW76MZM4Y2IEMFDVXBSDP6SJY4ITNPP2"}"#;
-    ws.on_upgrade(|mut socket: WebSocket| async move {
+    ws.on_upgrade(|socket: WebSocket| async move {
         let frames = [
             Message::Text(r#"{"type":"connected","connection_id":"misbehaving","protocol":1,"heartbeat_ms":1000,"seq":0}"#.into()),
             Message::Text("{not json".into()),
@@ -221,23 +221,73 @@ async fn misbehaving(ws: WebSocketUpgrade) -> Response {
             Message::Text(LEGACY_CORRIDOR.into()),
             Message::Text(r#"{"type":"corridor_update","corridor_id":"c1","corridor_key":"MAL:GA->FORMED:GB","success_rate":99.5,"volume_usd":10.0,"total_transactions":4,"seq":1}"#.into()),
         ];
-        for frame in frames {
-            if socket.send(frame).await.is_err() {
-                return;
-            }
+        send_then_ping(socket, frames).await;
+    })
+}
+
+/// Sends `frames`, then keeps the connection alive with pings until the
+/// client leaves.
+async fn send_then_ping(mut socket: WebSocket, frames: impl IntoIterator<Item = Message>) {
+    for frame in frames {
+        if socket.send(frame).await.is_err() {
+            return;
         }
-        let mut tick = tokio::time::interval(Duration::from_millis(500));
-        loop {
-            tokio::select! {
-                msg = socket.recv() => if !matches!(msg, Some(Ok(_))) { return },
-                _ = tick.tick() => {
-                    let ping = format!(r#"{{"type":"ping","timestamp":{}}}"#, now_secs());
-                    if socket.send(Message::Text(ping.into())).await.is_err() {
-                        return;
-                    }
+    }
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    loop {
+        tokio::select! {
+            msg = socket.recv() => if !matches!(msg, Some(Ok(_))) { return },
+            _ = tick.tick() => {
+                let ping = format!(r#"{{"type":"ping","timestamp":{}}}"#, now_secs());
+                if socket.send(Message::Text(ping.into())).await.is_err() {
+                    return;
                 }
             }
         }
+    }
+}
+
+/// Updates that exercise the client's routing from a frame's first bytes
+/// (`type`, `seq`, key: the server's order): the first of each kind (read
+/// whole), later ones routed in JS, a duplicate, a key no filter names, a key
+/// with an escape, one in another member order, a non-ASCII key, a subscriber
+/// that throws, a text `JSON.parse` rejects, and a `seq` of 16 digits (read
+/// whole: more than the JS reader takes). Sent at once, then pings.
+async fn prefix(ws: WebSocketUpgrade) -> Response {
+    let corridor = |seq: u64, key: &str| {
+        format!(
+            r#"{{"type":"corridor_update","seq":{seq},"corridor_key":"{key}","corridor_id":"c{seq}","success_rate":99.5,"volume_usd":10.0,"total_transactions":4}}"#
+        )
+    };
+    let anchor = |seq: u64, id: &str| {
+        format!(
+            r#"{{"type":"anchor_update","seq":{seq},"anchor_id":"{id}","name":"A","reliability_score":99.0,"status":"green"}}"#
+        )
+    };
+    let snapshot = |seq: u64| {
+        format!(
+            r#"{{"type":"snapshot_update","seq":{seq},"snapshot_id":"s{seq}","epoch":{seq},"timestamp":"2026-11-30T00:00:00Z","hash":"ab"}}"#
+        )
+    };
+    let frames = [
+        r#"{"type":"connected","connection_id":"prefix","protocol":1,"heartbeat_ms":1000,"seq":0}"#.to_owned(),
+        corridor(1, "K:1"),
+        corridor(2, "K:1"),
+        corridor(3, "K:2"),
+        corridor(2, "K:1"),
+        corridor(4, r#"A\"B"#),
+        r#"{"type":"corridor_update","corridor_id":"c5","corridor_key":"K:1","success_rate":99.5,"volume_usd":10.0,"total_transactions":4,"seq":5}"#.to_owned(),
+        corridor(6, "K:é"),
+        anchor(7, "a1"),
+        anchor(8, "a1"),
+        anchor(9, "a2"),
+        snapshot(10),
+        snapshot(11),
+        r#"{"type":"corridor_update","seq":12,"corridor_key":"K:1","corridor_id":"#.to_owned(),
+        corridor(1_234_567_890_123_456, "K:1"),
+    ];
+    ws.on_upgrade(|socket: WebSocket| async move {
+        send_then_ping(socket, frames.map(|f| Message::Text(f.into()))).await;
     })
 }
 
@@ -308,6 +358,7 @@ fn app(kit: Shared) -> Router {
         .route("/proxy/pass", post(proxy_pass))
         .route("/fixture/silent", get(silent))
         .route("/fixture/misbehaving", get(misbehaving))
+        .route("/fixture/prefix", get(prefix))
         .route("/fixture/state_misbehaving", get(state_misbehaving))
         .layer(CorsLayer::permissive())
         .with_state(kit)
