@@ -9,7 +9,7 @@
 //! stellar-insights-loadgen smoke
 //! stellar-insights-loadgen state  [--secs 60]   (v1 vs state + deltas: bytes, throttled client)
 //! fanout also: [--floor 0|1] (default 1: the floor program measured after each server run)
-//! common: [--server-bin PATH] [--source-ips N] [--results bench/RESULTS.md] [--command TEXT]
+//! common: [--server-bin PATH] [--source-ips N] [--client raw|tungstenite] [--results bench/RESULTS.md] [--command TEXT]
 //! ```
 //!
 //! `LOADGEN_RESULTS` and `LOADGEN_COMMAND` in the environment are defaults for
@@ -26,7 +26,9 @@ mod cluster;
 mod fanout;
 mod first;
 mod floor;
+mod frames;
 mod harness;
+mod receiver;
 mod report;
 mod results;
 mod server;
@@ -40,6 +42,7 @@ use std::process::ExitCode;
 
 use stellar_insights_client_core::backoff::Backoff;
 
+use client::ClientKind;
 use cluster::Services;
 use harness::Options;
 use server::Storage;
@@ -85,6 +88,7 @@ fn parse(argv: &[String]) -> Result<Args, String> {
             server_bin: PathBuf::from("target/release/stellar-insights-server"),
             server_args: Vec::new(),
             source_ips: 8,
+            client: ClientKind::Raw,
         },
         redis_url: env("TEST_REDIS_URL"),
         postgres_url: env("TEST_POSTGRES_URL"),
@@ -139,6 +143,13 @@ fn parse(argv: &[String]) -> Result<Args, String> {
                     .ok()
                     .filter(|&n| n >= 1)
                     .ok_or_else(|| bad("1..=255"))?
+            }
+            "--client" => {
+                a.opts.client = match value.as_str() {
+                    "raw" => ClientKind::Raw,
+                    "tungstenite" => ClientKind::Tungstenite,
+                    _ => return Err(bad("raw or tungstenite")),
+                }
             }
             "--redis-url" => a.redis_url = Some(value.clone()),
             "--postgres-url" => a.postgres_url = Some(value.clone()),
