@@ -486,6 +486,31 @@ mod tests {
         );
     }
 
+    /// `check_upgrade` on `head` (an HTTP response head) for the request key `key`.
+    fn upgrade_check(head: &str, key: &str) -> Result<(), String> {
+        let mut headers = [httparse::EMPTY_HEADER; 8];
+        let mut resp = httparse::Response::new(&mut headers);
+        assert!(resp.parse(head.as_bytes()).unwrap().is_complete());
+        check_upgrade(&resp, key)
+    }
+
+    #[test]
+    fn the_raw_upgrade_accepts_only_a_proper_101() {
+        let key = "dGhlIHNhbXBsZSBub25jZQ==";
+        // RFC 6455 §1.3's example key and accept value.
+        let ok = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\
+                  Connection: keep-alive, Upgrade\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n";
+        assert_eq!(upgrade_check(ok, key), Ok(()));
+        let e = upgrade_check("HTTP/1.1 401 Unauthorized\r\n\r\n", key).unwrap_err();
+        assert!(e.contains("HTTP 401"), "{e}");
+        let e = upgrade_check(&ok.replace("Upgrade: websocket", "Upgrade: h2c"), key).unwrap_err();
+        assert!(e.contains("Upgrade: websocket"), "{e}");
+        let e = upgrade_check(&ok.replace("keep-alive, Upgrade", "close"), key).unwrap_err();
+        assert!(e.contains("Connection: upgrade"), "{e}");
+        let e = upgrade_check(ok, "another key").unwrap_err();
+        assert!(e.contains("Sec-WebSocket-Accept"), "{e}");
+    }
+
     #[test]
     fn gaps_and_duplicates_are_counted_not_hidden() {
         let mut r = Report {

@@ -45,6 +45,9 @@ pub struct Options {
     pub source_ips: u8,
     /// Receive path of the clients. Default [`ClientKind::Raw`].
     pub client: ClientKind,
+    /// Receiver threads of the raw path. Default 1: on this 2-core machine one
+    /// thread took less CPU per delivery than two (fewer wake-ups; bench/README.md).
+    pub receivers: usize,
 }
 
 /// One or more servers, a writer and a crowd of clients.
@@ -123,7 +126,8 @@ impl Run {
         });
         let receivers = match opts.client {
             ClientKind::Raw => Some(Arc::new(
-                Receivers::start(&shared).map_err(|e| format!("receiver threads: {e}"))?,
+                Receivers::start(&shared, opts.receivers)
+                    .map_err(|e| format!("receiver threads: {e}"))?,
             )),
             ClientKind::Tungstenite => None,
         };

@@ -9,7 +9,7 @@
 //! stellar-insights-loadgen smoke
 //! stellar-insights-loadgen state  [--secs 60]   (v1 vs state + deltas: bytes, throttled client)
 //! fanout also: [--floor 0|1] (default 1: the floor program measured after each server run)
-//! common: [--server-bin PATH] [--source-ips N] [--client raw|tungstenite] [--results bench/RESULTS.md] [--command TEXT]
+//! common: [--server-bin PATH] [--source-ips N] [--client raw|tungstenite] [--receivers 1] [--results bench/RESULTS.md] [--command TEXT]
 //! ```
 //!
 //! `LOADGEN_RESULTS` and `LOADGEN_COMMAND` in the environment are defaults for
@@ -89,6 +89,7 @@ fn parse(argv: &[String]) -> Result<Args, String> {
             server_args: Vec::new(),
             source_ips: 8,
             client: ClientKind::Raw,
+            receivers: 1,
         },
         redis_url: env("TEST_REDIS_URL"),
         postgres_url: env("TEST_POSTGRES_URL"),
@@ -150,6 +151,13 @@ fn parse(argv: &[String]) -> Result<Args, String> {
                     "tungstenite" => ClientKind::Tungstenite,
                     _ => return Err(bad("raw or tungstenite")),
                 }
+            }
+            "--receivers" => {
+                a.opts.receivers = value
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=64).contains(n))
+                    .ok_or_else(|| bad("1..=64 threads"))?
             }
             "--redis-url" => a.redis_url = Some(value.clone()),
             "--postgres-url" => a.postgres_url = Some(value.clone()),
@@ -470,6 +478,13 @@ mod tests {
         assert!(e.contains("--clients"), "{e}");
         let e = parse(&args("storm --rate 0")).unwrap_err();
         assert!(e.contains("--rate"), "{e}");
+        let e = parse(&args("fanout --client fast")).unwrap_err();
+        assert!(
+            e.contains("--client") && e.contains("raw or tungstenite"),
+            "{e}"
+        );
+        let e = parse(&args("fanout --receivers 0")).unwrap_err();
+        assert!(e.contains("--receivers"), "{e}");
     }
 
     #[test]

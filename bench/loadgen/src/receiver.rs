@@ -58,9 +58,9 @@ pub struct Receivers {
 }
 
 impl Receivers {
-    /// Starts one receiver thread per core.
-    pub fn start(shared: &Arc<Shared>) -> io::Result<Receivers> {
-        let threads = thread::available_parallelism().map_or(1, usize::from);
+    /// Starts `threads` receiver threads (at least one).
+    pub fn start(shared: &Arc<Shared>, threads: usize) -> io::Result<Receivers> {
+        let threads = threads.max(1);
         let mut shards = Vec::with_capacity(threads);
         for i in 0..threads {
             let poll = Poll::new()?;
