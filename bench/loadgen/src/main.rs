@@ -237,7 +237,12 @@ async fn run(a: &Args) -> Result<Vec<String>, String> {
                 };
                 outcomes.push(report::FanoutPair { server: o, floor });
             }
-            let body = format!("{}\n{}", report::fanout(&outcomes), load_note(&load_before));
+            let body = format!(
+                "{}\n{}{}",
+                report::fanout(&outcomes),
+                client_note(&a.opts),
+                load_note(&load_before)
+            );
             println!("{body}");
             save(a, "loadgen", "Server fan-out (issue 5, section 4)", &body)?;
         }
@@ -249,7 +254,12 @@ async fn run(a: &Args) -> Result<Vec<String>, String> {
             );
             let o = fanout::measure(&a.opts, &[Storage::Sqlite], n, a.rate, a.secs).await?;
             problems.extend(o.totals.problems());
-            let body = format!("{}\n{}", first::report(&o), load_note(&load_before));
+            let body = format!(
+                "{}\n{}{}",
+                first::report(&o),
+                client_note(&a.opts),
+                load_note(&load_before)
+            );
             println!("{body}");
             save(
                 a,
@@ -277,7 +287,12 @@ async fn run(a: &Args) -> Result<Vec<String>, String> {
             );
             let o = storm::measure(&a.opts, n, a.rate, a.warm_secs, storm_backoff()).await?;
             problems.extend(o.totals.problems());
-            let body = format!("{}\n{}", report::storm(&o), load_note(&load_before));
+            let body = format!(
+                "{}\n{}{}",
+                report::storm(&o),
+                client_note(&a.opts),
+                load_note(&load_before)
+            );
             println!("{body}");
             save(a, "storm", "Reconnect storm (issue 5, section 5)", &body)?;
         }
@@ -303,8 +318,9 @@ async fn run(a: &Args) -> Result<Vec<String>, String> {
                 eprintln!("{}: {}", m.label, report::fanout_row_text(&m.outcome));
             }
             let body = format!(
-                "{}\n{}",
+                "{}\n{}{}",
                 report::cluster(&measured),
+                client_note(&a.opts),
                 load_note(&load_before)
             );
             println!("{body}");
@@ -360,6 +376,17 @@ fn load_average() -> String {
         .ok()
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|| "unknown".into())
+}
+
+/// Which receive path the clients used, for the section's reader.
+fn client_note(opts: &Options) -> String {
+    match opts.client {
+        ClientKind::Raw => format!(
+            "Load generator clients: `--client raw`, {} receiver thread(s) (bench/README.md, \"The load generator's receive path\").\n\n",
+            opts.receivers
+        ),
+        ClientKind::Tungstenite => "Load generator clients: `--client tungstenite`, one tokio task per client (bench/README.md, \"The load generator's receive path\").\n\n".into(),
+    }
 }
 
 /// Other jobs share the cores (and skew latency): say how busy the machine was.

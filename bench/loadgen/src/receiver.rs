@@ -364,7 +364,14 @@ impl Thread {
             Ok(()) => s
                 .bytes(&h.rest, now_us(), &self.shared, final_seq)
                 // Whatever came before the registration: read it all now.
-                .or_else(|| s.read(&mut self.scratch, true, &self.shared, final_seq)),
+                .or_else(|| s.read(&mut self.scratch, true, &self.shared, final_seq))
+                // A reconnect after the final seq was set, already holding it (the
+                // tungstenite path's `final_seq.changed()` fires at once there too).
+                .or_else(|| {
+                    final_seq
+                        .is_some_and(|f| s.report.last_seq >= f)
+                        .then_some(End::Done)
+                }),
         };
         self.sessions[i] = Some(s);
         if let Some(end) = end {
