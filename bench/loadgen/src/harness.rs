@@ -11,7 +11,8 @@ use stellar_insights_client_core::backoff::Backoff;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::client::{self, Report, Shared};
+use crate::client::{self, ClientKind, Report, Shared};
+use crate::receiver::Receivers;
 use crate::server::{Server, Storage};
 use crate::writer::Writer;
 
@@ -42,6 +43,11 @@ pub struct Options {
     pub server_args: Vec<String>,
     /// Client source addresses: `127.0.0.1 ..= 127.0.0.n`. Default 8.
     pub source_ips: u8,
+    /// Receive path of the clients. Default [`ClientKind::Raw`].
+    pub client: ClientKind,
+    /// Receiver threads of the raw path. Default 1: on this 2-core machine one
+    /// thread took less CPU per delivery than two (fewer wake-ups; bench/README.md).
+    pub receivers: usize,
 }
 
 /// One or more servers, a writer and a crowd of clients.
@@ -54,6 +60,8 @@ pub struct Run {
     pub corridor: String,
     /// State shared with the clients.
     pub shared: Arc<Shared>,
+    /// Receiver threads of the raw path (`None` with tungstenite).
+    receivers: Option<Arc<Receivers>>,
     dir: PathBuf,
     final_tx: watch::Sender<Option<u64>>,
     stop_tx: watch::Sender<bool>,
@@ -116,8 +124,16 @@ impl Run {
             final_seq: final_rx,
             stop: stop_rx,
         });
+        let receivers = match opts.client {
+            ClientKind::Raw => Some(Arc::new(
+                Receivers::start(&shared, opts.receivers)
+                    .map_err(|e| format!("receiver threads: {e}"))?,
+            )),
+            ClientKind::Tungstenite => None,
+        };
         Ok(Run {
             servers,
+            receivers,
             writer,
             corridor,
             shared,
@@ -135,8 +151,11 @@ impl Run {
             let batch = CONNECT_BATCH.min(n - self.clients.len());
             for _ in 0..batch {
                 let index = self.clients.len();
-                self.clients
-                    .push(tokio::spawn(client::run(Arc::clone(&self.shared), index)));
+                self.clients.push(tokio::spawn(client::run(
+                    Arc::clone(&self.shared),
+                    self.receivers.clone(),
+                    index,
+                )));
             }
             let want = self.clients.len();
             self.wait_for(CONNECT_TIMEOUT, |s| {

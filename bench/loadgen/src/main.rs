@@ -9,7 +9,7 @@
 //! stellar-insights-loadgen smoke
 //! stellar-insights-loadgen state  [--secs 60]   (v1 vs state + deltas: bytes, throttled client)
 //! fanout also: [--floor 0|1] (default 1: the floor program measured after each server run)
-//! common: [--server-bin PATH] [--source-ips N] [--results bench/RESULTS.md] [--command TEXT]
+//! common: [--server-bin PATH] [--source-ips N] [--client raw|tungstenite] [--receivers 1] [--results bench/RESULTS.md] [--command TEXT]
 //! ```
 //!
 //! `LOADGEN_RESULTS` and `LOADGEN_COMMAND` in the environment are defaults for
@@ -26,7 +26,9 @@ mod cluster;
 mod fanout;
 mod first;
 mod floor;
+mod frames;
 mod harness;
+mod receiver;
 mod report;
 mod results;
 mod server;
@@ -40,6 +42,7 @@ use std::process::ExitCode;
 
 use stellar_insights_client_core::backoff::Backoff;
 
+use client::ClientKind;
 use cluster::Services;
 use harness::Options;
 use server::Storage;
@@ -85,6 +88,8 @@ fn parse(argv: &[String]) -> Result<Args, String> {
             server_bin: PathBuf::from("target/release/stellar-insights-server"),
             server_args: Vec::new(),
             source_ips: 8,
+            client: ClientKind::Raw,
+            receivers: 1,
         },
         redis_url: env("TEST_REDIS_URL"),
         postgres_url: env("TEST_POSTGRES_URL"),
@@ -139,6 +144,20 @@ fn parse(argv: &[String]) -> Result<Args, String> {
                     .ok()
                     .filter(|&n| n >= 1)
                     .ok_or_else(|| bad("1..=255"))?
+            }
+            "--client" => {
+                a.opts.client = match value.as_str() {
+                    "raw" => ClientKind::Raw,
+                    "tungstenite" => ClientKind::Tungstenite,
+                    _ => return Err(bad("raw or tungstenite")),
+                }
+            }
+            "--receivers" => {
+                a.opts.receivers = value
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=64).contains(n))
+                    .ok_or_else(|| bad("1..=64 threads"))?
             }
             "--redis-url" => a.redis_url = Some(value.clone()),
             "--postgres-url" => a.postgres_url = Some(value.clone()),
@@ -218,7 +237,12 @@ async fn run(a: &Args) -> Result<Vec<String>, String> {
                 };
                 outcomes.push(report::FanoutPair { server: o, floor });
             }
-            let body = format!("{}\n{}", report::fanout(&outcomes), load_note(&load_before));
+            let body = format!(
+                "{}\n{}{}",
+                report::fanout(&outcomes),
+                client_note(&a.opts),
+                load_note(&load_before)
+            );
             println!("{body}");
             save(a, "loadgen", "Server fan-out (issue 5, section 4)", &body)?;
         }
@@ -230,7 +254,12 @@ async fn run(a: &Args) -> Result<Vec<String>, String> {
             );
             let o = fanout::measure(&a.opts, &[Storage::Sqlite], n, a.rate, a.secs).await?;
             problems.extend(o.totals.problems());
-            let body = format!("{}\n{}", first::report(&o), load_note(&load_before));
+            let body = format!(
+                "{}\n{}{}",
+                first::report(&o),
+                client_note(&a.opts),
+                load_note(&load_before)
+            );
             println!("{body}");
             save(
                 a,
@@ -258,7 +287,12 @@ async fn run(a: &Args) -> Result<Vec<String>, String> {
             );
             let o = storm::measure(&a.opts, n, a.rate, a.warm_secs, storm_backoff()).await?;
             problems.extend(o.totals.problems());
-            let body = format!("{}\n{}", report::storm(&o), load_note(&load_before));
+            let body = format!(
+                "{}\n{}{}",
+                report::storm(&o),
+                client_note(&a.opts),
+                load_note(&load_before)
+            );
             println!("{body}");
             save(a, "storm", "Reconnect storm (issue 5, section 5)", &body)?;
         }
@@ -284,8 +318,9 @@ async fn run(a: &Args) -> Result<Vec<String>, String> {
                 eprintln!("{}: {}", m.label, report::fanout_row_text(&m.outcome));
             }
             let body = format!(
-                "{}\n{}",
+                "{}\n{}{}",
                 report::cluster(&measured),
+                client_note(&a.opts),
                 load_note(&load_before)
             );
             println!("{body}");
@@ -341,6 +376,17 @@ fn load_average() -> String {
         .ok()
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|| "unknown".into())
+}
+
+/// Which receive path the clients used, for the section's reader.
+fn client_note(opts: &Options) -> String {
+    match opts.client {
+        ClientKind::Raw => format!(
+            "Load generator clients: `--client raw`, {} receiver thread(s) (bench/README.md, \"The load generator's receive path\").\n\n",
+            opts.receivers
+        ),
+        ClientKind::Tungstenite => "Load generator clients: `--client tungstenite`, one tokio task per client (bench/README.md, \"The load generator's receive path\").\n\n".into(),
+    }
 }
 
 /// Other jobs share the cores (and skew latency): say how busy the machine was.
@@ -459,6 +505,13 @@ mod tests {
         assert!(e.contains("--clients"), "{e}");
         let e = parse(&args("storm --rate 0")).unwrap_err();
         assert!(e.contains("--rate"), "{e}");
+        let e = parse(&args("fanout --client fast")).unwrap_err();
+        assert!(
+            e.contains("--client") && e.contains("raw or tungstenite"),
+            "{e}"
+        );
+        let e = parse(&args("fanout --receivers 0")).unwrap_err();
+        assert!(e.contains("--receivers"), "{e}");
     }
 
     #[test]
