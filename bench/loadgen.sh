@@ -5,7 +5,9 @@
 #   bench/loadgen.sh smoke                 # N=50: 3 s of writes, then a kill + restart; fails only on
 #                                          # gaps, duplicates or a missed resume, never on timing (debug build)
 #   bench/loadgen.sh fanout [options]      # N = 1000, 5000, 10000 at 10 writes/s for 20 s each;
-#                                          # rewrites the "loadgen" section of bench/RESULTS.md
+#                                          # rewrites the "loadgen" section of bench/RESULTS.md; with
+#                                          # --baseline-bin PATH also an earlier server build, measured
+#                                          # right before the server each time ("server before" rows)
 #   bench/loadgen.sh first [options]       # 1000 clients at 10 writes/s for 20 s: REST write → first client
 #                                          # delivery, split into commit, relay wake-up and fan-out start from
 #                                          # the server's /metrics histograms; rewrites the "first" section

@@ -9,6 +9,7 @@
 //! stellar-insights-loadgen smoke
 //! stellar-insights-loadgen state  [--secs 60]   (v1 vs state + deltas: bytes, throttled client)
 //! fanout also: [--floor 0|1] (default 1: the floor program measured after each server run)
+//!              [--baseline-bin PATH] (an earlier server build measured right before each server run)
 //! common: [--server-bin PATH] [--source-ips N] [--client raw|tungstenite] [--receivers 1] [--results bench/RESULTS.md] [--command TEXT]
 //! ```
 //!
@@ -62,6 +63,9 @@ struct Args {
     command: String,
     /// Fan-out: also measure the floor program after each server run. Default on (`--floor 0` turns it off).
     floor: bool,
+    /// Fan-out: also measure this server binary (an earlier build: "server before") right before
+    /// each server run, same clients, rate and time. Default none.
+    baseline_bin: Option<PathBuf>,
 }
 
 fn parse(argv: &[String]) -> Result<Args, String> {
@@ -98,6 +102,7 @@ fn parse(argv: &[String]) -> Result<Args, String> {
             .unwrap_or_else(|_| format!("stellar-insights-loadgen {}", argv.join(" "))),
         mode,
         floor: true,
+        baseline_bin: None,
     };
     let mut it = argv[1..].iter();
     while let Some(flag) = it.next() {
@@ -163,6 +168,7 @@ fn parse(argv: &[String]) -> Result<Args, String> {
             "--postgres-url" => a.postgres_url = Some(value.clone()),
             "--results" => a.results = Some(PathBuf::from(value)),
             "--command" => a.command = value.clone(),
+            "--baseline-bin" => a.baseline_bin = Some(PathBuf::from(value)),
             "--floor" => {
                 a.floor = match value.as_str() {
                     "1" => true,
@@ -207,6 +213,24 @@ async fn run(a: &Args) -> Result<Vec<String>, String> {
             let mut outcomes = Vec::new();
             for &n in &a.clients {
                 eprintln!("fanout: {n} clients, {} writes/s for {} s", a.rate, a.secs);
+                let baseline = match &a.baseline_bin {
+                    Some(bin) => {
+                        let opts = Options {
+                            server_bin: bin.clone(),
+                            ..a.opts.clone()
+                        };
+                        let b = fanout::measure(&opts, &[Storage::Sqlite], n, a.rate, a.secs).await?;
+                        problems.extend(
+                            b.totals
+                                .problems()
+                                .into_iter()
+                                .map(|p| format!("before N={n}: {p}")),
+                        );
+                        eprintln!("before: {}", report::fanout_row_text(&b));
+                        Some(b)
+                    }
+                    None => None,
+                };
                 let o = fanout::measure(&a.opts, &[Storage::Sqlite], n, a.rate, a.secs).await?;
                 problems.extend(
                     o.totals
@@ -235,7 +259,11 @@ async fn run(a: &Args) -> Result<Vec<String>, String> {
                 } else {
                     None
                 };
-                outcomes.push(report::FanoutPair { server: o, floor });
+                outcomes.push(report::FanoutPair {
+                    server: o,
+                    floor,
+                    baseline,
+                });
             }
             let body = format!(
                 "{}\n{}{}",

@@ -53,6 +53,9 @@ pub struct FanoutPair {
     pub server: fanout::Outcome,
     /// The floor program in the server's place.
     pub floor: Option<fanout::Outcome>,
+    /// An earlier server build in its place (`--baseline-bin`), measured
+    /// right before it.
+    pub baseline: Option<fanout::Outcome>,
 }
 
 /// The fan-out section: a server row and a floor row per N, then the server
@@ -61,7 +64,10 @@ pub fn fanout(pairs: &[FanoutPair]) -> String {
     let rows: Vec<Vec<String>> = pairs
         .iter()
         .flat_map(|p| {
-            std::iter::once(fanout_row("server", &p.server))
+            let before = p.baseline.as_ref().map(|b| fanout_row("server before", b));
+            before
+                .into_iter()
+                .chain(std::iter::once(fanout_row("server", &p.server)))
                 .chain(p.floor.as_ref().map(|f| fanout_row("floor", f)))
         })
         .collect();
@@ -78,6 +84,17 @@ Server against the floor, same N, same run:\n\n",
         );
         out.push_str(&table(&FLOOR_HEADERS, &ratios));
         out.push_str(FLOOR_NOTES);
+    }
+    let before: Vec<Vec<String>> = pairs
+        .iter()
+        .filter_map(|p| Some(floor_row(p.baseline.as_ref()?, p.floor.as_ref()?)))
+        .collect();
+    if !before.is_empty() {
+        out.push_str(
+            "
+The server before (`--baseline-bin`, measured right before the server) against the same floor run:\n\n",
+        );
+        out.push_str(&table(&FLOOR_HEADERS, &before));
     }
     let servers: Vec<&fanout::Outcome> = pairs.iter().map(|p| &p.server).collect();
     fanout_targets(&servers, &mut out);
@@ -560,17 +577,21 @@ mod tests {
         assert_eq!(fanout_row("server", &o).len(), FANOUT_HEADERS.len());
         let f = fanout_outcome(10, 50, (0.5, 2.0), 1_000);
         assert_eq!(floor_row(&o, &f).len(), FLOOR_HEADERS.len());
+        let b = fanout_outcome(10, 50, (2.0, 2.0), 1_000);
         let md = fanout(&[FanoutPair {
             server: o,
             floor: Some(f),
+            baseline: Some(b),
         }]);
         let widths: Vec<usize> = md
             .lines()
-            .take(4)
+            .take(5)
             .map(|l| l.matches(" | ").count())
             .collect();
-        assert_eq!(widths, vec![17; 4], "{md}");
+        assert_eq!(widths, vec![17; 5], "{md}");
+        assert!(md.contains("| server before | 10 |"), "{md}");
         assert!(md.contains("| floor | 10 |"), "{md}");
+        assert!(md.contains("The server before (`--baseline-bin`"), "{md}");
     }
 
     #[test]
@@ -588,6 +609,7 @@ mod tests {
         let md = fanout(&[FanoutPair {
             server: s,
             floor: Some(f),
+            baseline: None,
         }]);
         assert!(
             md.contains("server user CPU ≤ 1 µs / delivery: 5.00 µs, MISSED; p99 ≤ 1.3× the floor's: ×2.00, MISSED; ≤ 8 KiB / connection: 8.0 KiB, met."),
