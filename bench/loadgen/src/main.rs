@@ -219,7 +219,8 @@ async fn run(a: &Args) -> Result<Vec<String>, String> {
                             server_bin: bin.clone(),
                             ..a.opts.clone()
                         };
-                        let b = fanout::measure(&opts, &[Storage::Sqlite], n, a.rate, a.secs).await?;
+                        let b =
+                            fanout::measure(&opts, &[Storage::Sqlite], n, a.rate, a.secs).await?;
                         problems.extend(
                             b.totals
                                 .problems()
