@@ -3,6 +3,9 @@
 // delivered message (count it, keep it), so the numbers differ only by what
 // the client does to route a frame.
 import init, * as wasm from '../../pkg/stellar_insights_ws.js';
+// An earlier build of the same package (`run.mjs --before-pkg DIR`; without
+// it this is pkg/ again and the client is not run), served at /pkg-before/.
+import initBefore, * as wasmBefore from 'before-pkg';
 import { WebSocket as PartySocket } from 'partysocket';
 // A CommonJS package with `exports.default`: esbuild's ESM interop needs the namespace.
 import * as ruw from 'react-use-websocket';
@@ -71,21 +74,23 @@ function floor(url) {
 }
 
 // (a) The wasm client: one subscribe() per subscriber, filtering in Rust.
-let wasmReady;
-async function ours(url) {
-  wasmReady ??= init({ module_or_path: '/pkg/stellar_insights_ws_bg.wasm' });
-  await wasmReady;
-  wasm.configure({ url, maxReconnectAttempts: 0 });
-  wasm.onError((e) => console.error('wasm client error', e.code, e.message));
+const wasmReady = {};
+async function wasmClient(url, lib, start, path) {
+  wasmReady[path] ??= start({ module_or_path: `${path}stellar_insights_ws_bg.wasm` });
+  await wasmReady[path];
+  lib.configure({ url, maxReconnectAttempts: 0 });
+  lib.onError((e) => console.error('wasm client error', e.code, e.message));
   run.subs.forEach((spec, i) => {
     const filter = spec.key === undefined ? { types: [spec.type] } : { types: [spec.type], corridorKeys: [spec.key] };
-    wasm.subscribe(filter, handler(i));
+    lib.subscribe(filter, handler(i));
   });
-  const open = new Promise((r) => wasm.onStatus((s) => s.state === 'open' && r()));
-  wasm.acquire();
+  const open = new Promise((r) => lib.onStatus((s) => s.state === 'open' && r()));
+  lib.acquire();
   await open;
-  return () => wasm.send('{"type":"bench_start"}');
+  return () => lib.send('{"type":"bench_start"}');
 }
+const ours = (url) => wasmClient(url, wasm, init, '/pkg/');
+const oursBefore = (url) => wasmClient(url, wasmBefore, initBefore, '/pkg-before/');
 
 // (d) partysocket: its reconnecting socket, one listener, JSON.parse once,
 // the same Map of handlers (the cheapest way to use it).
@@ -131,7 +136,7 @@ function reactUseWebsocket(url) {
   return new Promise((r) => root.render(run.subs.map((_, i) => createElement(Sub, { key: i, i, url, onReady: r }))));
 }
 
-const CLIENTS = { ours, floor, 'react-use-websocket': reactUseWebsocket, partysocket: party };
+const CLIENTS = { ours, 'ours-before': oursBefore, floor, 'react-use-websocket': reactUseWebsocket, partysocket: party };
 
 // Every socket the page opens, so `replay` can call a client's own
 // `onmessage` handler directly (the `--handler` mode).

@@ -24,6 +24,7 @@ await build({
   entryPoints: [`${here}page.jsx`], bundle: true, minify: true, format: 'esm', platform: 'browser',
   outfile: `${out}bundle.js`, define: { 'process.env.NODE_ENV': '"production"' }, logLevel: 'warning',
   external: ['*.wasm'],
+  alias: { 'before-pkg': `${root}pkg/stellar_insights_ws.js` },
 });
 const stream = generate(COUNT);
 const server = await startServer({ files: { '/bench/': out, '/pkg/': `${root}pkg/` }, stream });

@@ -7,6 +7,9 @@
 //   node dispatch/run.mjs --smoke    a few seconds; fails only on wrong delivery counts
 //   node dispatch/run.mjs --replay-only [--rounds N] [--count N]
 //                                    only the replay into the handlers (ours vs floor), printed
+//   node dispatch/run.mjs --before-pkg DIR
+//                                    also `ours-before`: the wasm client of an earlier build
+//                                    (DIR: its pkg/), side by side with the others
 //   node dispatch/run.mjs --legacy-order ...
 //                                    frames with `seq` last, as the server wrote them before
 //                                    issue 16 (the client reads those whole), printed
@@ -24,21 +27,27 @@ const out = fileURLToPath(new URL('../out/dispatch/', import.meta.url));
 const smoke = process.argv.includes('--smoke');
 const replayOnly = process.argv.includes('--replay-only');
 const legacyOrder = process.argv.includes('--legacy-order');
+const beforeAt = process.argv.indexOf('--before-pkg');
+const beforePkg = beforeAt > 0 ? process.argv[beforeAt + 1].replace(/\/?$/, '/') : null;
 const arg = (name, dflt) => {
   const at = process.argv.indexOf(`--${name}`);
   return at > 0 ? Number(process.argv[at + 1]) : dflt;
 };
 const COUNT = arg('count', smoke ? 5_000 : 50_000);
 const ROUNDS = arg('rounds', smoke ? 1 : 5);
-const CLIENTS = (process.env.CLIENTS ?? 'ours,floor,react-use-websocket,partysocket').split(',');
+const CLIENTS = (process.env.CLIENTS ?? `ours,${beforePkg ? 'ours-before,' : ''}floor,react-use-websocket,partysocket`).split(',');
 // After the floods, the same frames are replayed straight into the
 // `onmessage` handler of the clients that set one (no WebSocket delivery in
 // between): each client's own cost per frame, without Chromium's share.
-const REPLAYED = CLIENTS.filter((c) => c === 'ours' || c === 'floor');
+const REPLAYED = CLIENTS.filter((c) => c === 'ours' || c === 'ours-before' || c === 'floor');
 const WORKLOADS = { all: 'every frame delivered', one: '99 % filtered out by key' };
 
 if (!existsSync(`${root}pkg/stellar_insights_ws_bg.wasm`)) {
   console.error('pkg/ is missing: run scripts/build-wasm.sh first');
+  process.exit(1);
+}
+if (beforePkg && !existsSync(`${beforePkg}stellar_insights_ws_bg.wasm`)) {
+  console.error(`--before-pkg ${beforePkg}: no stellar_insights_ws_bg.wasm there`);
   process.exit(1);
 }
 mkdirSync(out, { recursive: true });
@@ -48,6 +57,7 @@ await build({
   outfile: `${out}bundle.js`, define: { 'process.env.NODE_ENV': '"production"' }, logLevel: 'warning',
   // The glue's default wasm URL is never used (the page passes one).
   external: ['*.wasm'],
+  alias: { 'before-pkg': `${beforePkg ?? `${root}pkg/`}stellar_insights_ws.js` },
 });
 
 const stream = generate(COUNT, 5, { legacyOrder });
@@ -55,7 +65,7 @@ const expected = {
   all: [stream.counts.snapshot_update, stream.counts.corridor_update, stream.counts.anchor_update, stream.counts.hot],
   one: [stream.counts.hot],
 };
-const server = await startServer({ files: { '/bench/': out, '/pkg/': `${root}pkg/` }, stream });
+const server = await startServer({ files: { '/bench/': out, '/pkg/': `${root}pkg/`, '/pkg-before/': beforePkg ?? `${root}pkg/` }, stream });
 const browser = await launch();
 const samples = []; // { round, workload, client, rate, cpu, ok }
 const failures = [];
