@@ -166,17 +166,17 @@ for (const [w, title] of Object.entries(replayOnly ? {} : WORKLOADS)) {
 }
 if (REPLAYED.length) {
   const rows = [];
-  // Ours over the floor within each round (side by side), then the median.
-  const replayRatio = (w, key) => median([...Array(ROUNDS).keys()].map((r) => {
+  // A client over the floor within each round (side by side), then the median.
+  const replayRatio = (w, key, c = 'ours') => median([...Array(ROUNDS).keys()].map((r) => {
     const get = (cl) => replays.find((s) => s.round === r && s.workload === w && s.client === cl)[key];
-    return get('ours') / get('floor');
+    return get(c) / get('floor');
   }));
   const replayTargets = { all: 1.5, one: 1.0 };
   let verdicts = '';
   for (const [w, title] of Object.entries(WORKLOADS)) {
     for (const c of REPLAYED) {
       const mine = replays.filter((s) => s.workload === w && s.client === c);
-      const x = (key) => (c === 'floor' ? 1 : replayRatio(w, key)).toFixed(2);
+      const x = (key) => (c === 'floor' ? 1 : replayRatio(w, key, c)).toFixed(2);
       rows.push([title, c, median(mine.map((s) => s.us)).toFixed(2), x('us'), median(mine.map((s) => s.fastestUs)).toFixed(2), x('fastestUs')]);
     }
     if (REPLAYED.includes('ours') && REPLAYED.includes('floor')) {
