@@ -1,20 +1,25 @@
 //! One WebSocket connection: `connected`, optional replay, then a single task
 //! that selects over client frames, published updates, heartbeat and shutdown.
 
+use std::future::Future;
 use std::net::SocketAddr;
 use std::num::NonZeroU32;
-use std::sync::atomic::Ordering;
+use std::pin::pin;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
 use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use futures_util::task::AtomicWaker;
+use futures_util::StreamExt;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use stellar_insights_protocol::{
     close_code, peek_type, ClientMessage, ErrorCode, ResyncReason, ServerMessage, Topic,
     TopicError, PROTOCOL_VERSION,
 };
 use tokio::sync::broadcast::error::RecvError;
-use tokio::time::{sleep_until, Instant, MissedTickBehavior};
+use tokio::time::{sleep_until, Instant};
 use tracing::Instrument;
 
 use crate::filter::Subscriptions;
@@ -54,6 +59,84 @@ struct Conn {
     /// `Some` once the client sent `subscribe` with `"state": true` (for the
     /// connection's life): refs, last records, covered answers (see `state`).
     keyed: Option<KeyedState>,
+    /// Set when the socket (rather than the hub or a timer) woke the task; see [`SocketWake`].
+    socket_wake: Arc<SocketWake>,
+    /// `socket_wake` as a waker, made once.
+    socket_waker: Waker,
+}
+
+/// The waker the socket's reads register: it records that the socket has
+/// something (a frame, a close, an error, or write room for a flush the read
+/// started) and wakes the connection's task. Only then does `serve` poll the
+/// socket, so an update does not pay for a read attempt on every connection
+/// (tungstenite zero-fills its read buffer and walks four layers for each).
+#[derive(Default)]
+struct SocketWake {
+    /// The socket has woken us since its last poll (starts `true`: poll once to register).
+    woken: AtomicBool,
+    /// The task to wake.
+    task: AtomicWaker,
+}
+
+impl Wake for SocketWake {
+    fn wake(self: Arc<Self>) {
+        self.wake_by_ref();
+    }
+
+    fn wake_by_ref(self: &Arc<Self>) {
+        self.woken.store(true, Ordering::Release);
+        self.task.wake();
+    }
+}
+
+/// When the next heartbeat event is due: one timer for both the ping interval
+/// and the silence deadline (a frame from the client only moves `heard`; the
+/// timer is re-armed when it fires).
+struct Heartbeat {
+    interval: Duration,
+    silence: Duration,
+    next_ping: Instant,
+    /// When the client last sent a frame (or the connection started).
+    heard: Instant,
+}
+
+/// What a [`Heartbeat`] timer firing asks for.
+enum Beat {
+    /// Send a ping.
+    Ping,
+    /// The client has been silent for the whole silence span.
+    Silent,
+    /// Nothing yet (the deadline moved since the timer was armed).
+    Nothing,
+}
+
+impl Heartbeat {
+    fn new(now: Instant, interval: Duration, silence: Duration) -> Heartbeat {
+        Heartbeat {
+            interval,
+            silence,
+            next_ping: now + interval,
+            heard: now,
+        }
+    }
+
+    /// When the timer must fire next.
+    fn due(&self) -> Instant {
+        self.next_ping.min(self.heard + self.silence)
+    }
+
+    /// The timer fired at `now`. A late tick delays the next ping rather than
+    /// sending a burst (as `MissedTickBehavior::Delay` did).
+    fn fire(&mut self, now: Instant) -> Beat {
+        if now >= self.heard + self.silence {
+            Beat::Silent
+        } else if now >= self.next_ping {
+            self.next_ping = now + self.interval;
+            Beat::Ping
+        } else {
+            Beat::Nothing
+        }
+    }
 }
 
 /// Keeps `stellar_ws_connections_open` and the shutdown wait in step with live tasks.
@@ -105,6 +188,10 @@ pub fn run(
         let _ = subs.subscribe(&topics);
     }
     let send_timeout = state.config.heartbeat_timeout();
+    let socket_wake = Arc::new(SocketWake {
+        woken: AtomicBool::new(true),
+        task: AtomicWaker::new(),
+    });
     let mut conn = Conn {
         socket,
         state,
@@ -112,6 +199,8 @@ pub fn run(
         last_seq: 0,
         send_timeout,
         keyed: None,
+        socket_waker: Waker::from(Arc::clone(&socket_wake)),
+        socket_wake,
     };
     async move {
         let _open = open;
@@ -191,21 +280,44 @@ fn invalid_state(text: &str) -> Option<String> {
 
 impl Conn {
     /// Sends a frame; `Err` when the client is gone or has not taken it within the timeout.
+    /// The timeout's timer is only made when the write does not complete at once.
     async fn send(&mut self, msg: Message) -> Result<(), Option<Close>> {
-        match tokio::time::timeout(self.send_timeout, self.socket.send(msg)).await {
-            Ok(Ok(())) => {
-                self.state
-                    .metrics
-                    .frames_sent
-                    .fetch_add(1, Ordering::Relaxed);
+        let timeout = self.send_timeout;
+        let mut send = pin!(self.socket.send(msg));
+        let first = std::future::poll_fn(|cx| Poll::Ready(send.as_mut().poll(cx))).await;
+        let sent = match first {
+            Poll::Ready(sent) => sent,
+            Poll::Pending => match tokio::time::timeout(timeout, send).await {
+                Ok(sent) => sent,
+                Err(_) => {
+                    tracing::debug!("send stalled past the heartbeat timeout");
+                    return Err(None);
+                }
+            },
+        };
+        match sent {
+            Ok(()) => {
+                self.state.metrics.frames_sent.add(1);
                 Ok(())
             }
-            Ok(Err(_)) => Err(None),
-            Err(_) => {
-                tracing::debug!("send stalled past the heartbeat timeout");
-                Err(None)
-            }
+            Err(_) => Err(None),
         }
+    }
+
+    /// The next client frame, polling the socket only when it has woken the
+    /// task since its last poll (see [`SocketWake`]).
+    fn poll_socket(&mut self, cx: &mut Context<'_>) -> Poll<Option<Result<Message, axum::Error>>> {
+        self.socket_wake.task.register(cx.waker());
+        if !self.socket_wake.woken.swap(false, Ordering::AcqRel) {
+            return Poll::Pending;
+        }
+        let mut socket_cx = Context::from_waker(&self.socket_waker);
+        let next = self.socket.poll_next_unpin(&mut socket_cx);
+        if next.is_ready() {
+            // More frames may be buffered: poll again next time.
+            self.socket_wake.woken.store(true, Ordering::Release);
+        }
+        next
     }
 
     async fn resync(&mut self, reason: ResyncReason) -> Result<(), Option<Close>> {
@@ -386,12 +498,14 @@ impl Conn {
     ) -> Option<Close> {
         let config = Arc::clone(&self.state.config);
         let mut shutdown = self.state.shutdown_signal();
-        let mut ping =
-            tokio::time::interval_at(Instant::now() + config.ping_interval, config.ping_interval);
-        ping.set_missed_tick_behavior(MissedTickBehavior::Delay);
-        let silence = config.heartbeat_timeout();
-        let deadline = sleep_until(Instant::now() + silence);
-        tokio::pin!(deadline);
+        // Made once: a fresh `wait_for` per wake-up would lock the shared watch twice.
+        let mut shutdown = pin!(crate::until_shutdown(&mut shutdown));
+        let mut beat = Heartbeat::new(
+            Instant::now(),
+            config.ping_interval,
+            config.heartbeat_timeout(),
+        );
+        let mut timer = pin!(sleep_until(beat.due()));
         let quota = Quota::per_second(
             NonZeroU32::new(config.ws_rate_limit_per_sec).unwrap_or(NonZeroU32::MIN),
         )
@@ -401,7 +515,7 @@ impl Conn {
             let step = tokio::select! {
                 biased;
                 // wait_for also sees a shutdown that began before this task subscribed.
-                _ = crate::until_shutdown(&mut shutdown) => {
+                _ = &mut shutdown => {
                     // Flush what is already published, then say goodbye.
                     while let Ok(update) = rx.try_recv() {
                         if let Err(close) = self.deliver(&update).await {
@@ -410,18 +524,25 @@ impl Conn {
                     }
                     return Some(Close(close_code::GOING_AWAY, "server shutting down"));
                 }
-                incoming = self.socket.recv() => {
-                    deadline.as_mut().reset(Instant::now() + silence);
+                incoming = std::future::poll_fn(|cx| self.poll_socket(cx)) => {
+                    beat.heard = Instant::now();
                     match incoming {
                         None | Some(Ok(Message::Close(_))) => return None,
                         Some(Ok(msg)) => self.on_frame(msg, &limiter).await,
                         Some(Err(e)) => return self.on_read_error(e).await,
                     }
                 }
-                _ = ping.tick() => self.heartbeat().await,
-                _ = &mut deadline => {
-                    let _ = self.send(error(ErrorCode::HeartbeatTimeout, "no frame received for 2.5 heartbeats")).await;
-                    return Some(Close(close_code::HEARTBEAT_TIMEOUT, "heartbeat timeout"));
+                () = &mut timer => {
+                    let step = match beat.fire(Instant::now()) {
+                        Beat::Ping => self.heartbeat().await,
+                        Beat::Silent => {
+                            let _ = self.send(error(ErrorCode::HeartbeatTimeout, "no frame received for 2.5 heartbeats")).await;
+                            return Some(Close(close_code::HEARTBEAT_TIMEOUT, "heartbeat timeout"));
+                        }
+                        Beat::Nothing => Ok(()),
+                    };
+                    timer.as_mut().reset(beat.due());
+                    step
                 }
                 // Last, so a steady stream of updates cannot starve the heartbeat timers.
                 update = rx.recv() => match update {
@@ -611,6 +732,23 @@ mod tests {
         ] {
             assert!(!is_frame_too_large(&axum::Error::new(other)));
         }
+    }
+
+    #[test]
+    fn one_heartbeat_timer_pings_on_time_and_times_out_only_after_silence() {
+        let (ms, t0) = (Duration::from_millis, Instant::now());
+        let mut beat = Heartbeat::new(t0, ms(100), ms(250));
+        assert_eq!(beat.due(), t0 + ms(100));
+        assert!(matches!(beat.fire(t0 + ms(100)), Beat::Ping));
+        // A frame at 150 ms moves the silence deadline, not the timer.
+        beat.heard = t0 + ms(150);
+        assert!(matches!(beat.fire(t0 + ms(199)), Beat::Nothing));
+        // Late by 30 ms: the next ping is one interval after this one, no burst.
+        assert!(matches!(beat.fire(t0 + ms(230)), Beat::Ping));
+        assert_eq!(beat.due(), t0 + ms(330));
+        assert!(matches!(beat.fire(t0 + ms(330)), Beat::Ping));
+        assert_eq!(beat.due(), t0 + ms(400), "silence deadline: 150 + 250 ms");
+        assert!(matches!(beat.fire(t0 + ms(400)), Beat::Silent));
     }
 
     #[test]
