@@ -195,4 +195,5 @@ body += '\nThroughput here is bounded by how fast Chromium hands frames to the p
 console.log(body);
 // Only the documented command (all clients, default size) rewrites RESULTS.md.
 if (process.env.CLIENTS || replayOnly || legacyOrder || process.argv.includes('--count') || process.argv.includes('--rounds')) process.exit(0);
-writeSection('dispatch', 'Client dispatch (issue 5, section 1)', 'scripts/build-wasm.sh && cd bench && npm run dispatch', body);
+const command = `scripts/build-wasm.sh && cd bench && npm run dispatch${beforePkg ? ` -- --before-pkg ${beforePkg}` : ''}`;
+writeSection('dispatch', 'Client dispatch (issue 5, section 1)', command, body);
