@@ -8,7 +8,7 @@ import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore
 import { getJson, horizonNetwork, loadDashboard, loadIngest, type Anchor } from '@/lib/api';
 import { BatchedStore } from '@/lib/batchedStore';
 import { anchorsMissingDetails, initialDashboard, reduce, type AnchorRow, type CorridorRow, type DashboardAction } from '@/lib/dashboard';
-import { anchorRows, corridorRows } from '@/lib/liveRows';
+import { anchorRows, anchorsWithoutAccount, corridorRows } from '@/lib/liveRows';
 import { setPageOptions, useLiveState, useWebSocket } from './useWebSocket';
 
 // The export is served by the server that also answers /ws, so the socket
@@ -87,9 +87,17 @@ export function useDashboard() {
     },
   });
 
+  // The tables, from the keyed state.
+  const live = useLiveState();
+
   // Anchors created live arrive without their account: fetch each once.
+  // Those in the keyed state count too once the REST list is read: an
+  // anchor created between that read and the state answer reaches this
+  // page in the answer only, never as an `anchor_update` message.
   const requested = useRef(new Set<string>());
-  const missingKey = anchorsMissingDetails(state).join(',');
+  const missing = new Set(anchorsMissingDetails(state));
+  if (state.loaded) for (const id of anchorsWithoutAccount(live.anchors, state.accounts)) missing.add(id);
+  const missingKey = [...missing].sort().join(',');
   useEffect(() => {
     if (missingKey === '') return;
     for (const id of missingKey.split(',')) {
@@ -102,9 +110,8 @@ export function useDashboard() {
     }
   }, [missingKey, dispatch]);
 
-  // The tables, from the keyed state. A row keeps its object until its
-  // record changes (memoised rows); `previous` is what was shown last.
-  const live = useLiveState();
+  // A row keeps its object until its record changes (memoised rows);
+  // `previous` is what was shown last.
   const previous = useRef<{ corridors: CorridorRow[]; anchors: AnchorRow[] }>({ corridors: [], anchors: [] });
   const corridors = useMemo(() => corridorRows(live.corridors, previous.current.corridors), [live.corridors]);
   const anchors = useMemo(() => anchorRows(live.anchors, state.accounts, previous.current.anchors), [live.anchors, state.accounts]);

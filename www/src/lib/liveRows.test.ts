@@ -1,5 +1,5 @@
 import type { LiveState } from 'stellar-insights-ws';
-import { anchorRows, corridorRows } from './liveRows';
+import { anchorRows, anchorsWithoutAccount, corridorRows } from './liveRows';
 
 const corridor = (key: string, rate: number, seq: number) => ({
   type: 'corridor_update' as const, corridor_id: `id-${key}`, corridor_key: key, success_rate: rate, volume_usd: 10, total_transactions: 3, seq,
@@ -29,5 +29,14 @@ describe('anchorRows', () => {
     expect(withAccount[1]).toMatchObject({ stellar_account: 'GY', flash: 0 });
     const changed = anchorRows({ ...live, y: anchor('y', 'Beta', 50) } as LiveState['anchors'], { x: 'GX', y: 'GY' }, withAccount);
     expect(changed[1]).toMatchObject({ reliability_score: 50, flash: 1 });
+  });
+});
+
+describe('anchorsWithoutAccount', () => {
+  it('lists the live anchors whose account REST has not given, sorted', () => {
+    const live = { y: anchor('y', 'Beta', 1), x: anchor('x', 'Alpha', 2), z: anchor('z', 'Gamma', 3) } as LiveState['anchors'];
+    expect(anchorsWithoutAccount(live, { x: 'GX' })).toEqual(['y', 'z']);
+    expect(anchorsWithoutAccount(live, { x: 'GX', y: 'GY', z: 'GZ' })).toEqual([]);
+    expect(anchorsWithoutAccount({} as LiveState['anchors'], {})).toEqual([]);
   });
 });

@@ -54,3 +54,15 @@ export function anchorRows(anchors: LiveState['anchors'], accounts: Record<strin
       };
     });
 }
+
+/**
+ * Ids of live anchors whose account is not known yet, sorted: an anchor the
+ * state answer or a live update brought after the REST list was read (a
+ * live record does not carry the account). The page reads each once.
+ */
+export function anchorsWithoutAccount(anchors: LiveState['anchors'], accounts: Record<string, string>): string[] {
+  return Object.values(anchors)
+    .filter((a) => accounts[a.anchor_id] === undefined)
+    .map((a) => a.anchor_id)
+    .sort();
+}
