@@ -24,13 +24,14 @@
 //! acquire();
 //! ```
 //!
-//! Each frame crosses into wasm once: the crate's own `onmessage` listener
-//! (inline JS in `browser/socket.rs`) copies the text into a reused buffer in
-//! wasm memory and calls a raw wasm export; an update in the server's order
-//! is routed from its first 256 characters (type, `seq`, key), so a frame
-//! nobody wants is never read further. Subscribers get `JSON.parse` of the
-//! socket's own string, parsed once per frame and only when someone wants
-//! it. Sizes and per-frame costs are measured in `bench/` (`bench/README.md`,
+//! Each frame crosses into wasm once, through the crate's own `onmessage`
+//! listener (inline JS in `browser/socket.rs`) and a raw wasm export. An
+//! update in the server's member order (`type`, `seq`, key first) is read
+//! there in JS and handed to wasm as numbers (kind, `seq`, the key's id), so
+//! its text is never copied into wasm and a frame nobody wants is never read
+//! further; any other frame is copied into a reused buffer in wasm memory and
+//! read whole. Subscribers get `JSON.parse` of the socket's own string,
+//! parsed once per frame and only when someone wants it. Sizes and per-frame costs are measured in `bench/` (`bench/README.md`,
 //! `bench/RESULTS.md`), not here.
 #![deny(missing_docs)]
 // Size rules (see clippy.toml): str slicing pulls char `Debug` formatting and

@@ -261,18 +261,15 @@ pub extern "C" fn __si_update(generation: u32, kind: u32, seq: f64, key: u32, at
     // while the machine runs.
     let mut to = ROUTED.with(|r| std::mem::take(&mut *r.borrow_mut()));
     let routed = (sink.route)(generation, kind, seq as u64, key, at, &mut to);
-    let n = to.len() as u32;
+    let code = match (routed, to.as_slice()) {
+        (None, _) => 0,
+        (Some(false), _) => 1,
+        (Some(true), []) => 2,
+        (Some(true), [one]) => one.checked_add(4).unwrap_or(3),
+        (Some(true), _) => 3,
+    };
     ROUTED.with(|r| *r.borrow_mut() = to);
-    match routed {
-        None => 0,
-        Some(false) => 1,
-        Some(true) if n == 0 => 2,
-        Some(true) if n == 1 => ROUTED.with(|r| {
-            let first = r.borrow().first().copied().unwrap_or_default();
-            first.checked_add(4).unwrap_or(3)
-        }),
-        Some(true) => 3,
-    }
+    code
 }
 
 /// Subscriber `i` of the update [`__si_update`] routed last; `i` = -1: how

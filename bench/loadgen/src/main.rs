@@ -189,6 +189,12 @@ fn parse(argv: &[String]) -> Result<Args, String> {
                 .into(),
         );
     }
+    if let Some(bin) = a.baseline_bin.as_ref().filter(|b| !b.is_file()) {
+        return Err(format!(
+            "--baseline-bin {}: no such file (an earlier server build, e.g. its target/release/stellar-insights-server)",
+            bin.display()
+        ));
+    }
     if !a.opts.server_bin.is_file() {
         return Err(format!(
             "server binary {} not found: build it (cargo build --release -p stellar-insights-server) or pass --server-bin",
@@ -219,44 +225,16 @@ async fn run(a: &Args) -> Result<Vec<String>, String> {
                             server_bin: bin.clone(),
                             ..a.opts.clone()
                         };
-                        let b =
-                            fanout::measure(&opts, &[Storage::Sqlite], n, a.rate, a.secs).await?;
-                        problems.extend(
-                            b.totals
-                                .problems()
-                                .into_iter()
-                                .map(|p| format!("before N={n}: {p}")),
-                        );
-                        eprintln!("before: {}", report::fanout_row_text(&b));
-                        Some(b)
+                        Some(measure_fanout(&opts, a, n, "before", &mut problems).await?)
                     }
                     None => None,
                 };
-                let o = fanout::measure(&a.opts, &[Storage::Sqlite], n, a.rate, a.secs).await?;
-                problems.extend(
-                    o.totals
-                        .problems()
-                        .into_iter()
-                        .map(|p| format!("N={n}: {p}")),
-                );
-                eprintln!("server: {}", report::fanout_row_text(&o));
+                let o = measure_fanout(&a.opts, a, n, "server", &mut problems).await?;
                 let floor = if a.floor {
-                    let f = fanout::measure(
-                        &floor_options(&a.opts)?,
-                        &[Storage::Sqlite],
-                        n,
-                        a.rate,
-                        a.secs,
+                    Some(
+                        measure_fanout(&floor_options(&a.opts)?, a, n, "floor", &mut problems)
+                            .await?,
                     )
-                    .await?;
-                    problems.extend(
-                        f.totals
-                            .problems()
-                            .into_iter()
-                            .map(|p| format!("floor N={n}: {p}")),
-                    );
-                    eprintln!("floor:  {}", report::fanout_row_text(&f));
-                    Some(f)
                 } else {
                     None
                 };
@@ -428,6 +406,31 @@ fn load_note(before: &str) -> String {
 }
 
 /// The same options with this program's `floor-server` mode in the server's place.
+/// One fan-out run of the program `opts` names (`label`: before, server or
+/// floor), its problems added to `problems` and its row printed.
+async fn measure_fanout(
+    opts: &Options,
+    a: &Args,
+    n: usize,
+    label: &str,
+    problems: &mut Vec<String>,
+) -> Result<fanout::Outcome, String> {
+    let o = fanout::measure(opts, &[Storage::Sqlite], n, a.rate, a.secs).await?;
+    let tag = if label == "server" {
+        String::new()
+    } else {
+        format!("{label} ")
+    };
+    problems.extend(
+        o.totals
+            .problems()
+            .into_iter()
+            .map(|p| format!("{tag}N={n}: {p}")),
+    );
+    eprintln!("{label:<6}: {}", report::fanout_row_text(&o));
+    Ok(o)
+}
+
 fn floor_options(opts: &Options) -> Result<Options, String> {
     Ok(Options {
         server_bin: std::env::current_exe().map_err(|e| format!("own path: {e}"))?,
@@ -526,6 +529,12 @@ mod tests {
         assert!(parse(&args("fanout --rate"))
             .unwrap_err()
             .contains("needs a value"));
+    }
+
+    #[test]
+    fn a_baseline_binary_that_is_not_there_is_refused_before_the_run() {
+        let e = parse(&args("fanout --baseline-bin /nonexistent/server")).unwrap_err();
+        assert!(e.contains("--baseline-bin /nonexistent/server"), "{e}");
     }
 
     #[test]
