@@ -20,9 +20,9 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use axum::extract::ws::Utf8Bytes;
 use stellar_insights_protocol::ServerMessage;
 use tokio::sync::{broadcast, watch, Notify};
+use tungstenite::Utf8Bytes;
 
 use crate::metrics::Metrics;
 use crate::store::{self, Db, LoggedUpdate};

@@ -63,6 +63,8 @@ pub struct AppState {
     pub redis: Option<Arc<RedisBus>>,
     /// Update fan-out.
     pub hub: Arc<Hub>,
+    /// The writers that send live updates to WebSocket connections (one per core).
+    pub fanout: Arc<ws::fanout::Fanout>,
     /// Prometheus metrics.
     pub metrics: Arc<Metrics>,
     /// Per-IP WebSocket cap.
@@ -92,13 +94,25 @@ impl AppState {
         };
         // Updates up to `last` were published before this process started.
         let (_, last) = log.bounds().await?;
+        let hub = Arc::new(Hub::new(config.ws_send_queue, last));
+        let metrics = Arc::new(Metrics::default());
+        let shutdown = Arc::new(watch::channel(false).0);
+        let writers = std::thread::available_parallelism().map_or(1, usize::from);
+        let fanout = Arc::new(ws::fanout::Fanout::start(
+            &hub,
+            writers,
+            config.ws_send_queue,
+            Arc::clone(&metrics),
+            shutdown.subscribe(),
+        ));
         Ok(AppState {
             log,
             redis,
-            hub: Arc::new(Hub::new(config.ws_send_queue, last)),
+            hub,
+            fanout,
             ip_limiter: Arc::new(IpLimiter::new(config.ws_max_connections_per_ip)),
-            metrics: Arc::new(Metrics::default()),
-            shutdown: Arc::new(watch::channel(false).0),
+            metrics,
+            shutdown,
             closed: Arc::new(Notify::new()),
             config: Arc::new(config),
             db,

@@ -1,7 +1,10 @@
 //! `GET /ws`: checks done before the upgrade (Origin, token, query, per-IP cap),
-//! then one task per connection (see [`connection`]).
+//! then one task per connection (see [`connection`]), whose live updates a
+//! fan-out writer sends (see [`fanout`]).
 
 pub mod connection;
+pub mod fanout;
+pub(crate) mod outbox;
 pub mod state_read;
 
 use std::collections::HashMap;
@@ -10,8 +13,9 @@ use std::net::SocketAddr;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{ConnectInfo, Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::extract::{ConnectInfo, FromRequestParts, Query, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use stellar_insights_protocol::Topic;
@@ -20,6 +24,21 @@ use crate::auth::token_matches;
 use crate::error::ErrorBody;
 use crate::metrics::RejectReason;
 use crate::AppState;
+
+/// The request's upgrade, taken before axum's [`WebSocketUpgrade`] checks the
+/// request: the checks and their refusals stay axum's, the upgraded connection
+/// comes back as its `TcpStream` (see [`connection::run`]).
+pub struct RawUpgrade(Option<hyper::upgrade::OnUpgrade>);
+
+impl<S: Send + Sync> FromRequestParts<S> for RawUpgrade {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        Ok(RawUpgrade(
+            parts.extensions.get::<hyper::upgrade::OnUpgrade>().cloned(),
+        ))
+    }
+}
 
 /// Read buffer of each connection, bytes. Value 1 KiB. tungstenite's default
 /// (128 KiB) is zero-filled on the first read, so it is resident for every
@@ -61,6 +80,7 @@ pub async fn ws_handler(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
     query: Result<Query<HashMap<String, String>>, QueryRejection>,
+    RawUpgrade(upgrade): RawUpgrade,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Response {
     if state.is_shutting_down() {
@@ -138,12 +158,15 @@ pub async fn ws_handler(
             "topics names more keyed topics than the server allows per connection (1024)",
         );
     }
-    let ws = match ws {
-        Ok(ws) => ws,
-        Err(rejection) => {
-            state.metrics.reject(RejectReason::BadRequest);
-            return rejection.into_response();
-        }
+    if let Err(rejection) = ws {
+        state.metrics.reject(RejectReason::BadRequest);
+        return rejection.into_response();
+    }
+    // axum's extractor accepted the request: an HTTP/1.1 upgrade (this server
+    // serves no HTTP/2) with a `Sec-WebSocket-Key` and version 13.
+    let (Some(upgrade), Some(key)) = (upgrade, headers.get(header::SEC_WEBSOCKET_KEY)) else {
+        state.metrics.reject(RejectReason::BadRequest);
+        return (StatusCode::UPGRADE_REQUIRED, "connection is not upgradable").into_response();
     };
     let Some(ip_guard) = state.ip_limiter.try_acquire(peer.ip()) else {
         return refuse(
@@ -153,20 +176,56 @@ pub async fn ws_handler(
             "too many connections from this address",
         );
     };
-    let max = state.config.ws_max_frame_bytes;
-    ws.max_message_size(max)
-        .max_frame_size(max)
-        .read_buffer_size(READ_BUFFER_BYTES)
-        .on_upgrade(move |socket| {
-            connection::run(
-                socket,
-                state,
-                connection::Params {
-                    peer,
-                    since,
-                    topics,
-                    _ip_guard: ip_guard,
-                },
-            )
-        })
+    let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+    tokio::spawn(async move {
+        let upgraded = match upgrade.await {
+            Ok(upgraded) => upgraded,
+            Err(e) => {
+                tracing::debug!(error = %e, "websocket upgrade failed");
+                return;
+            }
+        };
+        // `axum::serve` on a `TcpListener` hands hyper-util `TokioIo<TcpStream>`
+        // (which wraps it once more while it tells HTTP/1 from HTTP/2).
+        type Io = hyper_util::rt::TokioIo<tokio::net::TcpStream>;
+        let Ok(parts) = hyper_util::server::conn::auto::upgrade::downcast::<Io>(upgraded) else {
+            tracing::error!("websocket upgrade: the connection is not a TCP stream");
+            return;
+        };
+        let config = tungstenite::protocol::WebSocketConfig::default()
+            .max_message_size(Some(state.config.ws_max_frame_bytes))
+            .max_frame_size(Some(state.config.ws_max_frame_bytes))
+            .read_buffer_size(READ_BUFFER_BYTES)
+            // Every frame goes to the outbox at once (it queues what the socket does not take).
+            .write_buffer_size(0);
+        connection::run(
+            parts.io.into_inner(),
+            parts.read_buf,
+            config,
+            state,
+            connection::Params {
+                peer,
+                since,
+                topics,
+                _ip_guard: ip_guard,
+            },
+        )
+        .await;
+    });
+    #[allow(clippy::declare_interior_mutable_const)]
+    const UPGRADE: HeaderValue = HeaderValue::from_static("upgrade");
+    #[allow(clippy::declare_interior_mutable_const)]
+    const WEBSOCKET: HeaderValue = HeaderValue::from_static("websocket");
+    (
+        StatusCode::SWITCHING_PROTOCOLS,
+        [
+            (header::CONNECTION, UPGRADE),
+            (header::UPGRADE, WEBSOCKET),
+            (
+                header::SEC_WEBSOCKET_ACCEPT,
+                HeaderValue::from_str(&accept).expect("base64 is a valid header value"),
+            ),
+        ],
+    )
+        .into_response()
 }
