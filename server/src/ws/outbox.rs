@@ -382,3 +382,171 @@ impl AsyncWrite for SplitIo {
         Poll::Ready(Ok(()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::hub::{Update, UpdateKind};
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_tungstenite::WebSocketStream;
+    use tungstenite::protocol::Role;
+    use tungstenite::Message;
+
+    /// A connected loopback pair: the server end with a small send buffer
+    /// (so the socket fills after a few frames), and the client end.
+    async fn pair() -> (TcpStream, TcpStream) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap());
+        let (client, (server, _)) =
+            tokio::join!(client, async { listener.accept().await.unwrap() });
+        socket2::SockRef::from(&server)
+            .set_send_buffer_size(4096)
+            .unwrap();
+        socket2::SockRef::from(client.as_ref().unwrap())
+            .set_recv_buffer_size(4096)
+            .unwrap();
+        (server, client.unwrap())
+    }
+
+    fn update(seq: u64) -> Update {
+        let json = format!(
+            r#"{{"type":"corridor_update","seq":{seq},"pad":"{}"}}"#,
+            "x".repeat(300)
+        );
+        Update::new(seq, UpdateKind::Corridor, "k", json)
+    }
+
+    fn offer(out: &Outbox, u: &Update, limit: usize) -> Offered {
+        let gap = text_frame(br#"{"type":"resync_required","reason":"gap"}"#);
+        out.offer(u, &text_frame(u.json.as_bytes()), &gap, limit, |_| {})
+    }
+
+    /// Drains the outbox as the connection's task does, until it is empty.
+    async fn drain(out: &Outbox) {
+        std::future::poll_fn(|cx| out.poll_room(0, cx))
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn writer_and_task_frames_arrive_whole_and_in_order_through_a_full_socket() {
+        let (server, client) = pair().await;
+        let out = Arc::new(Outbox::new(server, Subscriptions::everything()));
+        out.attach(0);
+        let mut task = WebSocketStream::from_raw_socket(
+            SplitIo::new(Arc::clone(&out), Bytes::new()),
+            Role::Server,
+            None,
+        )
+        .await;
+        let mut expected = Vec::new();
+        let mut queued = 0;
+        for seq in 1..=600u64 {
+            let u = update(seq);
+            match offer(&out, &u, usize::MAX) {
+                Offered::Written => {}
+                Offered::Queued => queued += 1,
+                other => panic!("update {seq}: {other:?}"),
+            }
+            expected.push(u.json.to_string());
+            if seq % 3 == 0 {
+                let text = format!("task {seq}");
+                task.send(Message::text(text.clone())).await.unwrap();
+                expected.push(text);
+            }
+        }
+        assert!(
+            queued > 0,
+            "the socket never filled: the test shows nothing"
+        );
+        let reader = tokio::spawn(async move {
+            let mut client = WebSocketStream::from_raw_socket(client, Role::Client, None).await;
+            let mut got = Vec::new();
+            while got.len() < 800 {
+                match client.next().await {
+                    Some(Ok(Message::Text(t))) => got.push(t.to_string()),
+                    other => panic!("after {} frames: {other:?}", got.len()),
+                }
+            }
+            got
+        });
+        drain(&out).await;
+        assert_eq!(reader.await.unwrap(), expected);
+    }
+
+    #[tokio::test]
+    async fn a_client_over_the_queue_limit_is_made_slow_and_detached() {
+        let (server, _client) = pair().await;
+        let out = Outbox::new(server, Subscriptions::everything());
+        out.attach(0);
+        let limit = 8;
+        let mut seq = 0;
+        let gone_at = loop {
+            seq += 1;
+            assert!(seq < 10_000, "never made slow");
+            if offer(&out, &update(seq), limit) == Offered::Gone {
+                break seq;
+            }
+        };
+        assert!(!out.is_attached(), "the writer lets go of a slow client");
+        assert_eq!(
+            offer(&out, &update(gone_at + 1), limit),
+            Offered::Gone,
+            "nothing more is queued"
+        );
+        assert_eq!(out.lock().queue.len(), limit, "exactly the limit waits");
+        let trouble = std::future::poll_fn(|cx| match out.poll_trouble(cx) {
+            Poll::Pending => panic!("the task is not told"),
+            ready => ready,
+        })
+        .await;
+        assert_eq!(trouble, Trouble::Slow);
+    }
+
+    #[tokio::test]
+    async fn a_skipped_seq_sends_the_gap_notice_first_and_duplicates_are_skipped() {
+        let (server, client) = pair().await;
+        let out = Outbox::new(server, Subscriptions::everything());
+        out.attach(4);
+        assert_eq!(
+            offer(&out, &update(4), 8),
+            Offered::Skipped,
+            "already delivered"
+        );
+        assert_eq!(offer(&out, &update(5), 8), Offered::Written);
+        assert_eq!(offer(&out, &update(7), 8), Offered::Written);
+        assert_eq!(out.detach(), 7);
+        assert_eq!(offer(&out, &update(8), 8), Offered::Gone, "detached");
+        let mut client = WebSocketStream::from_raw_socket(client, Role::Client, None).await;
+        let mut got = Vec::new();
+        for _ in 0..3 {
+            match client.next().await {
+                Some(Ok(Message::Text(t))) => got.push(t.to_string()),
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(got[0], update(5).json.to_string());
+        assert_eq!(got[1], r#"{"type":"resync_required","reason":"gap"}"#);
+        assert_eq!(got[2], update(7).json.to_string());
+    }
+
+    #[test]
+    fn text_frames_are_what_tungstenite_reads_for_every_length_class() {
+        for len in [0usize, 125, 126, 65_535, 65_536] {
+            let payload = "a".repeat(len);
+            let frame = text_frame(payload.as_bytes());
+            let header = match len {
+                0..=125 => 2,
+                126..=65_535 => 4,
+                _ => 10,
+            };
+            assert_eq!(frame.len(), header + len, "{len}");
+            let mut ws = tungstenite::WebSocket::from_raw_socket(
+                std::io::Cursor::new(frame.to_vec()),
+                Role::Client,
+                None,
+            );
+            assert_eq!(ws.read().unwrap(), Message::text(payload), "{len}");
+        }
+    }
+}
