@@ -20,7 +20,7 @@ pub struct TooManyKeys {
 }
 
 /// Topics a connection wants. Starts as "everything" (no `subscribe` yet, seed behaviour).
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Subscriptions {
     explicit: bool,
     snapshots: bool,

@@ -236,7 +236,7 @@ pub fn run(
             tracing::debug!(code, reason, "closing");
             Box::pin(conn.close(code, reason)).await;
         }
-        conn.leave();
+        conn.abandon();
     }
     .instrument(span)
 }
@@ -322,12 +322,21 @@ impl Conn {
         self.send_within(msg, SEND_HIGH_WATER).await
     }
 
-    /// Takes live delivery back from the fan-out writer (if it has it): the
-    /// writer sends nothing more, and `last_seq` is what it delivered.
-    fn leave(&mut self) {
-        if let Some(shard) = self.shard.take() {
-            self.last_seq = self.out.detach();
-            shard.left();
+    /// Takes live delivery back from the fan-out writer (if it has it) and
+    /// waits for its answer: the writer sends nothing more, and `last_seq` is
+    /// what it delivered.
+    async fn leave(&mut self) {
+        if self.shard.take().is_some() {
+            self.out.ask_detach();
+            let out = Arc::clone(&self.out);
+            self.last_seq = std::future::poll_fn(|cx| out.poll_detached(cx)).await;
+        }
+    }
+
+    /// The connection ends: the writer lets go of it at its next look (nothing waits for that).
+    fn abandon(&mut self) {
+        if self.shard.take().is_some() {
+            self.out.ask_detach();
         }
     }
 
@@ -357,7 +366,7 @@ impl Conn {
             return Ok(());
         }
         *rx = Some(self.state.hub.subscribe());
-        self.leave();
+        self.leave().await;
         let after = self.last_seq;
         Box::pin(self.replay(after)).await
     }
@@ -583,7 +592,7 @@ impl Conn {
                     // Flush what is already published, then say goodbye.
                     if let Some(shard) = self.shard.clone() {
                         shard.drained().await;
-                        self.leave();
+                        self.leave().await;
                     }
                     while let Some(Ok(update)) = rx.as_mut().map(|rx| rx.try_recv()) {
                         if let Err(close) = self.deliver(&update).await {
@@ -604,7 +613,7 @@ impl Conn {
                 trouble = std::future::poll_fn(|cx| out.poll_trouble(cx)) => match trouble {
                     Trouble::Failed => return None,
                     Trouble::Slow => {
-                        self.leave();
+                        self.leave().await;
                         tracing::info!("slow consumer");
                         let _ = self.resync(ResyncReason::SlowConsumer).await;
                         return Some(Close(close_code::SLOW_CONSUMER, "slow consumer: resync required"));
@@ -705,7 +714,7 @@ impl Conn {
                 self.send(frame(&ServerMessage::Pong { timestamp })).await
             }
             Ok(ClientMessage::Subscribe { topics, state }) => {
-                let added = self.out.lock().subs.subscribe(&topics);
+                let added = self.out.change_subs(|subs| subs.subscribe(&topics));
                 if let Err(e) = added {
                     self.send(error(
                         ErrorCode::TooManyTopics,
@@ -726,7 +735,7 @@ impl Conn {
                 Ok(())
             }
             Ok(ClientMessage::Unsubscribe { topics }) => {
-                self.out.lock().subs.unsubscribe(&topics);
+                self.out.change_subs(|subs| subs.unsubscribe(&topics));
                 Ok(())
             }
             Ok(ClientMessage::Unknown) => {
@@ -779,7 +788,7 @@ impl Conn {
     /// does not reset the connection under frames the client has not read.
     async fn close(&mut self, code: u16, reason: &'static str) {
         // Nothing from the writer may follow the close frame.
-        self.leave();
+        self.leave().await;
         let frame = CloseFrame {
             code: code.into(),
             reason: reason.into(),
@@ -805,7 +814,7 @@ impl Conn {
 impl Drop for Conn {
     fn drop(&mut self) {
         // A connection that ends without `close` (the client left) lets go of its writer too.
-        self.leave();
+        self.abandon();
     }
 }
 

@@ -6,16 +6,17 @@
 //! Here a few writers (one per core) each own a share of the connections.
 //! For each update a writer encodes the WebSocket frame once (server frames
 //! are unmasked, so the bytes are the same for every client) and, per
-//! connection, checks the filter and the seq and writes the shared bytes with
-//! one non-blocking `write` (see [`Outbox::offer`]). A socket that is full
-//! queues the frame (a shared handle) and wakes its own task to write it when
-//! the socket has room; more than `WS_SEND_QUEUE` frames waiting makes the
-//! client slow (`resync_required` + close 4001, as before).
+//! connection, checks the seq and the filter in its own array of
+//! [`Entry`]s and writes the shared bytes with one non-blocking `send(2)`.
+//! A socket that is full gets the frame queued (a shared handle) in its
+//! [`Outbox`] and its own task writes it when the socket has room; more than
+//! `WS_SEND_QUEUE` frames waiting makes the client slow (`resync_required` +
+//! close 4001, as before).
 //!
 //! A connection's task still reads its socket, answers, pings and closes; it
 //! hands live delivery to a writer once its replay is sent ([`Fanout::join`])
-//! and takes it back ([`Outbox::detach`]) for a state subscription (whose
-//! deltas and conflation are per connection) or at its end.
+//! and takes it back (the outbox's detach) for a state subscription (whose
+//! deltas and conflation are per connection), to close, or at its end.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -25,7 +26,7 @@ use stellar_insights_protocol::{ResyncReason, ServerMessage};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::{broadcast, watch, Notify};
 
-use super::outbox::{text_frame, Offered, Outbox};
+use super::outbox::{text_frame, Entry, Offered, Outbox};
 use crate::hub::{Hub, Update};
 use crate::metrics::Metrics;
 
@@ -35,13 +36,16 @@ pub struct Fanout {
     next: AtomicUsize,
 }
 
-/// One writer's share of the connections.
-pub(crate) struct Shard {
+/// One writer's share of the connections: how tasks reach it.
+pub struct Shard {
     /// Joins waiting for the writer, and whether it still takes them.
     joins: Mutex<Joins>,
-    /// Wakes the writer: a join or a leave.
+    /// Connections whose subscription, queue or attachment changed.
+    dirty: Mutex<Vec<Arc<Outbox>>>,
+    /// Wakes the writer: a join or a dirty connection.
     changed: Notify,
-    /// `true` once the writer has sent every update published before shutdown.
+    /// `true` once the writer has sent every update published before shutdown
+    /// and let go of every connection.
     drained: watch::Sender<bool>,
 }
 
@@ -60,6 +64,45 @@ struct Join {
     rx: broadcast::Receiver<Arc<Update>>,
 }
 
+impl Shard {
+    fn new() -> Shard {
+        Shard {
+            joins: Mutex::new(Joins::default()),
+            dirty: Mutex::new(Vec::new()),
+            changed: Notify::new(),
+            drained: watch::channel(false).0,
+        }
+    }
+
+    /// A shard with no writer (the outbox's unit tests play the writer).
+    #[cfg(test)]
+    pub(crate) fn detached_for_tests() -> Arc<Shard> {
+        Arc::new(Shard::new())
+    }
+
+    /// The connections marked dirty so far (the outbox's unit tests play the writer).
+    #[cfg(test)]
+    pub(crate) fn take_dirty(&self) -> Vec<Arc<Outbox>> {
+        std::mem::take(&mut self.dirty.lock().unwrap())
+    }
+
+    /// Puts `out` on the writer's dirty list and wakes the writer.
+    pub(crate) fn dirty(&self, out: Arc<Outbox>) {
+        self.dirty
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(out);
+        self.changed.notify_one();
+    }
+
+    /// Completes once the writer has sent every update published before
+    /// shutdown and let go of its connections (at once if it has stopped).
+    pub(crate) async fn drained(&self) {
+        let mut rx = self.drained.subscribe();
+        let _ = rx.wait_for(|done| *done).await;
+    }
+}
+
 impl Fanout {
     /// Starts `writers` writer tasks (at least one) on the hub; each allows
     /// `queue_limit` frames (`WS_SEND_QUEUE`) to wait per connection.
@@ -72,14 +115,10 @@ impl Fanout {
     ) -> Fanout {
         let shards = (0..writers.max(1))
             .map(|_| {
-                let shard = Arc::new(Shard {
-                    joins: Mutex::new(Joins::default()),
-                    changed: Notify::new(),
-                    drained: watch::channel(false).0,
-                });
+                let shard = Arc::new(Shard::new());
                 let writer = Writer {
                     shard: Arc::clone(&shard),
-                    conns: Vec::new(),
+                    entries: Vec::new(),
                     pos: hub.published_seq(),
                     limit: queue_limit.max(1),
                     metrics: Arc::clone(&metrics),
@@ -117,7 +156,7 @@ impl Fanout {
             if joins.closed {
                 return Err(rx);
             }
-            out.attach(last_seq);
+            out.attach(Arc::clone(shard), last_seq);
             joins.waiting.push(Join {
                 out: Arc::clone(out),
                 rx,
@@ -128,23 +167,9 @@ impl Fanout {
     }
 }
 
-impl Shard {
-    /// Tells the writer a connection detached, so it lets go of it now rather than at the next update.
-    pub(crate) fn left(&self) {
-        self.changed.notify_one();
-    }
-
-    /// Completes once the writer has sent every update published before
-    /// shutdown (at once if it has stopped).
-    pub(crate) async fn drained(&self) {
-        let mut rx = self.drained.subscribe();
-        let _ = rx.wait_for(|done| *done).await;
-    }
-}
-
 struct Writer {
     shard: Arc<Shard>,
-    conns: Vec<Arc<Outbox>>,
+    entries: Vec<Entry>,
     /// Seq of the last update this writer fanned out.
     pos: u64,
     limit: usize,
@@ -175,18 +200,25 @@ impl Writer {
                         // writer only does non-blocking writes); if it is, every
                         // connection of this writer missed updates.
                         tracing::warn!(missed, "fan-out writer fell behind: its clients must resync");
-                        self.all_slow();
+                        for entry in self.entries.drain(..) {
+                            entry.make_slow();
+                        }
                     }
                     Err(RecvError::Closed) => break,
                 },
             }
         }
-        // Send what was published before the stop, then let the connections close.
+        // Send what was published before the stop, then hand every connection
+        // back to its task, which closes it.
         loop {
             self.take_changes();
             match rx.try_recv() {
                 Ok(update) => self.fan(&update),
-                Err(TryRecvError::Lagged(_)) => self.all_slow(),
+                Err(TryRecvError::Lagged(_)) => {
+                    for entry in self.entries.drain(..) {
+                        entry.make_slow();
+                    }
+                }
                 Err(TryRecvError::Empty | TryRecvError::Closed) => break,
             }
         }
@@ -196,11 +228,23 @@ impl Writer {
             std::mem::take(&mut joins.waiting)
         };
         self.admit(late);
+        self.take_changes();
+        for entry in self.entries.drain(..) {
+            entry.release();
+        }
         self.shard.drained.send_replace(true);
     }
 
-    /// Admits waiting joins and lets go of connections that detached.
+    /// Reads the dirty list (subscriptions, queued frames of the tasks,
+    /// detaches), then admits waiting joins.
     fn take_changes(&mut self) {
+        let dirty =
+            std::mem::take(&mut *self.shard.dirty.lock().unwrap_or_else(|e| e.into_inner()));
+        for out in dirty {
+            if let Some(slot) = Entry::look(&out, &mut self.entries) {
+                self.remove(slot);
+            }
+        }
         let joins = std::mem::take(
             &mut self
                 .shard
@@ -210,7 +254,13 @@ impl Writer {
                 .waiting,
         );
         self.admit(joins);
-        self.conns.retain(|out| out.is_attached());
+    }
+
+    fn remove(&mut self, slot: usize) {
+        self.entries.swap_remove(slot);
+        if let Some(moved) = self.entries.get(slot) {
+            moved.moved_to(slot);
+        }
     }
 
     /// Each joining connection first gets, from its own receiver, the
@@ -218,65 +268,93 @@ impl Writer {
     /// come with every other connection's.
     fn admit(&mut self, joins: Vec<Join>) {
         for Join { out, mut rx } in joins {
+            let Some(mut entry) = Entry::admit(out, self.entries.len()) else {
+                continue;
+            };
+            let mut live = true;
             loop {
                 match rx.try_recv() {
                     Ok(update) if update.seq <= self.pos => {
                         let frame = text_frame(update.json.as_bytes());
-                        if let Offered::Written | Offered::Queued =
-                            self.offer(&out, &update, &frame)
-                        {
-                            self.metrics.frames_sent.add(1);
+                        match offer(
+                            &self.metrics,
+                            &self.gap,
+                            self.limit,
+                            &mut entry,
+                            &update,
+                            &frame,
+                        ) {
+                            Offered::Gone => {
+                                live = false;
+                                break;
+                            }
+                            Offered::Written | Offered::Queued => self.metrics.frames_sent.add(1),
+                            Offered::Skipped => {}
                         }
                     }
                     Ok(_) | Err(TryRecvError::Empty | TryRecvError::Closed) => break,
                     Err(TryRecvError::Lagged(_)) => {
-                        out.make_slow();
+                        live = false;
                         break;
                     }
                 }
             }
-            if out.is_attached() {
-                self.conns.push(out);
+            if live {
+                self.entries.push(entry);
+            } else {
+                // Gone already, or lagged (missed updates): must resync.
+                entry.make_slow();
             }
         }
-    }
-
-    /// Offers `update` to one connection; whether it ended up written or
-    /// queued (counted in `frames_sent`), skipped, or the connection is gone.
-    fn offer(&self, out: &Outbox, update: &Update, frame: &Bytes) -> Offered {
-        let offered = out.offer(update, frame, &self.gap, self.limit, |from| {
-            tracing::info!(from, to = update.seq, "gap in the update stream");
-            self.metrics.resync(&ResyncReason::Gap);
-        });
-        if offered == Offered::Written {
-            // Records the fan-out start once per update (a load of a shared flag after that).
-            update.sent(&self.metrics);
-        }
-        offered
     }
 
     /// One update to every connection of this writer.
     fn fan(&mut self, update: &Update) {
         self.pos = self.pos.max(update.seq);
         let frame = text_frame(update.json.as_bytes());
-        let (mut sent, mut gone) = (0u64, false);
-        for out in &self.conns {
-            match self.offer(out, update, &frame) {
+        let mut sent = 0u64;
+        let mut i = 0;
+        while i < self.entries.len() {
+            let offered = offer(
+                &self.metrics,
+                &self.gap,
+                self.limit,
+                &mut self.entries[i],
+                update,
+                &frame,
+            );
+            match offered {
                 Offered::Written | Offered::Queued => sent += 1,
-                Offered::Gone => gone = true,
                 Offered::Skipped => {}
+                Offered::Gone => {
+                    // The last entry moves here and is offered next.
+                    self.remove(i);
+                    continue;
+                }
             }
+            i += 1;
         }
         // One add per update, not one per delivery.
         self.metrics.frames_sent.add(sent);
-        if gone {
-            self.conns.retain(|out| out.is_attached());
-        }
     }
+}
 
-    fn all_slow(&mut self) {
-        for out in self.conns.drain(..) {
-            out.make_slow();
-        }
+/// Offers `update` (framed as `frame`) to one connection (see [`Entry::offer`]).
+fn offer(
+    metrics: &Metrics,
+    gap: &Bytes,
+    limit: usize,
+    entry: &mut Entry,
+    update: &Update,
+    frame: &Bytes,
+) -> Offered {
+    let offered = entry.offer(update, frame, gap, limit, |from| {
+        tracing::info!(from, to = update.seq, "gap in the update stream");
+        metrics.resync(&ResyncReason::Gap);
+    });
+    if offered == Offered::Written {
+        // Records the fan-out start once per update (a load of a shared flag after that).
+        update.sent(metrics);
     }
+    offered
 }
