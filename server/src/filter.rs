@@ -143,6 +143,16 @@ impl Subscriptions {
         }
     }
 
+    /// Whether every update of `kind` goes to this connection, whatever its key.
+    pub fn wants_all(&self, kind: UpdateKind) -> bool {
+        !self.explicit
+            || match kind {
+                UpdateKind::Snapshot => self.snapshots,
+                UpdateKind::Corridor => self.corridors,
+                UpdateKind::Anchor => self.anchors,
+            }
+    }
+
     /// Whether `update` goes to this connection.
     pub fn matches(&self, update: &Update) -> bool {
         if !self.explicit {

@@ -40,7 +40,7 @@ use tungstenite::protocol::frame::Frame;
 
 use super::fanout::Shard;
 use crate::filter::Subscriptions;
-use crate::hub::Update;
+use crate::hub::{Update, UpdateKind};
 
 /// A server-to-client text frame (FIN, unmasked) holding `payload`: the same
 /// bytes for every client. Formatted by tungstenite's own frame writer.
@@ -101,15 +101,43 @@ pub(crate) struct OutState {
 /// The writer's record of one attached connection: everything a delivery
 /// needs, kept in the writer's own array so an update touches no
 /// connection's memory but this.
+///
+/// 32 bytes: an update walks the array in order, two entries per cache line.
 pub(crate) struct Entry {
-    fd: RawFd,
-    out: Arc<Outbox>,
     /// Highest seq delivered or skipped by the filter.
     last_seq: u64,
-    /// The writer's copy of the connection's topics.
-    subs: Subscriptions,
+    fd: RawFd,
     /// The writer does not own the write side (or must look first): deliver under the lock.
     blocked: bool,
+    /// Kinds every update of which goes to the connection: bit `kind_bit(kind)`.
+    kinds: u8,
+    out: Arc<Outbox>,
+    /// The writer's copy of the connection's topics, when they name keys
+    /// (otherwise `kinds` says everything).
+    keyed: Option<Box<Subscriptions>>,
+}
+
+/// The bit of `kind` in [`Entry::kinds`].
+fn kind_bit(kind: UpdateKind) -> u8 {
+    match kind {
+        UpdateKind::Anchor => 1,
+        UpdateKind::Corridor => 2,
+        UpdateKind::Snapshot => 4,
+    }
+}
+
+/// `subs` as an entry keeps it: the kinds wanted whole, and the topics if they name keys.
+fn filter_of(subs: &Subscriptions) -> (u8, Option<Box<Subscriptions>>) {
+    let kinds = [
+        UpdateKind::Anchor,
+        UpdateKind::Corridor,
+        UpdateKind::Snapshot,
+    ]
+    .into_iter()
+    .filter(|k| subs.wants_all(*k))
+    .fold(0, |bits, k| bits | kind_bit(k));
+    let keyed = (subs.key_count() > 0).then(|| Box::new(subs.clone()));
+    (kinds, keyed)
 }
 
 /// What a fan-out writer's offer did with an update.
@@ -377,15 +405,23 @@ impl Entry {
         s.subs_changed = false;
         // The task keeps the write side while its own frames wait.
         s.writer_owns = s.queue.is_empty();
+        let (kinds, keyed) = filter_of(&s.subs);
         let entry = Entry {
             fd: out.tcp.as_raw_fd(),
             last_seq: s.last_seq,
-            subs: s.subs.clone(),
+            kinds,
+            keyed,
             blocked: !s.writer_owns,
             out: Arc::clone(&out),
         };
         drop(s);
         Some(entry)
+    }
+
+    /// Whether `update` goes to this connection.
+    fn wants(&self, update: &Update) -> bool {
+        self.kinds & kind_bit(update.kind) != 0
+            || self.keyed.as_ref().is_some_and(|subs| subs.matches(update))
     }
 
     /// Tells the entry it moved to `slot` (the writer filled a hole with it).
@@ -411,7 +447,7 @@ impl Entry {
             return Some(slot);
         }
         if s.subs_changed {
-            entry.subs = s.subs.clone();
+            (entry.kinds, entry.keyed) = filter_of(&s.subs);
             s.subs_changed = false;
         }
         if s.writer_owns && !s.queue.is_empty() {
@@ -457,7 +493,7 @@ impl Entry {
         if gapped {
             on_gap(from);
         }
-        if !self.subs.matches(update) && !gapped {
+        if !self.wants(update) && !gapped {
             return Offered::Skipped;
         }
         if !self.blocked && !gapped {
@@ -473,7 +509,7 @@ impl Entry {
         }
         if gapped {
             let offered = self.locked_push(gap, limit);
-            if offered == Offered::Gone || !self.subs.matches(update) {
+            if offered == Offered::Gone || !self.wants(update) {
                 return offered;
             }
         }
@@ -651,7 +687,6 @@ impl AsyncWrite for SplitIo {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hub::UpdateKind;
     use futures_util::{SinkExt, StreamExt};
     use stellar_insights_protocol::Topic;
     use tokio_tungstenite::WebSocketStream;
@@ -863,6 +898,36 @@ mod tests {
         );
         assert!(Entry::admit(Arc::clone(&out), 0).is_none());
         assert_eq!(std::future::poll_fn(|cx| out.poll_detached(cx)).await, 9);
+    }
+
+    #[test]
+    fn an_entry_is_32_bytes_and_filters_as_the_subscription_does() {
+        assert_eq!(std::mem::size_of::<Entry>(), 32);
+        let update = |kind, key: &str| Update::new(1, kind, key, "{}".into());
+        let mut subs = Subscriptions::everything();
+        let cases = [
+            vec![],
+            vec![Topic::Anchors],
+            vec![Topic::Corridor("c1".into())],
+            vec![Topic::Snapshots, Topic::Anchor("a1".into())],
+        ];
+        for topics in cases {
+            if !topics.is_empty() {
+                subs.subscribe(&topics).unwrap();
+            }
+            let (kinds, keyed) = filter_of(&subs);
+            for u in [
+                update(UpdateKind::Anchor, "a1"),
+                update(UpdateKind::Anchor, "a2"),
+                update(UpdateKind::Corridor, "c1"),
+                update(UpdateKind::Corridor, "c2"),
+                update(UpdateKind::Snapshot, "s"),
+            ] {
+                let wants =
+                    kinds & kind_bit(u.kind) != 0 || keyed.as_ref().is_some_and(|s| s.matches(&u));
+                assert_eq!(wants, subs.matches(&u), "{topics:?} {:?} {}", u.kind, u.key);
+            }
+        }
     }
 
     #[test]
