@@ -54,6 +54,8 @@ pub struct Params {
     pub since: Option<u64>,
     /// `?topics=`: initial subscription (applies to the replay too).
     pub topics: Vec<Topic>,
+    /// Counts the connection as open for its lifetime.
+    pub open: OpenGuard,
     /// Holds the per-IP slot for the connection's lifetime.
     pub _ip_guard: IpGuard,
 }
@@ -155,8 +157,25 @@ impl Heartbeat {
     }
 }
 
-/// Keeps `stellar_ws_connections_open` and the shutdown wait in step with live tasks.
-struct OpenGuard(AppState);
+/// Keeps `stellar_ws_connections_open` and the shutdown wait in step with
+/// live connections: made when the handler answers 101 (so a client that has
+/// its handshake is counted), dropped when the connection ends.
+pub struct OpenGuard(AppState);
+
+impl OpenGuard {
+    /// Counts a connection as open (and in `stellar_ws_connections_total`).
+    pub fn new(state: &AppState) -> OpenGuard {
+        state
+            .metrics
+            .connections_open
+            .fetch_add(1, Ordering::Relaxed);
+        state
+            .metrics
+            .connections_total
+            .fetch_add(1, Ordering::Relaxed);
+        OpenGuard(state.clone())
+    }
+}
 
 impl Drop for OpenGuard {
     fn drop(&mut self) {
@@ -183,20 +202,12 @@ pub fn run(
     state: AppState,
     params: Params,
 ) -> impl std::future::Future<Output = ()> + Send + 'static {
-    state
-        .metrics
-        .connections_open
-        .fetch_add(1, Ordering::Relaxed);
-    state
-        .metrics
-        .connections_total
-        .fetch_add(1, Ordering::Relaxed);
-    let open = OpenGuard(state.clone());
     let id = uuid::Uuid::new_v4().to_string();
     let span = tracing::info_span!("ws", conn = %id, peer = %params.peer);
     let Params {
         since,
         topics,
+        open,
         _ip_guard: ip_guard,
         ..
     } = params;

@@ -136,12 +136,12 @@ impl Fanout {
                 // worker, doubling the fan-out's first-to-last time.
                 std::thread::Builder::new()
                     .name(format!("fanout-{n}"))
-                    .spawn(move || {
-                        match tokio::runtime::Builder::new_current_thread().build() {
+                    .spawn(
+                        move || match tokio::runtime::Builder::new_current_thread().build() {
                             Ok(rt) => rt.block_on(writer.run(rx, shutdown)),
                             Err(e) => tracing::error!(error = %e, "cannot start a fan-out writer"),
-                        }
-                    })
+                        },
+                    )
                     .expect("spawn a fan-out writer thread");
                 shard
             })

@@ -177,6 +177,7 @@ pub async fn ws_handler(
         );
     };
     let accept = tungstenite::handshake::derive_accept_key(key.as_bytes());
+    let open = connection::OpenGuard::new(&state);
     tokio::spawn(async move {
         let upgraded = match upgrade.await {
             Ok(upgraded) => upgraded,
@@ -207,6 +208,7 @@ pub async fn ws_handler(
                 peer,
                 since,
                 topics,
+                open,
                 _ip_guard: ip_guard,
             },
         )
