@@ -53,7 +53,8 @@ pub struct Config {
     pub ws_rate_limit_per_sec: u32,
     /// `WS_RATE_LIMIT_BURST`: client frames a connection may send at once above the rate. Default 100.
     pub ws_rate_limit_burst: u32,
-    /// `WS_SEND_QUEUE`: updates buffered per connection before it counts as a slow consumer. Default 1024.
+    /// `WS_SEND_QUEUE`: update frames queued per connection whose socket is full before it counts as a
+    /// slow consumer (also the hub's ring of published updates). Default 1024, updates.
     pub ws_send_queue: usize,
     /// `HTTP_BODY_LIMIT_BYTES`: largest accepted REST request body, bytes. Default 65 536.
     pub http_body_limit_bytes: usize,
