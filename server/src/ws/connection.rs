@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use futures_util::task::AtomicWaker;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::{FutureExt, SinkExt, StreamExt};
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use stellar_insights_protocol::{
     close_code, peek_type, ClientMessage, ErrorCode, ResyncReason, ServerMessage, Topic,
@@ -223,19 +223,23 @@ pub fn run(
     });
     let out = Arc::new(Outbox::new(tcp, subs));
     let io = SplitIo::new(Arc::clone(&out), early);
+    // No handshake, no I/O: the future is ready at its first poll, so the
+    // stream is built here rather than inside the task (see above).
+    let socket = WebSocketStream::from_raw_socket(io, Role::Server, Some(config))
+        .now_or_never()
+        .expect("a WebSocket over a raw socket is built without waiting");
+    let mut conn = Conn {
+        socket,
+        out,
+        shard: None,
+        state,
+        last_seq: 0,
+        send_timeout,
+        keyed: None,
+        socket_waker: Waker::from(Arc::clone(&socket_wake)),
+        socket_wake,
+    };
     async move {
-        let socket = WebSocketStream::from_raw_socket(io, Role::Server, Some(config)).await;
-        let mut conn = Conn {
-            socket,
-            out,
-            shard: None,
-            state,
-            last_seq: 0,
-            send_timeout,
-            keyed: None,
-            socket_waker: Waker::from(Arc::clone(&socket_wake)),
-            socket_wake,
-        };
         let _open = open;
         let _ip_guard = ip_guard;
         tracing::debug!("connected");
