@@ -1,7 +1,7 @@
 //! One WebSocket connection: `connected`, optional replay, then a single task
 //! that selects over client frames, the outgoing queue, heartbeat and shutdown.
 //! Live updates come from a fan-out writer ([`super::fanout`]) that writes
-//! them into the connection's [`Outbox`]; a state connection (deltas,
+//! them into the connection's `Outbox` (`outbox.rs`); a state connection (deltas,
 //! conflation) takes them from the hub and sends them itself.
 
 use std::future::Future;

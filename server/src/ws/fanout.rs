@@ -7,14 +7,14 @@
 //! For each update a writer encodes the WebSocket frame once (server frames
 //! are unmasked, so the bytes are the same for every client) and, per
 //! connection, checks the seq and the filter in its own array of
-//! [`Entry`]s and writes the shared bytes with one non-blocking `send(2)`.
+//! `Entry`s (`outbox.rs`) and writes the shared bytes with one non-blocking `send(2)`.
 //! A socket that is full gets the frame queued (a shared handle) in its
-//! [`Outbox`] and its own task writes it when the socket has room; more than
+//! `Outbox` and its own task writes it when the socket has room; more than
 //! `WS_SEND_QUEUE` frames waiting makes the client slow (`resync_required` +
 //! close 4001, as before).
 //!
 //! A connection's task still reads its socket, answers, pings and closes; it
-//! hands live delivery to a writer once its replay is sent ([`Fanout::join`])
+//! hands live delivery to a writer once its replay is sent (`Fanout::join`)
 //! and takes it back (the outbox's detach) for a state subscription (whose
 //! deltas and conflation are per connection), to close, or at its end.
 

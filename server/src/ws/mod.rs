@@ -165,8 +165,12 @@ pub async fn ws_handler(
     // axum's extractor accepted the request: an HTTP/1.1 upgrade (this server
     // serves no HTTP/2) with a `Sec-WebSocket-Key` and version 13.
     let (Some(upgrade), Some(key)) = (upgrade, headers.get(header::SEC_WEBSOCKET_KEY)) else {
-        state.metrics.reject(RejectReason::BadRequest);
-        return (StatusCode::UPGRADE_REQUIRED, "connection is not upgradable").into_response();
+        return refuse(
+            &state,
+            RejectReason::BadRequest,
+            StatusCode::UPGRADE_REQUIRED,
+            "connection is not upgradable",
+        );
     };
     let Some(ip_guard) = state.ip_limiter.try_acquire(peer.ip()) else {
         return refuse(
